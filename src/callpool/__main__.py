@@ -1,0 +1,3 @@
+from callpool.cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""The FastAPI application: routers of each domain package, error mapping, shared state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from callpool import __version__
+from callpool.accounts.service import ensure_bootstrap_key
+from callpool.db import Database
+from callpool.errors import Conflict, Invalid, NotFound
+from callpool.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = database or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.bootstrap_api_key:
+            with database.session() as db:
+                ensure_bootstrap_key(db, settings.bootstrap_api_key)
+        yield
+
+    app = FastAPI(
+        title="callpool",
+        version=__version__,
+        summary="Call tracking with Dynamic Number Insertion",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+
+    _map_domain_errors(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, bool]:
+        """Liveness; also the benchmark's trivial endpoint."""
+        return {"ok": True}
+
+    return app
+
+
+def _map_domain_errors(app: FastAPI) -> None:
+    @app.exception_handler(NotFound)
+    async def not_found(_request: Request, error: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=404)
+
+    @app.exception_handler(Invalid)
+    async def invalid(_request: Request, error: Invalid) -> JSONResponse:
+        return JSONResponse({"detail": str(error), "field": error.field}, status_code=422)
+
+    @app.exception_handler(Conflict)
+    async def conflict(_request: Request, error: Conflict) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=409)

@@ -1,0 +1,29 @@
+"""Every table, importable from one place (Alembic reads ``Base.metadata`` from here)."""
+
+from callpool.models.account import Account, ApiKey, Membership, User
+from callpool.models.base import Base, UTCDateTime
+from callpool.models.call import Call
+from callpool.models.pool import Pool, PoolEvent
+from callpool.models.site import Site
+from callpool.models.tracker import Tracker, TrackerAssignment
+from callpool.models.visit import Lease, Pageview, SessionEvent, Visitor, VisitSession
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Base",
+    "Call",
+    "Lease",
+    "Membership",
+    "Pageview",
+    "Pool",
+    "PoolEvent",
+    "SessionEvent",
+    "Site",
+    "Tracker",
+    "TrackerAssignment",
+    "UTCDateTime",
+    "User",
+    "Visitor",
+    "VisitSession",
+]

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callpool.models.base import Base
+
+
+class Call(Base):
+    """A phone call to a tracker, with what it was attributed to."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_account_started", "account_id", "started_at"),
+        Index("ix_calls_from_number", "account_id", "from_number", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    tracker_id: Mapped[int | None] = mapped_column(ForeignKey("trackers.id", ondelete="SET NULL"))
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id", ondelete="SET NULL"))
+    from_number: Mapped[str] = mapped_column(String(32))
+    to_number: Mapped[str] = mapped_column(String(32))
+    forwarded_to: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="ringing")
+    # The provider's sequence for the last status applied: out-of-order callbacks never go back.
+    status_rank: Mapped[int] = mapped_column(default=0)
+    duration: Mapped[int | None]  # seconds
+    recording_url: Mapped[str | None] = mapped_column(Text)
+    # Attribution
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
+    source: Mapped[str | None] = mapped_column(String(200))
+    medium: Mapped[str | None] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column(default=0.0)
+    candidates: Mapped[list[Any]] = mapped_column(default=list)  # other session ids
+    attribution_reason: Mapped[str | None] = mapped_column(String(60))
+    first_call_id: Mapped[int | None]  # repeat caller: the caller's first call (first touch)

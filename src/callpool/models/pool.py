@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callpool.models.base import Base
+
+SESSION, AUTOMATED, MANUAL = "session", "automated", "manual"
+POOL_KINDS = (SESSION, AUTOMATED, MANUAL)
+OVERFLOW_POLICIES = ("reuse", "fallback", "original")
+
+
+class Pool(Base):
+    """A managed group of trackers. There is no tracker without a pool."""
+
+    __tablename__ = "pools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # session | automated | manual
+    original_number: Mapped[str] = mapped_column(String(20))  # E.164, where calls are forwarded
+    area_code: Mapped[str | None] = mapped_column(String(10))
+    toll_free: Mapped[bool] = mapped_column(default=False)
+    size: Mapped[int]
+    utilization: Mapped[float | None]  # automated pools only
+    min_sources: Mapped[int] = mapped_column(default=1)  # top list never shorter than this
+    visit_threshold: Mapped[int] = mapped_column(default=100)
+    window_days: Mapped[int] = mapped_column(default=30)  # visits counted over this window
+    timeline_days: Mapped[int] = mapped_column(default=30)  # how long a flagged tracker lingers
+    lease_minutes: Mapped[int] = mapped_column(default=30)
+    overflow_policy: Mapped[str] = mapped_column(String(20), default="reuse")
+    overflow_number: Mapped[str | None] = mapped_column(String(20))  # for policy "fallback"
+    # What visitors whose source/medium has no tracker see, for automated pools:
+    # "original" (no swap) or "pool:<id>" (a session pool serves them).
+    others: Mapped[str] = mapped_column(String(40), default="original")
+    record_calls: Mapped[bool] = mapped_column(default=False)
+    whisper: Mapped[str | None] = mapped_column(String(300))
+    # Swap target: the business number as written on the site (E.164) and/or a CSS selector.
+    swap_number: Mapped[str | None] = mapped_column(String(20))
+    swap_selector: Mapped[str | None] = mapped_column(String(500))
+    # Conditions: {"paths": ["/locations/austin*"], "sources": ["google/cpc"], ...}; empty = all.
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    priority: Mapped[int] = mapped_column(default=0)  # higher wins when several pools match
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]  # deleted pools keep their history for attribution
+    rebalanced_at: Mapped[datetime | None]
+
+
+class PoolEvent(Base):
+    """Things worth counting over time: exhaustion, rebalances, operator actions."""
+
+    __tablename__ = "pool_events"
+    __table_args__ = (Index("ix_pool_events_pool_kind_at", "pool_id", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))  # exhausted | rebalanced | …
+    at: Mapped[datetime]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callpool.models.base import Base
+
+
+class Site(Base):
+    """A website that embeds the snippet, identified in public by ``public_key``."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[str] = mapped_column(String(40), unique=True)
+    # Origins allowed to call the visit API, e.g. ["https://example.com"]; CORS is limited to them.
+    allowed_origins: Mapped[list[Any]] = mapped_column(default=list)
+    # ISO region used to format numbers the way the site's visitors write them ("US", "GB", …).
+    region: Mapped[str] = mapped_column(String(2), default="US")
+    created_at: Mapped[datetime]

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from callpool.models.base import Base
+
+AVAILABLE, ACTIVE, FLAGGED, RELEASED = "available", "active", "flagged", "released"
+TRACKER_STATUSES = (AVAILABLE, ACTIVE, FLAGGED, RELEASED)
+
+
+class Tracker(Base):
+    """A tracking number bought from a telephony provider.
+
+    ``leased_until`` mirrors the end of the current lease (session pools) so that choosing the
+    least-recently-used free tracker is one indexed query on one table.
+    """
+
+    __tablename__ = "trackers"
+    __table_args__ = (
+        # One live tracker per number; released ones stay for history.
+        Index(
+            "uq_trackers_live_number",
+            "number",
+            unique=True,
+            sqlite_where=text("status != 'released'"),
+            postgresql_where=text("status != 'released'"),
+        ),
+        Index("ix_trackers_pool_free", "pool_id", "status", "leased_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(20))  # E.164
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default=AVAILABLE)
+    original_number: Mapped[str | None] = mapped_column(String(20))  # fixed at activation
+    source: Mapped[str | None] = mapped_column(String(200))  # automated: current source
+    medium: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    activated_at: Mapped[datetime | None]
+    dropped_at: Mapped[datetime | None]  # when it was flagged
+    released_at: Mapped[datetime | None]
+    leased_until: Mapped[datetime | None]
+    lease_id: Mapped[int | None]  # the current (or latest) lease, no FK to avoid a cycle
+
+
+class TrackerAssignment(Base):
+    """Which source/medium a tracker served, and when: how automated pools attribute calls."""
+
+    __tablename__ = "tracker_assignments"
+    __table_args__ = (Index("ix_tracker_assignments_tracker_time", "tracker_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracker_id: Mapped[int] = mapped_column(ForeignKey("trackers.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(200))
+    medium: Mapped[str] = mapped_column(String(200))
+    original_number: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
