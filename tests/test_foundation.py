@@ -24,7 +24,8 @@ def test_timestamps_come_back_aware_and_in_utc(database: Database, clock: Frozen
     with database.reader() as db:
         stored = db.scalar(select(Account.created_at))
     assert stored == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    assert stored is not None and stored.tzinfo is not None
+    assert stored is not None
+    assert stored.tzinfo is not None
 
 
 def test_api_requires_a_valid_key(client: TestClient, auth: dict[str, str]) -> None:

@@ -13,11 +13,18 @@ from callpool.accounts.service import ensure_bootstrap_key
 from callpool.db import Database
 from callpool.errors import Conflict, Invalid, NotFound
 from callpool.settings import Settings, get_settings
+from callpool.telephony.base import Provider
+from callpool.telephony.registry import provider_for
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    provider: Provider | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     database = database or Database(settings.database_url)
+    provider = provider or provider_for(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -37,6 +44,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.provider = provider
 
     _map_domain_errors(app)
 

@@ -27,7 +27,7 @@ def scoped(model: type[M], account_id: int) -> Select[tuple[M]]:
 
 def get_scoped(db: Session, model: type[M], account_id: int, object_id: Any) -> M:
     """One row of the account, or ``NotFound`` (also for other accounts' rows)."""
-    row = db.scalar(scoped(model, account_id).where(model.id == object_id))
+    row: M | None = db.scalar(scoped(model, account_id).where(model.id == object_id))
     if row is None:
         raise NotFound(f"{model.__name__.lower()} {object_id} not found")
     return row

@@ -24,6 +24,6 @@ __all__ = [
     "TrackerAssignment",
     "UTCDateTime",
     "User",
-    "Visitor",
     "VisitSession",
+    "Visitor",
 ]

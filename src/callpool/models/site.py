@@ -15,7 +15,9 @@ class Site(Base):
     __tablename__ = "sites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     public_key: Mapped[str] = mapped_column(String(40), unique=True)
     # Origins allowed to call the visit API, e.g. ["https://example.com"]; CORS is limited to them.

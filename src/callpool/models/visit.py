@@ -31,7 +31,9 @@ class VisitSession(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
-    visitor_id: Mapped[str] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"), index=True)
+    visitor_id: Mapped[str] = mapped_column(
+        ForeignKey("visitors.id", ondelete="CASCADE"), index=True
+    )
     started_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(200))
