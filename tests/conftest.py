@@ -133,3 +133,13 @@ def api_key(database: Database, account: Account) -> str:
 @pytest.fixture
 def auth(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
+
+
+@pytest.fixture
+def outsider_auth(database: Database, clock: FrozenClock) -> dict[str, str]:
+    """An API key of another account: it must see none of ``account``'s data."""
+    with database.session() as db:
+        other = Account(name="Rival Plumbing", created_at=clock.now())
+        db.add(other)
+        db.flush()
+        return {"Authorization": f"Bearer {create_api_key(db, other.id, 'rival')}"}

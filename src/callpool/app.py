@@ -12,7 +12,9 @@ from callpool import __version__
 from callpool.accounts.service import ensure_bootstrap_key
 from callpool.db import Database
 from callpool.errors import Conflict, Invalid, NotFound
+from callpool.sessions.api import router as sessions_router
 from callpool.settings import Settings, get_settings
+from callpool.sites.api import router as sites_router
 from callpool.telephony.base import Provider
 from callpool.telephony.registry import provider_for
 
@@ -47,6 +49,8 @@ def create_app(
     app.state.provider = provider
 
     _map_domain_errors(app)
+    app.include_router(sites_router)
+    app.include_router(sessions_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, bool]:

@@ -8,7 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from callpool.errors import NotFound
-from callpool.models import Account, Call, Pool, Site, Tracker
+from callpool.models import Account, Call, Pool, Site, Tracker, VisitSession
 
 M = TypeVar("M", bound=Any)
 
@@ -18,6 +18,10 @@ def scoped(model: type[M], account_id: int) -> Select[tuple[M]]:
     query = select(model)
     if model in (Site, Pool, Call):
         return query.where(model.account_id == account_id)
+    if model is VisitSession:
+        return query.join(Site, Site.id == VisitSession.site_id).where(
+            Site.account_id == account_id
+        )
     if model is Tracker:
         return query.join(Pool, Pool.id == Tracker.pool_id).where(Pool.account_id == account_id)
     if model is Account:

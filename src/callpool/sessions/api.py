@@ -1,0 +1,50 @@
+"""REST API for visit sessions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from callpool.accounts.auth import AccountId, DatabaseDep
+from callpool.sessions import repository
+from callpool.sessions.schemas import PageviewOut, SessionDetail, SessionOut
+
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+
+
+@router.get("")
+def list_sessions(
+    account_id: AccountId,
+    database: DatabaseDep,
+    site_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[SessionOut]:
+    """The account's visits, newest first, each with the tracking number it was shown."""
+    with database.reader() as db:
+        visits = repository.latest_sessions(
+            db, account_id, site_id=site_id, limit=limit, offset=offset
+        )
+        numbers = repository.numbers_shown(db, [visit.id for visit in visits])
+        return [
+            SessionOut.model_validate(visit).model_copy(
+                update={"tracking_number": numbers.get(visit.id)}
+            )
+            for visit in visits
+        ]
+
+
+@router.get("/{session_id}")
+def get_session(session_id: str, account_id: AccountId, database: DatabaseDep) -> SessionDetail:
+    """One visit with its pageviews in order."""
+    with database.reader() as db:
+        visit, pageviews = repository.session_with_pageviews(db, account_id, session_id)
+        numbers = repository.numbers_shown(db, [visit.id])
+        return SessionDetail.model_validate(
+            {
+                **SessionOut.model_validate(visit).model_dump(),
+                "tracking_number": numbers.get(visit.id),
+                "pageviews": [PageviewOut.model_validate(view) for view in pageviews],
+            }
+        )

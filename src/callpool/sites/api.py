@@ -1,0 +1,47 @@
+"""REST API for sites."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from callpool.accounts.auth import AccountId, DatabaseDep
+from callpool.sites import service
+from callpool.sites.schemas import SiteCreate, SiteOut, SiteUpdate
+
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_site(body: SiteCreate, account_id: AccountId, database: DatabaseDep) -> SiteOut:
+    """Register a website. Its `public_key` goes into the snippet's script tag."""
+    with database.session() as db:
+        return SiteOut.model_validate(service.create_site(db, account_id, body))
+
+
+@router.get("")
+def list_sites(account_id: AccountId, database: DatabaseDep) -> list[SiteOut]:
+    """The account's sites."""
+    with database.reader() as db:
+        return [SiteOut.model_validate(site) for site in service.list_sites(db, account_id)]
+
+
+@router.get("/{site_id}")
+def get_site(site_id: int, account_id: AccountId, database: DatabaseDep) -> SiteOut:
+    with database.reader() as db:
+        return SiteOut.model_validate(service.get_site(db, account_id, site_id))
+
+
+@router.patch("/{site_id}")
+def update_site(
+    site_id: int, body: SiteUpdate, account_id: AccountId, database: DatabaseDep
+) -> SiteOut:
+    """Change a site's name, allowed origins or region."""
+    with database.session() as db:
+        return SiteOut.model_validate(service.update_site(db, account_id, site_id, body))
+
+
+@router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_site(site_id: int, account_id: AccountId, database: DatabaseDep) -> None:
+    """Delete a site with its pools, sessions and calls."""
+    with database.session() as db:
+        service.delete_site(db, account_id, site_id)
