@@ -13,7 +13,7 @@ from callpool.models import Account, Call, Pool, Site, Tracker, VisitSession
 M = TypeVar("M", bound=Any)
 
 
-def scoped(model: type[M], account_id: int) -> Select[tuple[M]]:
+def scoped(model: type[M], account_id: int) -> Select[M]:
     """``SELECT model`` limited to one account's rows, however the model reaches its account."""
     query = select(model)
     if model in (Site, Pool, Call):

@@ -29,7 +29,7 @@ def numbers_shown(db: Session, session_ids: Sequence[str]) -> dict[str, str]:
         .where(Lease.session_id.in_(session_ids))
         .order_by(Lease.started_at)
     )
-    return {session_id: number for session_id, number in rows}
+    return dict(rows.tuples().all())
 
 
 def session_with_pageviews(

@@ -34,7 +34,7 @@ class SiteCreate(BaseModel):
     allowed_origins: list[str] = Field(
         default_factory=list,
         max_length=50,
-        description="Where the snippet runs, e.g. https://example.com; only these may call the visit API",
+        description="Origins where the snippet runs; only they may call the visit API",
     )
     region: str = Field(default="US", description="ISO country code used to format numbers")
 
