@@ -29,7 +29,7 @@ def numbers_shown(db: Session, session_ids: Sequence[str]) -> dict[str, str]:
         .where(Lease.session_id.in_(session_ids))
         .order_by(Lease.started_at)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def session_with_pageviews(
