@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Sequence
 
-from callpool.settings import get_settings
-
-Command = Callable[[argparse.Namespace], int]
+from callpool import worker
+from callpool.db import Database
+from callpool.seeding import ensure_demo
+from callpool.settings import Settings, get_settings
+from callpool.telephony.registry import provider_for
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -35,6 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
     migrate.set_defaults(run=run_migrate)
 
+    demo = commands.add_parser(
+        "demo", help="seed a demo account, site and pool of sandbox numbers, then serve"
+    )
+    _host_port(demo)
+    demo.set_defaults(run=run_demo)
+
+    periodic = commands.add_parser(
+        "worker", help="run periodic jobs: pool rebalancing, replay of spooled calls"
+    )
+    periodic.add_argument("--once", action="store_true", help="run every job once and exit")
+    periodic.set_defaults(run=run_worker)
+
+    createuser = commands.add_parser(
+        "createuser", help="create a dashboard user (owner of the first account, made if none)"
+    )
+    createuser.add_argument("--email", required=True)
+    createuser.add_argument("--password", required=True)
+    createuser.set_defaults(run=run_createuser)
+
     return parser
 
 
@@ -44,8 +68,6 @@ def _host_port(parser: argparse.ArgumentParser) -> None:
 
 
 def run_migrate(_args: argparse.Namespace) -> int:
-    from callpool.db import Database
-
     settings = get_settings()
     Database(settings.database_url).migrate()
     print("database is up to date")
@@ -53,13 +75,85 @@ def run_migrate(_args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    settings = _settings_for(args)
+    database = Database(settings.database_url)
+    database.migrate()
+    _serve(settings, database, args)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    settings = _settings_for(args)
+    if settings.telephony_provider != "sandbox":
+        raise ValueError("the demo runs on the sandbox provider: unset CALLPOOL_TELEPHONY_PROVIDER")
+    database = Database(settings.database_url)
+    database.migrate()
+    with database.session() as db:
+        demo = ensure_demo(db, settings, provider_for(settings))
+    base = settings.public_url
+    print(f"""
+callpool demo is ready.
+  Sample business website (numbers swap here):  {base}/demo/
+  The same, with the debug overlay:             {base}/demo/?callpool_debug=1
+  Dashboard:                                    {base}/
+  API documentation:                            {base}/api/v1/docs
+  Site key:                                     {demo.site.public_key}
+  Business number / pool:                       {demo.pool.original_number} / {demo.pool.name}""")
+    if demo.api_key:
+        print(f"  API key (shown once):                         {demo.api_key}")
+    print()
+    _serve(settings, database, args)
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    database = Database(settings.database_url)
+    provider = provider_for(settings)
+    if args.once:
+        worker.run_once(database, settings, provider)
+        return 0
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.run_forever(database, settings, provider, stop)
+    return 0
+
+
+def _settings_for(args: argparse.Namespace) -> Settings:
+    """Settings, with the public URL following --host/--port unless it was set explicitly."""
+    settings = get_settings()
+    if "public_url" not in settings.model_fields_set:
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{args.port}"})
+    return settings
+
+
+def _serve(settings: Settings, database: Database, args: argparse.Namespace) -> None:
+    import uvicorn  # slow to import; the other commands do without it
 
     from callpool.app import create_app
-    from callpool.db import Database
+
+    provider = provider_for(settings)
+    if database.is_sqlite:
+        # One file on one machine: run the periodic jobs here instead of in `callpool worker`.
+        worker.start_in_background(database, settings, provider)
+    app = create_app(settings, database, provider)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+def run_createuser(args: argparse.Namespace) -> int:
+    from callpool.accounts.users import create_user_with_account
+    from callpool.errors import CallpoolError
 
     settings = get_settings()
     database = Database(settings.database_url)
     database.migrate()
-    uvicorn.run(create_app(settings, database), host=args.host, port=args.port, log_level="info")
+    try:
+        with database.session() as db:
+            user, account = create_user_with_account(db, args.email, args.password)
+            print(f"created {user.email}, owner of account {account.name!r}")
+    except CallpoolError as error:
+        print(f"callpool: {error}", file=sys.stderr)
+        return 1
     return 0

@@ -23,7 +23,8 @@ from callpool.telephony.base import (
 from callpool.telephony.twilio import wire
 
 DEFAULT_AREA_CODE = "512"
-FICTIONAL = range(100, 200)
+# 555-0199 is left out: the demo business uses it as its real number.
+FICTIONAL = range(100, 199)
 
 
 class SandboxProvider(Provider):
@@ -41,6 +42,9 @@ class SandboxProvider(Provider):
     def buy_number(self, number: str, *, voice_url: str, status_url: str) -> PurchasedNumber:
         sid = "SB" + hashlib.sha256(number.encode()).hexdigest()[:32]
         return PurchasedNumber(number=number, provider_sid=sid)
+
+    def configure_webhooks(self, provider_sid: str, *, voice_url: str, status_url: str) -> None:
+        return None
 
     def release_number(self, provider_sid: str) -> None:
         return None
@@ -61,3 +65,6 @@ class SandboxProvider(Provider):
 
     def forward_response(self, forward: Forward) -> tuple[str, str]:
         return wire.forward_twiml(forward), "application/xml"
+
+    def not_in_service_response(self) -> tuple[str, str]:
+        return wire.not_in_service_twiml(), "application/xml"

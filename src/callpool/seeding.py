@@ -1,0 +1,89 @@
+"""Demo data: what `callpool demo` puts in an empty install so DNI works in one command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callpool import clock
+from callpool.accounts.service import create_api_key, first_account
+from callpool.models import ApiKey, Pool, Site, Tracker
+from callpool.settings import Settings
+from callpool.sites.schemas import origin_of
+from callpool.sites.service import new_public_key
+from callpool.telephony.base import Provider
+
+DEMO_BUSINESS_NUMBER = "+15125550199"  # fictional (555-01xx), never rings anyone
+DEMO_POOL_SIZE = 10
+
+
+@dataclass(frozen=True)
+class Demo:
+    account_id: int
+    site: Site
+    pool: Pool
+    api_key: str | None  # only when made now: keys are stored hashed, shown once
+
+
+def ensure_demo(db: Session, settings: Settings, provider: Provider) -> Demo:
+    """The first account with a site and a session pool of sandbox numbers; made if missing."""
+    account = first_account(db, create_name="Demo Plumbing Co.")
+    assert account is not None
+    site = db.scalar(select(Site).where(Site.account_id == account.id).order_by(Site.id))
+    if site is None:
+        site = Site(
+            account_id=account.id,
+            name="Demo plumbing website",
+            public_key=new_public_key(),
+            allowed_origins=[origin_of(settings.public_url)],
+            region="US",
+            created_at=clock.now(),
+        )
+        db.add(site)
+        db.flush()
+    pool = db.scalar(select(Pool).where(Pool.site_id == site.id).order_by(Pool.id))
+    if pool is None:
+        pool = _demo_pool(db, settings, provider, site)
+    has_key = db.scalar(select(ApiKey.id).where(ApiKey.account_id == account.id).limit(1))
+    api_key = None if has_key else create_api_key(db, account.id, "demo")
+    return Demo(account_id=account.id, site=site, pool=pool, api_key=api_key)
+
+
+def _demo_pool(db: Session, settings: Settings, provider: Provider, site: Site) -> Pool:
+    now = clock.now()
+    pool = Pool(
+        account_id=site.account_id,
+        site_id=site.id,
+        name="Website visitors",
+        kind="session",
+        original_number=DEMO_BUSINESS_NUMBER,
+        swap_number=DEMO_BUSINESS_NUMBER,
+        area_code="512",
+        size=DEMO_POOL_SIZE,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(pool)
+    db.flush()
+    for number in provider.search_numbers(area_code="512", toll_free=False, limit=DEMO_POOL_SIZE):
+        bought = provider.buy_number(
+            number,
+            voice_url=f"{settings.public_url}/webhooks/{provider.name}/voice",
+            status_url=f"{settings.public_url}/webhooks/{provider.name}/status",
+        )
+        db.add(
+            Tracker(
+                pool_id=pool.id,
+                number=bought.number,
+                provider=provider.name,
+                provider_sid=bought.provider_sid,
+                status="active",
+                original_number=pool.original_number,
+                created_at=now,
+                activated_at=now,
+            )
+        )
+    db.flush()
+    return pool

@@ -1,0 +1,51 @@
+"""Periodic jobs: rebalancing automated pools, replaying calls spooled during an outage.
+
+`callpool worker` runs them in a loop; with SQLite (one machine, one file) `callpool serve`
+runs the same loop in a background thread so the embedded set-up needs no second process.
+Each job is safe to run in several processes at once (see the jobs' own claims and locks).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from callpool.db import Database
+from callpool.settings import Settings
+from callpool.telephony.base import Provider
+
+log = logging.getLogger("callpool.worker")
+
+Job = Callable[[Database, Settings, Provider], object]
+
+
+def jobs() -> list[tuple[str, Job]]:
+    return []
+
+
+def run_once(database: Database, settings: Settings, provider: Provider) -> None:
+    for name, job in jobs():
+        try:
+            job(database, settings, provider)
+        except Exception:  # one failing job must not stop the others, nor the loop
+            log.exception("worker job %s failed", name)
+
+
+def run_forever(
+    database: Database, settings: Settings, provider: Provider, stop: threading.Event
+) -> None:
+    while not stop.is_set():
+        run_once(database, settings, provider)
+        stop.wait(settings.worker_interval_seconds)
+
+
+def start_in_background(
+    database: Database, settings: Settings, provider: Provider
+) -> threading.Event:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(database, settings, provider, stop), daemon=True, name="worker"
+    )
+    thread.start()
+    return stop
