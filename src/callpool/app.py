@@ -10,13 +10,21 @@ from fastapi.responses import JSONResponse
 
 from callpool import __version__
 from callpool.accounts.service import ensure_bootstrap_key
+from callpool.calls.api import router as calls_router
+from callpool.calls.webhooks import router as webhooks_router
+from callpool.dashboard import router as dashboard_router
 from callpool.db import Database
+from callpool.demo.api import router as demo_router
 from callpool.errors import Conflict, Invalid, NotFound
+from callpool.pools.api import router as pools_router
+from callpool.reports.api import router as reports_router
 from callpool.sessions.api import router as sessions_router
 from callpool.settings import Settings, get_settings
 from callpool.sites.api import router as sites_router
+from callpool.snippet.api import router as snippet_router
 from callpool.telephony.base import Provider
 from callpool.telephony.registry import provider_for
+from callpool.visits.api import router as visits_router
 
 
 def create_app(
@@ -50,7 +58,15 @@ def create_app(
 
     _map_domain_errors(app)
     app.include_router(sites_router)
+    app.include_router(visits_router)
+    app.include_router(snippet_router)
+    app.include_router(demo_router)
     app.include_router(sessions_router)
+    app.include_router(calls_router)
+    app.include_router(webhooks_router)
+    app.include_router(pools_router)
+    app.include_router(reports_router)
+    app.include_router(dashboard_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, bool]:

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         description="Calls that could not be stored (database down) wait here to be replayed.",
     )
     attribution_window_hours: float = 24.0
+    webhook_db_deadline_seconds: float = Field(
+        default=4.0,
+        gt=0,
+        description="A voice webhook waits this long for the database, then routes the call "
+        "from the local routing table (the carrier gives up after 15 s).",
+    )
     worker_interval_seconds: float = 60.0
     production: bool = Field(
         default=False, description="Refuse insecure defaults (placeholder secret key)."

@@ -34,11 +34,21 @@ class InboundCall:
 
 @dataclass(frozen=True)
 class StatusUpdate:
+    """A status (or recording) callback about one inbound call.
+
+    ``call_id`` names the inbound call callpool stored, also when the callback is about the
+    forwarded leg (``dialed``): Twilio reports that leg under its own CallSid, with the inbound
+    call as ParentCallSid.
+    """
+
     call_id: str
-    status: str  # ringing | in-progress | completed | busy | no-answer | failed | canceled
+    # ringing | in-progress | completed | busy | no-answer | failed | canceled;
+    # None for a callback that only carries a recording.
+    status: str | None
     duration: int | None = None
     recording_url: str | None = None
     sequence: int | None = None  # provider's ordering of callbacks, when it sends one
+    dialed: bool = False  # about the forwarded leg rather than the inbound call
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -49,8 +59,9 @@ class Forward:
     to: str
     caller_id: str
     record: bool = False
-    whisper: str | None = None
+    whisper: str | None = None  # said to the business when it answers, before the caller
     status_callback_url: str | None = None
+    whisper_url: str | None = None  # where the provider fetches the whisper
 
 
 class Provider(ABC):
@@ -65,8 +76,12 @@ class Provider(ABC):
         """Buy ``number`` with its webhooks pointed at callpool."""
 
     @abstractmethod
+    def configure_webhooks(self, provider_sid: str, *, voice_url: str, status_url: str) -> None:
+        """Point an owned number's webhooks at callpool (e.g. after the public URL changed)."""
+
+    @abstractmethod
     def release_number(self, provider_sid: str) -> None:
-        """Give a number back to the provider."""
+        """Give a number back to the provider. Releasing a number already gone is not an error."""
 
     @abstractmethod
     def verify_request(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
@@ -81,3 +96,7 @@ class Provider(ABC):
     @abstractmethod
     def forward_response(self, forward: Forward) -> tuple[str, str]:
         """The webhook answer that routes the call: (body, media type)."""
+
+    @abstractmethod
+    def not_in_service_response(self) -> tuple[str, str]:
+        """The webhook answer for a call to a number that is no tracker: (body, media type)."""

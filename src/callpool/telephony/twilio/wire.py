@@ -24,6 +24,9 @@ STATUS_RANK = {
     "failed": 4,
     "canceled": 4,
 }
+TERMINAL_RANK = 4
+
+NOT_IN_SERVICE = "The number you have called is not in service. Goodbye."
 
 
 def parse_inbound(params: Mapping[str, str]) -> InboundCall:
@@ -36,16 +39,28 @@ def parse_inbound(params: Mapping[str, str]) -> InboundCall:
 
 
 def parse_status(params: Mapping[str, str]) -> StatusUpdate:
-    if "CallSid" not in params or "CallStatus" not in params:
-        raise ValueError("status callback without CallSid or CallStatus")
+    """A call status callback, a ``<Number>`` (forwarded leg) callback or a recording callback.
+
+    The forwarded leg has its own CallSid; ParentCallSid names the inbound call we stored.
+    A recording callback carries RecordingUrl and no CallStatus.
+    """
+    if "CallSid" not in params:
+        raise ValueError("status callback without CallSid")
+    status = params.get("CallStatus")
+    if status is None and not params.get("RecordingUrl"):
+        raise ValueError("status callback without CallStatus or RecordingUrl")
+    if status is not None and status not in STATUS_RANK:
+        raise ValueError(f"unknown CallStatus {status!r}")
+    parent = params.get("ParentCallSid")
     duration = params.get("CallDuration") or params.get("DialCallDuration")
     sequence = params.get("SequenceNumber")
     return StatusUpdate(
-        call_id=params["CallSid"],
-        status=params["CallStatus"],
+        call_id=parent or params["CallSid"],
+        status=status,
         duration=int(duration) if duration and duration.isdigit() else None,
-        recording_url=params.get("RecordingUrl"),
+        recording_url=params.get("RecordingUrl") or None,
         sequence=int(sequence) if sequence and sequence.isdigit() else None,
+        dialed=bool(parent),
     )
 
 
@@ -55,13 +70,31 @@ def forward_twiml(forward: Forward) -> str:
     dial = Dial(
         caller_id=forward.caller_id,
         record="record-from-answer-dual" if forward.record else None,
+        # The recording's URL arrives in its own callback, which the status webhook handles.
+        recording_status_callback=forward.status_callback_url if forward.record else None,
     )
     dial.number(
         forward.to,
+        # Twilio plays this URL's TwiML to the business on answer, then connects the caller.
+        url=forward.whisper_url if forward.whisper else None,
         status_callback=forward.status_callback_url,
         status_callback_event="initiated ringing answered completed"
         if forward.status_callback_url
         else None,
     )
     response.append(dial)
+    return str(response)
+
+
+def say_twiml(words: str) -> str:
+    response = VoiceResponse()
+    response.say(words)
+    return str(response)
+
+
+def not_in_service_twiml() -> str:
+    """Words rather than a silent reject: the caller learns the number is dead, not busy."""
+    response = VoiceResponse()
+    response.say(NOT_IN_SERVICE)
+    response.hangup()
     return str(response)

@@ -1,0 +1,337 @@
+"""Benchmark: new-session assignments per second through HTTP, beside ``GET /healthz``.
+
+Not a test: run it by hand on a quiet machine and it rewrites its section of
+``docs/benchmarks.md``::
+
+    .venv/bin/python bench/assign.py                      # SQLite and PostgreSQL
+    .venv/bin/python bench/assign.py --engines sqlite --duration 5 --no-write
+
+For each engine it makes a fresh database (a temporary SQLite file; a new PostgreSQL database,
+dropped afterwards), seeds one site with a session pool big enough that every new session finds
+a free tracker, starts ``uvicorn callpool.app:create_app`` (one worker) and drives it with
+``wrk`` (``apt-get install wrk``) at 16 connections: ``GET /healthz`` and ``POST /t/visit``
+(every body distinct, no visitor or session id: each request starts a session and leases a
+tracker), alternating, several rounds. Afterwards it checks in the database that every request
+made a session with its own lease and that the pool never ran out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import func, insert, select
+
+from callpool import clock
+from callpool.db import Database
+from callpool.models import Account, Lease, Pool, PoolEvent, Site, Tracker, VisitSession
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- bench:assign:start -->", "<!-- bench:assign:end -->"
+SITE_KEY = "site_bench"
+ORIGIN = "https://shop.example"
+PG_SERVER = os.environ.get("CALLPOOL_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+# wrk's Lua: each request gets its own landing URL; done() prints the figures as JSON.
+VISIT_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "text/plain;charset=UTF-8"
+wrk.headers["Origin"] = "%(origin)s"
+wrk.headers["User-Agent"] = "%(agent)s"
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{"k":"%(key)s","v":null,"s":null,' ..
+    '"u":"%(origin)s/plumbing?utm_source=google&utm_medium=cpc&utm_campaign=bench&n=' .. n ..
+    '","r":"https://www.google.com/","t":"Emergency plumbing"}'
+  return wrk.format(nil, "/t/visit", nil, body)
+end
+"""
+HEALTHZ_LUA = """
+wrk.headers["User-Agent"] = "%(agent)s"
+"""
+DONE_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'RESULT {"requests": %%d, "seconds": %%f, "p50_us": %%d, "p99_us": %%d, "max_us": %%d, ' ..
+    '"non2xx": %%d, "errors": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
+    latency.max, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+@dataclass
+class Run:
+    endpoint: str
+    requests: int
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    failures: int
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--no-write", action="store_true", help="leave docs/benchmarks.md alone")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench/assign.py needs wrk: apt-get install wrk")
+
+    results: dict[str, list[tuple[Run, Run]]] = {}
+    for engine in args.engines.split(","):
+        # Room for every session of the run without reusing a number (leases last 30 min).
+        trackers = args.rounds * (args.duration + 2) * 4000 + 5000
+        with database_for(engine) as url:
+            seed(url, trackers)
+            with server(url, args.port) as base:
+                results[engine] = measure(base, args)
+            check(url, results[engine])
+
+    text = report(results, args)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+@contextmanager
+def database_for(engine: str) -> Iterator[str]:
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench.db"
+        return
+    name = f"callpool_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def seed(url: str, trackers: int) -> None:
+    database = Database(url)
+    database.migrate()
+    now = clock.now()
+    with database.session() as db:
+        account = Account(name="Bench Plumbing", created_at=now)
+        db.add(account)
+        db.flush()
+        site = Site(
+            account_id=account.id,
+            name="shop",
+            public_key=SITE_KEY,
+            allowed_origins=[ORIGIN],
+            created_at=now,
+        )
+        db.add(site)
+        db.flush()
+        pool = Pool(
+            account_id=account.id,
+            site_id=site.id,
+            name="Website visitors",
+            kind="session",
+            original_number="+15125550100",
+            swap_number="+15125550100",
+            size=trackers,
+            created_at=now,
+            updated_at=now,
+        )
+        db.add(pool)
+        db.flush()
+        rows = [
+            {
+                "pool_id": pool.id,
+                "number": f"+1512{2_000_000 + i}",
+                "provider": "sandbox",
+                "status": "active",
+                "original_number": "+15125550100",
+                "created_at": now,
+                "activated_at": now,
+            }
+            for i in range(trackers)
+        ]
+        db.execute(insert(Tracker), rows)
+    database.dispose()
+
+
+@contextmanager
+def server(url: str, port: int) -> Iterator[str]:
+    env = {
+        **os.environ,
+        "CALLPOOL_DATABASE_URL": url,
+        "CALLPOOL_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "CALLPOOL_SECRET_KEY": "bench-secret-key-0123456789",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "callpool.app:create_app",
+        "--factory",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        os.environ.get("BENCH_LOG", "warning"),
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(command, env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120  # importing the app takes seconds on a busy machine
+        while not _answers(f"{base}/healthz"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2).read()  # noqa: S310
+    except OSError:
+        return False
+    return True
+
+
+def measure(base: str, args: argparse.Namespace) -> list[tuple[Run, Run]]:
+    with tempfile.TemporaryDirectory() as folder:
+        values = {"origin": ORIGIN, "agent": BROWSER, "key": SITE_KEY}
+        visit_lua = Path(folder) / "visit.lua"
+        visit_lua.write_text(VISIT_LUA % values + DONE_LUA % {})
+        healthz_lua = Path(folder) / "healthz.lua"
+        healthz_lua.write_text(HEALTHZ_LUA % values + DONE_LUA % {})
+        wrk(base, "/t/visit", visit_lua, 2, args.connections)  # warm caches and the pool
+        rounds = []
+        for _ in range(args.rounds):
+            healthz = wrk(base, "/healthz", healthz_lua, args.duration, args.connections)
+            visit = wrk(base, "/t/visit", visit_lua, args.duration, args.connections)
+            print(f"  healthz {healthz.rate:8.0f}/s   visit {visit.rate:8.0f}/s", file=sys.stderr)
+            rounds.append((healthz, visit))
+        return rounds
+
+
+def wrk(base: str, path: str, script: Path, seconds: int, connections: int) -> Run:
+    output = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), base + path],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"^RESULT (.*)$", output, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result:\n{output}")
+    figures = json.loads(match.group(1))
+    return Run(
+        endpoint=path,
+        requests=figures["requests"],
+        rate=figures["requests"] / figures["seconds"],
+        p50_ms=figures["p50_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        failures=figures["non2xx"] + figures["errors"],
+    )
+
+
+def check(url: str, rounds: list[tuple[Run, Run]]) -> None:
+    """Every visit answered 200 made a session with its own, unshared lease."""
+    failures = sum(run.failures for pair in rounds for run in pair)
+    database = Database(url)
+    with database.reader() as db:
+        sessions = db.scalar(select(func.count()).select_from(VisitSession))
+        leases = db.scalar(select(func.count()).select_from(Lease))
+        shared = db.scalar(select(func.count()).select_from(Lease).where(Lease.shared))
+        exhausted = db.scalar(select(func.count()).select_from(PoolEvent))
+    database.dispose()
+    print(
+        f"  check: {sessions} sessions, {leases} leases, {shared} shared, "
+        f"{exhausted} exhaustion events, {failures} failed requests",
+        file=sys.stderr,
+    )
+    if failures or sessions != leases or shared or exhausted:
+        raise RuntimeError("the benchmark run was not clean; figures are not reported")
+
+
+def report(results: dict[str, list[tuple[Run, Run]]], args: argparse.Namespace) -> str:
+    lines = [
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `bench/assign.py`: "
+        f"one uvicorn worker, `wrk -t1 -c{args.connections}`, {args.rounds} rounds of "
+        f"{args.duration} s per endpoint, alternating, on the project's 2-core machine (shared "
+        "with other work while measured). Every `/t/visit` starts a new session and leases a "
+        "free tracker (checked in the database afterwards: one unshared lease per session, no "
+        "exhaustion, no failed request). Figures are medians of the rounds.",
+        "",
+        "| engine | `/t/visit` assignments/s | p50 | p99 | `/healthz` req/s | p50 | p99 "
+        "| visit / healthz |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for engine, rounds in results.items():
+        healthz = [h for h, _ in rounds]
+        visits = [v for _, v in rounds]
+        ratio = statistics.median(v.rate / h.rate for h, v in rounds)
+        lines.append(
+            f"| {engine} | {median(visits, 'rate'):,.0f} | {median(visits, 'p50_ms'):.1f} ms "
+            f"| {median(visits, 'p99_ms'):.1f} ms | {median(healthz, 'rate'):,.0f} "
+            f"| {median(healthz, 'p50_ms'):.1f} ms | {median(healthz, 'p99_ms'):.1f} ms "
+            f"| {ratio:.0%} |"
+        )
+    lines += ["", "Rounds (healthz req/s → visit assignments/s, visit p99):", ""]
+    for engine, rounds in results.items():
+        figures = ", ".join(f"{h.rate:,.0f} → {v.rate:,.0f} ({v.p99_ms:.1f} ms)" for h, v in rounds)
+        lines.append(f"- {engine}: {figures}")
+    lines += [
+        "",
+        "Targets: ≥ 1,500 assignments/s and p99 ≤ 15 ms on SQLite; assignments at ≥ 40 % of "
+        "the `/healthz` rate.",
+        "",
+        "Reproduce: `apt-get install wrk`, a PostgreSQL server at `CALLPOOL_TEST_PG` (default "
+        "`postgresql://postgres@127.0.0.1:5432`, which may create databases), then "
+        "`.venv/bin/python bench/assign.py` (options: `--engines sqlite`, `--duration`, "
+        "`--rounds`, `--no-write`).",
+    ]
+    return "\n".join(lines)
+
+
+def median(runs: list[Run], field: str) -> float:
+    return statistics.median(float(getattr(run, field)) for run in runs)
+
+
+def write_section(text: str) -> None:
+    document = DOCS.read_text()
+    before, rest = document.split(START, 1)
+    _, after = rest.split(END, 1)
+    DOCS.write_text(f"{before}{START}\n{text}\n{END}{after}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+// `?callpool_debug=1`: an overlay with what the snippet decided, and a log of each step.
+
+export const debug = /[?&]callpool_debug=1/.test(location.search);
+
+export const log = (...args) => debug && console.log('callpool', ...args);
+
+export function mark(name) {
+  debug && performance.mark('callpool:' + name);
+}
+
+export function overlay(state) {
+  if (!debug) return;
+  let el = document.getElementById('callpool-debug');
+  if (!el) {
+    el = document.createElement('pre');
+    el.id = 'callpool-debug';
+    // The overlay shows numbers; it must never be swapped itself.
+    el.setAttribute('data-callpool-noswap', '');
+    el.style.cssText =
+      'position:fixed;bottom:0;z-index:2147483647;margin:0;background:#ffd';
+    document.body.appendChild(el);
+  }
+  el.textContent =
+    'callpool ' +
+    JSON.stringify(
+      { numbers: state.numbers, source: state.src, session: state.s, expires: new Date(state.exp), crawler: state.bot },
+      0,
+      1,
+    );
+}

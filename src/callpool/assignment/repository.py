@@ -1,0 +1,196 @@
+"""The assignment engine's statements, built once (Core, not ORM: this is the hot path).
+
+Every claim is one ``UPDATE … WHERE id = (SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING``:
+
+- PostgreSQL locks the chosen row and skips rows other transactions are claiming, and re-checks
+  the ``WHERE`` on rows changed since the statement began, so two processes never claim one
+  tracker. Without ``FOR UPDATE SKIP LOCKED`` both would pick the same first row.
+- SQLite ignores ``FOR UPDATE``; there the caller's transaction began with ``BEGIN IMMEDIATE``
+  (see ``callpool.db``), so it holds the database's write lock from its first statement on.
+
+Free means ``leased_until`` is null (never leased) or in the past: leases expire lazily, no job
+has to sweep them. Only ``active`` trackers are handed out (see ``service.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    and_,
+    bindparam,
+    case,
+    insert,
+    or_,
+    select,
+    update,
+)
+
+from callpool.models import Lease, Pool, PoolEvent, Tracker
+from callpool.models.base import UTCDateTime
+from callpool.models.tracker import ACTIVE
+
+trackers = Tracker.__table__
+leases = Lease.__table__
+pools = Pool.__table__
+pool_events = PoolEvent.__table__
+
+_now = bindparam("now", type_=UTCDateTime())
+_until = bindparam("until", type_=UTCDateTime())
+
+# The candidate is an alias: a subquery on the UPDATE's own table would be correlated to it.
+_candidate = trackers.alias("candidate")
+_in_service = and_(_candidate.c.pool_id == bindparam("pool"), _candidate.c.status == ACTIVE)
+
+
+def _claim(candidate_id: Any) -> Any:
+    return (
+        update(trackers)
+        .where(trackers.c.id == candidate_id)
+        .values(leased_until=_until)
+        .returning(trackers.c.id, trackers.c.number)
+    )
+
+
+# The visitor's previous number, if it is still in the pool, in service and free.
+CLAIM_PREVIOUS = _claim(
+    select(_candidate.c.id)
+    .where(
+        _in_service,
+        _candidate.c.id == bindparam("previous_id"),
+        or_(_candidate.c.leased_until.is_(None), _candidate.c.leased_until <= _now),
+    )
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+
+# Never-leased trackers come first ("free the longest"); an index lookup on (pool, status, null).
+CLAIM_NEVER_LEASED = _claim(
+    select(_candidate.c.id)
+    .where(_in_service, _candidate.c.leased_until.is_(None))
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+
+# Then the one whose lease ended the longest ago: the first entry of the (pool, status,
+# leased_until) index at or before now. Two statements rather than ``ORDER BY … NULLS FIRST``
+# because PostgreSQL's index keeps nulls last and would have to sort the whole pool.
+CLAIM_LEAST_RECENTLY_USED = _claim(
+    select(_candidate.c.id)
+    .where(_in_service, _candidate.c.leased_until <= _now)
+    .order_by(_candidate.c.leased_until)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+
+# Overflow "reuse": share the tracker whose holder has been idle longest. No lock is skipped:
+# sharing is the point, and the row lock of the UPDATE serializes concurrent sharers.
+SHARE_IDLEST = (
+    update(trackers)
+    .where(
+        trackers.c.id
+        == select(_candidate.c.id)
+        .where(_in_service)
+        .order_by(_candidate.c.leased_until)
+        .limit(1)
+        .scalar_subquery()
+    )
+    .values(
+        leased_until=case((trackers.c.leased_until < _until, _until), else_=trackers.c.leased_until)
+    )
+    .returning(trackers.c.id, trackers.c.number)
+)
+
+INSERT_LEASE = insert(leases).returning(leases.c.id)
+
+MIRROR_LEASE_ID = (
+    update(trackers)
+    .where(trackers.c.id == bindparam("tracker_id"))
+    .values(lease_id=bindparam("new_lease_id"))
+)
+
+INSERT_POOL_EVENT = insert(pool_events)
+
+LIVE_LEASES = (
+    select(
+        leases.c.id,
+        leases.c.tracker_id,
+        trackers.c.pool_id,
+        trackers.c.number,
+        pools.c.lease_minutes,
+    )
+    .join(trackers, trackers.c.id == leases.c.tracker_id)
+    .join(pools, pools.c.id == trackers.c.pool_id)
+    .where(leases.c.session_id == bindparam("session_id"), leases.c.leased_until > _now)
+    .order_by(leases.c.id)
+)
+
+EXTEND_LEASE = (
+    update(leases)
+    .where(leases.c.id == bindparam("lease_id"))
+    .values(leased_until=bindparam("until", type_=UTCDateTime()))
+)
+
+# A tracker shared by several sessions is busy until the last of them goes idle.
+EXTEND_TRACKER = (
+    update(trackers)
+    .where(trackers.c.id == bindparam("tracker_id"))
+    .values(
+        leased_until=case((trackers.c.leased_until < _until, _until), else_=trackers.c.leased_until)
+    )
+)
+
+
+def claim(
+    conn: Connection, statement: Any, *, pool_id: int, until: datetime, **params: Any
+) -> Row[Any] | None:
+    """Run one of the claim statements; the claimed ``(id, number)`` or ``None``."""
+    row: Row[Any] | None = conn.execute(
+        statement, {"pool": pool_id, "until": until, **params}
+    ).first()
+    return row
+
+
+def insert_lease(
+    conn: Connection,
+    *,
+    tracker_id: int,
+    session_id: str,
+    started_at: datetime,
+    leased_until: datetime,
+    shared: bool,
+) -> int:
+    lease_id: int = conn.execute(
+        INSERT_LEASE,
+        {
+            "tracker_id": tracker_id,
+            "session_id": session_id,
+            "started_at": started_at,
+            "leased_until": leased_until,
+            "shared": shared,
+        },
+    ).scalar_one()
+    conn.execute(MIRROR_LEASE_ID, {"tracker_id": tracker_id, "new_lease_id": lease_id})
+    return lease_id
+
+
+def insert_pool_event(
+    conn: Connection, *, pool_id: int, kind: str, at: datetime, detail: dict[str, Any]
+) -> None:
+    conn.execute(INSERT_POOL_EVENT, {"pool_id": pool_id, "kind": kind, "at": at, "detail": detail})
+
+
+def live_leases(conn: Connection, session_id: str, now: datetime) -> Sequence[Row[Any]]:
+    """The session's leases that have not ended: ``(id, tracker_id, pool_id, number, minutes)``."""
+    return conn.execute(LIVE_LEASES, {"session_id": session_id, "now": now}).all()
+
+
+def extend(conn: Connection, *, lease_id: int, tracker_id: int, until: datetime) -> None:
+    conn.execute(EXTEND_LEASE, {"lease_id": lease_id, "until": until})
+    conn.execute(EXTEND_TRACKER, {"tracker_id": tracker_id, "until": until})

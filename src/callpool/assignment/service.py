@@ -1,0 +1,145 @@
+"""Session-level DNI: which tracker a visit gets from a session pool, and for how long.
+
+The rules (DESIGN.md "Session pools"):
+
+- A tracker is free when its lease has ended (``leased_until`` null or not after now). Nothing
+  sweeps expired leases; a claim simply treats them as free.
+- Only ``active`` trackers are handed out. The pool service creates session-pool trackers
+  ``active``; ``available`` there means "bought, not in service yet" and ``flagged`` means
+  "being retired": such trackers keep routing and attributing calls but get no new visitors.
+  ``released`` trackers are gone. One status also keeps the LRU choice a single index range.
+- Choice: the visitor's previous tracker if it is free, else the one free the longest (never
+  leased first, then the oldest ``leased_until``).
+- A lease lasts ``pool.lease_minutes`` after the last activity; pageviews and heartbeats extend
+  it. Each assignment adds a ``Lease`` row (kept forever: calls are attributed by it) and mirrors
+  its end and id on the tracker, so the next choice reads one table.
+- No tracker free: the pool's overflow policy decides (``reuse``: share the tracker whose holder
+  has been idle longest, the lease is marked ``shared``; ``fallback``: show the pool's overflow
+  number; ``original``: no swap), and a ``PoolEvent("exhausted")`` is recorded either way.
+
+Everything here runs inside the caller's write transaction: the claim, the session rows and the
+lease commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from callpool.assignment import repository
+
+REUSE, FALLBACK, ORIGINAL = "reuse", "fallback", "original"
+EXHAUSTED = "exhausted"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPool:
+    """What the engine needs to know about a pool of kind ``session``."""
+
+    id: int
+    lease_minutes: int = 30
+    overflow_policy: str = REUSE
+    overflow_number: str | None = None
+
+    def lease_end(self, now: datetime) -> datetime:
+        return now + timedelta(minutes=self.lease_minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of asking a pool for a number.
+
+    ``number`` is ``None`` when the visit keeps the original number (policy ``original``, or a
+    pool with no tracker in service). ``tracker_id`` is ``None`` when no lease is taken.
+    """
+
+    pool_id: int
+    number: str | None
+    tracker_id: int | None = None
+    leased_until: datetime | None = None
+    shared: bool = False
+    overflow: str | None = None  # the policy applied when the pool was exhausted
+
+
+def claim(
+    conn: Connection, pool: SessionPool, *, previous_tracker_id: int | None, now: datetime
+) -> Claim:
+    """Take a tracker of ``pool`` for a new lease starting ``now`` (see ``record_lease``)."""
+    until = pool.lease_end(now)
+    row = None
+    if previous_tracker_id is not None:
+        row = repository.claim(
+            conn,
+            repository.CLAIM_PREVIOUS,
+            pool_id=pool.id,
+            until=until,
+            previous_id=previous_tracker_id,
+            now=now,
+        )
+    if row is None:
+        row = repository.claim(conn, repository.CLAIM_NEVER_LEASED, pool_id=pool.id, until=until)
+    if row is None:
+        row = repository.claim(
+            conn, repository.CLAIM_LEAST_RECENTLY_USED, pool_id=pool.id, until=until, now=now
+        )
+    if row is not None:
+        return Claim(pool.id, row.number, row.id, until)
+    return _overflow(conn, pool, until=until, now=now)
+
+
+def _overflow(conn: Connection, pool: SessionPool, *, until: datetime, now: datetime) -> Claim:
+    policy = pool.overflow_policy
+    outcome = Claim(pool.id, None, overflow=policy)
+    if policy == REUSE:
+        row = repository.claim(conn, repository.SHARE_IDLEST, pool_id=pool.id, until=until)
+        if row is not None:
+            outcome = Claim(pool.id, row.number, row.id, until, shared=True, overflow=policy)
+    elif policy == FALLBACK:
+        # Without an overflow number, falling back can only mean the original number.
+        outcome = Claim(pool.id, pool.overflow_number, overflow=policy)
+    repository.insert_pool_event(
+        conn,
+        pool_id=pool.id,
+        kind=EXHAUSTED,
+        at=now,
+        detail={"policy": policy, "shared_tracker_id": outcome.tracker_id},
+    )
+    return outcome
+
+
+def record_lease(conn: Connection, claimed: Claim, *, session_id: str, now: datetime) -> int | None:
+    """Store the lease of a claim for ``session_id`` (which must exist); its id, if any."""
+    if claimed.tracker_id is None or claimed.leased_until is None:
+        return None
+    return repository.insert_lease(
+        conn,
+        tracker_id=claimed.tracker_id,
+        session_id=session_id,
+        started_at=now,
+        leased_until=claimed.leased_until,
+        shared=claimed.shared,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LiveLease:
+    lease_id: int
+    tracker_id: int
+    pool_id: int
+    number: str
+    leased_until: datetime
+
+
+def extend_session(conn: Connection, session_id: str, now: datetime) -> list[LiveLease]:
+    """Activity in a session: push its live leases to ``lease_minutes`` after ``now``.
+
+    Leases that already ended stay ended: their tracker may be someone else's by now.
+    """
+    extended = []
+    for row in repository.live_leases(conn, session_id, now):
+        until = now + timedelta(minutes=row.lease_minutes)
+        repository.extend(conn, lease_id=row.id, tracker_id=row.tracker_id, until=until)
+        extended.append(LiveLease(row.id, row.tracker_id, row.pool_id, row.number, until))
+    return extended

@@ -1,0 +1,187 @@
+"""Where each tracker forwards its calls, kept where a database outage cannot reach it.
+
+A call must be forwarded even when the database is down. Routing needs very little — tracker
+number → forward-to number and the recording flag — so every process keeps it in memory,
+refreshed from the database, and writes it atomically to ``settings.routing_cache_path``; a
+process that starts while the database is down loads it from that file.
+
+One table per cache file per process (``routing_table(settings)``): the webhooks, the worker
+and any code that changes pools or trackers share it without passing it around.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callpool import clock
+from callpool.db import Database
+from callpool.models import Pool, Tracker
+from callpool.models.tracker import RELEASED
+from callpool.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Route:
+    number: str  # the tracker, E.164
+    tracker_id: int
+    pool_id: int
+    account_id: int
+    forward_to: str
+    record: bool
+    whisper: str | None = None
+
+
+class RoutingTable:
+    """Tracker number → Route, in memory and in one file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.refreshed_at: datetime | None = None
+        self._routes: dict[str, Route] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, number: str) -> Route | None:
+        return self._routes.get(number)
+
+    def __len__(self) -> int:
+        return len(self._routes)
+
+    def replace(self, routes: dict[str, Route]) -> None:
+        """Install a complete table (from the database) and persist it."""
+        with self._lock:
+            unchanged = routes == self._routes and self.path.exists()
+            self._routes = routes
+            self.refreshed_at = clock.now()
+            if not unchanged:  # every process refreshes every minute: spare the disk
+                self._save()
+
+    def remember(self, route: Route) -> None:
+        """Keep one route seen in the database up to date, writing the file only on change."""
+        with self._lock:
+            if self._routes.get(route.number) == route:
+                return
+            self._routes = {**self._routes, route.number: route}
+            self._save()
+
+    def load(self) -> bool:
+        """Read the file written by an earlier refresh; False when there is none usable."""
+        try:
+            data = json.loads(self.path.read_text())
+            routes = {number: Route(**fields) for number, fields in data["routes"].items()}
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.error("routing cache %s is unreadable: %s", self.path, error)
+            return False
+        with self._lock:
+            self._routes = routes
+            self.refreshed_at = datetime.fromisoformat(data["refreshed_at"])
+        return True
+
+    def _save(self) -> None:
+        data: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            "refreshed_at": (self.refreshed_at or clock.now()).isoformat(),
+            "routes": {number: asdict(route) for number, route in self._routes.items()},
+        }
+        try:
+            write_atomically(self.path, json.dumps(data, indent=1, sort_keys=True))
+        except OSError as error:
+            # The memory copy still routes calls; the file only matters at the next start.
+            log.error("could not write routing cache %s: %s", self.path, error)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never half of one (rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+_tables: dict[Path, RoutingTable] = {}
+_tables_lock = threading.Lock()
+
+
+def routing_table(settings: Settings) -> RoutingTable:
+    """This process's table for ``settings.routing_cache_path``; loaded from the file if new."""
+    path = settings.routing_cache_path.resolve()
+    with _tables_lock:
+        table = _tables.get(path)
+        if table is None:
+            table = _tables[path] = RoutingTable(path)
+            table.load()
+        return table
+
+
+def refresh_routing(database: Database, settings: Settings) -> RoutingTable:
+    """Rebuild the table from the database and rewrite the file.
+
+    Call it after anything that changes where a tracker's calls go: a tracker bought, activated
+    or released, a pool's original number or recording flag changed, a pool deleted. Raises the
+    database's error when it is unreachable (the table then keeps what it had).
+    """
+    with database.reader() as db:
+        routes = load_routes(db)
+    table = routing_table(settings)
+    table.replace(routes)
+    return table
+
+
+def warm_routing(database: Database, settings: Settings) -> RoutingTable:
+    """At start: refresh from the database if it answers, else keep what the file holds."""
+    table = routing_table(settings)
+    try:
+        refresh_routing(database, settings)
+    except Exception as error:  # any failure: start with the file rather than not at all
+        log.error(
+            "database unreachable at start, routing %d numbers from %s: %s",
+            len(table),
+            table.path,
+            error,
+        )
+    return table
+
+
+def load_routes(db: Session) -> dict[str, Route]:
+    rows = db.execute(
+        select(Tracker, Pool)
+        .join(Pool, Pool.id == Tracker.pool_id)
+        .where(Tracker.status != RELEASED)
+    ).all()
+    return {tracker.number: route_of(tracker, pool) for tracker, pool in rows}
+
+
+def route_of(tracker: Tracker, pool: Pool) -> Route:
+    return Route(
+        number=tracker.number,
+        tracker_id=tracker.id,
+        pool_id=pool.id,
+        account_id=pool.account_id,
+        # Fixed at activation; a tracker never activated forwards to the pool's number.
+        forward_to=tracker.original_number or pool.original_number,
+        record=pool.record_calls,
+        whisper=pool.whisper or None,
+    )

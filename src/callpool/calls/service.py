@@ -1,0 +1,460 @@
+"""Calls: route every one, store it, attribute it; apply status callbacks; read them back.
+
+The order of concerns in ``receive_call`` is the product's promise: the caller reaches the
+business first, the record comes second. Whatever goes wrong with the database or with
+attribution, the answer still ``<Dial>``s the tracker's original number; a call that could not
+be stored waits in the spool until ``replay_spool`` stores it.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from callpool import clock
+from callpool.calls import repository, schemas, spool
+from callpool.calls.attribution import WITHHELD, Attribution, attribute
+from callpool.calls.routing import Route, route_of, routing_table
+from callpool.db import Database
+from callpool.errors import Invalid
+from callpool.models import Call, Pageview, Pool, Tracker
+from callpool.settings import Settings
+from callpool.telephony.base import Forward, InboundCall, StatusUpdate
+from callpool.telephony.twilio.wire import STATUS_RANK, TERMINAL_RANK
+
+log = logging.getLogger(__name__)
+
+# The database is away (not a bug in a query): keep the work for later rather than drop it.
+UNREACHABLE = (OperationalError, InterfaceError)
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where a call goes, and the tracker's current route (to keep the routing table fresh)."""
+
+    forward_to: str
+    record: bool
+    whisper: str | None
+    route: Route | None
+
+
+def webhook_urls(settings: Settings, provider_name: str) -> tuple[str, str]:
+    """(voice URL, status URL) to give the provider when buying or configuring a number."""
+    base = f"{settings.public_url}/webhooks/{provider_name}"
+    return f"{base}/voice", f"{base}/status"
+
+
+def whisper_url(settings: Settings, provider_name: str, words: str) -> str:
+    # The words travel in the URL, so the whisper plays even while the database is down;
+    # the provider signs its request for this exact URL, so no one else can change them.
+    return f"{settings.public_url}/webhooks/{provider_name}/whisper?{urlencode({'say': words})}"
+
+
+# Inbound calls
+
+
+def receive_call(
+    database: Database, settings: Settings, provider_name: str, inbound: InboundCall
+) -> Forward | None:
+    """Where to forward ``inbound``; None when its number is no tracker of ours."""
+    at = inbound.at or clock.now()
+    try:
+        with database.session() as db:
+            routed = record_call(db, provider_name, inbound, at, settings)
+    except Exception:  # the database is down, or a bug: either way the call goes through
+        log.exception("could not store call %s; routing it from the local table", inbound.call_id)
+        return route_from_table(settings, provider_name, inbound)
+    if routed is None:
+        log.warning("call %s to %s: no such tracker", inbound.call_id, inbound.to_number)
+        return None
+    if routed.route is not None:
+        routing_table(settings).remember(routed.route)
+    return forward(
+        settings, provider_name, inbound, routed.forward_to, routed.record, routed.whisper
+    )
+
+
+def route_from_table(
+    settings: Settings, provider_name: str, inbound: InboundCall
+) -> Forward | None:
+    """Route without the database, and spool the call to be stored later.
+
+    Safe to run while ``receive_call`` for the same call is still stuck on the database: if
+    that one stores the call after all, the replay finds it stored and changes nothing.
+    """
+    route = routing_table(settings).lookup(inbound.to_number)
+    if route is None:
+        log.error("call %s to %s: not in the routing table", inbound.call_id, inbound.to_number)
+        return None
+    _spool_call(settings, provider_name, inbound, inbound.at or clock.now(), route)
+    return forward(settings, provider_name, inbound, route.forward_to, route.record, route.whisper)
+
+
+def forward(
+    settings: Settings,
+    provider_name: str,
+    inbound: InboundCall,
+    to: str,
+    record: bool,
+    whisper: str | None,
+) -> Forward:
+    # Showing the caller's number lets the business call back; a withheld one cannot be shown,
+    # and Twilio refuses a <Dial> whose callerId is not a number, so show the tracker instead.
+    caller = inbound.from_number
+    caller_id = inbound.to_number if caller.strip().lower() in WITHHELD else caller
+    return Forward(
+        to=to,
+        caller_id=caller_id,
+        record=record,
+        whisper=whisper,
+        status_callback_url=webhook_urls(settings, provider_name)[1],
+        whisper_url=whisper_url(settings, provider_name, whisper) if whisper else None,
+    )
+
+
+def record_call(
+    db: Session, provider_name: str, inbound: InboundCall, at: datetime, settings: Settings
+) -> Routed | None:
+    """Store the call once (idempotent on the provider's call id) and attribute it."""
+    existing = repository.call_by_provider_id(db, inbound.call_id)
+    if existing is not None:
+        return _routed_as_before(db, existing)
+    found = repository.live_tracker(db, inbound.to_number)
+    if found is None:
+        return None
+    tracker, pool = found
+    route = route_of(tracker, pool)
+    call = Call(
+        provider=provider_name,
+        provider_call_id=inbound.call_id,
+        account_id=pool.account_id,
+        tracker_id=tracker.id,
+        pool_id=pool.id,
+        from_number=inbound.from_number,
+        to_number=inbound.to_number,
+        forwarded_to=route.forward_to,
+        started_at=at,
+        status="ringing",
+        status_rank=0,
+        candidates=[],
+    )
+    try:
+        with db.begin_nested():
+            db.add(call)
+    except IntegrityError:
+        # The same webhook delivered twice at once: the other request stored it.
+        existing = repository.call_by_provider_id(db, inbound.call_id)
+        if existing is None:
+            raise
+        return _routed_as_before(db, existing)
+    _attribute(db, call, tracker, pool, timedelta(hours=settings.attribution_window_hours))
+    return Routed(route.forward_to, route.record, route.whisper, route)
+
+
+def _routed_as_before(db: Session, call: Call) -> Routed:
+    pool = db.get(Pool, call.pool_id) if call.pool_id else None
+    forward_to = call.forwarded_to or (pool.original_number if pool else call.to_number)
+    return Routed(
+        forward_to, bool(pool and pool.record_calls), pool.whisper if pool else None, None
+    )
+
+
+def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, window: timedelta) -> None:
+    try:
+        with db.begin_nested():
+            found = attribute(db, tracker=tracker, pool=pool, call=call, window=window)
+    except Exception:  # a call with no attribution beats a call not stored
+        log.exception("attribution failed for call %s", call.provider_call_id)
+        found = Attribution(reason="attribution_failed")
+    call.session_id = found.session_id
+    call.source = found.source
+    call.medium = found.medium
+    call.confidence = found.confidence
+    call.candidates = list(found.candidates)
+    call.attribution_reason = found.reason
+    call.first_call_id = found.first_call_id
+
+
+def _spool_call(
+    settings: Settings, provider_name: str, inbound: InboundCall, at: datetime, route: Route
+) -> None:
+    data = {
+        "provider": provider_name,
+        "to": inbound.to_number,
+        "from": inbound.from_number,
+        "at": at.isoformat(),
+        "forward_to": route.forward_to,
+    }
+    try:
+        spool.spool(settings.call_spool_dir, spool.CALL, inbound.call_id, data)
+    except OSError:
+        log.exception("could not spool call %s: it is forwarded but will not be stored", data)
+
+
+# Status callbacks
+
+
+def receive_status(database: Database, settings: Settings, update: StatusUpdate) -> None:
+    """Apply a status callback; unknown calls change nothing (the carrier still gets 200)."""
+    at = clock.now()
+    try:
+        with database.session() as db:
+            known = apply_status(db, update, at)
+    except Exception:
+        log.exception("could not store status of call %s; spooling it", update.call_id)
+        _spool_status(settings, update, at)
+        return
+    if not known and spool.has_pending_call(settings.call_spool_dir, update.call_id):
+        _spool_status(settings, update, at)  # its call waits in the spool: so does this
+
+
+def status_rank(update: StatusUpdate) -> int:
+    """Order of callbacks: later states first, then the forwarded leg, then SequenceNumber.
+
+    The forwarded leg's final state (no-answer, busy, completed) says what happened to the
+    caller, so it outranks the inbound leg's plain "completed", whichever arrives first.
+    """
+    if update.status is None:
+        return 0
+    stage = STATUS_RANK[update.status] * 2 + (1 if update.dialed else 0)
+    return stage * 1000 + min(update.sequence or 0, 999)
+
+
+def apply_status(db: Session, update: StatusUpdate, at: datetime) -> bool:
+    """False when the call is unknown. Never moves a call's status backwards."""
+    call = repository.call_by_provider_id(db, update.call_id, lock=True)
+    if call is None:
+        return False
+    if update.recording_url and call.recording_url != update.recording_url:
+        call.recording_url = update.recording_url
+    rank = status_rank(update)
+    if update.status is not None and rank > call.status_rank:
+        call.status = update.status
+        call.status_rank = rank
+        if update.duration is not None:
+            call.duration = update.duration
+        if STATUS_RANK[update.status] >= TERMINAL_RANK and call.ended_at is None:
+            call.ended_at = at
+    elif update.duration is not None and call.duration is None:
+        call.duration = update.duration  # a stale callback may still carry what we lack
+    return True
+
+
+def _spool_status(settings: Settings, update: StatusUpdate, at: datetime) -> None:
+    data = {
+        "at": at.isoformat(),
+        "status": update.status,
+        "duration": update.duration,
+        "recording_url": update.recording_url,
+        "sequence": update.sequence,
+        "dialed": update.dialed,
+    }
+    try:
+        spool.spool(settings.call_spool_dir, spool.STATUS, update.call_id, data)
+    except OSError:
+        log.exception("could not spool status of call %s", update.call_id)
+
+
+# The spool
+
+
+def replay_spool(database: Database, settings: Settings) -> int:
+    """Store what the spool holds, oldest first; returns how many entries were replayed.
+
+    Stops at the first sign the database is still away (the rest waits for the next run).
+    An entry that fails for any other reason is set aside in ``failed/`` with the reason.
+    """
+    replayed = 0
+    for entry in spool.claim_all(settings.call_spool_dir):
+        try:
+            with database.session() as db:
+                _replay(db, entry, settings)
+        except UNREACHABLE:
+            spool.release(entry)
+            log.warning("database still unreachable; %d spooled entries stored so far", replayed)
+            break
+        except Exception as error:
+            log.exception("spooled %s cannot be stored", entry.path.name)
+            spool.fail(entry.path, f"{type(error).__name__}: {error}")
+            continue
+        spool.done(entry)
+        replayed += 1
+    return replayed
+
+
+def _replay(db: Session, entry: spool.Entry, settings: Settings) -> None:
+    data: dict[str, Any] = entry.data
+    if entry.kind == spool.CALL:
+        inbound = InboundCall(
+            call_id=data["call_id"], to_number=data["to"], from_number=data["from"]
+        )
+        if record_call(db, data["provider"], inbound, entry.at, settings) is None:
+            log.warning("spooled call %s: tracker %s is gone", inbound.call_id, inbound.to_number)
+    elif entry.kind == spool.STATUS:
+        update = StatusUpdate(
+            call_id=data["call_id"],
+            status=data["status"],
+            duration=data["duration"],
+            recording_url=data["recording_url"],
+            sequence=data["sequence"],
+            dialed=data["dialed"],
+        )
+        apply_status(db, update, entry.at)
+    else:
+        raise ValueError(f"unknown spool entry kind {entry.kind!r}")
+
+
+# Simulated calls (sandbox)
+
+
+def simulate_call(
+    database: Database,
+    settings: Settings,
+    *,
+    to_number: str,
+    from_number: str,
+    call_id: str,
+    answered_seconds: int | None = 60,
+) -> Forward | None:
+    """A sandbox call placed in-process, through the same path as a webhook: routed, stored,
+    attributed, then answered for ``answered_seconds`` (None: nobody answers)."""
+    inbound = InboundCall(call_id=call_id, to_number=to_number, from_number=from_number)
+    routed = receive_call(database, settings, "sandbox", inbound)
+    if routed is None:
+        return None
+    if answered_seconds is None:
+        receive_status(database, settings, StatusUpdate(call_id, "no-answer", dialed=True))
+    else:
+        receive_status(database, settings, StatusUpdate(call_id, "in-progress", dialed=True))
+        receive_status(
+            database,
+            settings,
+            StatusUpdate(call_id, "completed", duration=answered_seconds, dialed=True),
+        )
+    return routed
+
+
+# Reading calls (REST API, dashboard)
+
+
+def list_calls(
+    database: Database, account_id: int, *, limit: int, cursor: str | None
+) -> schemas.CallPage:
+    with database.reader() as db:
+        rows = repository.list_calls(db, account_id, limit=limit + 1, before=decode_cursor(cursor))
+        calls = [call_out(row) for row in rows[:limit]]
+    last = rows[limit - 1].call if len(rows) > limit else None
+    return schemas.CallPage(calls=calls, next_cursor=encode_cursor(last) if last else None)
+
+
+def get_call(database: Database, account_id: int, call_id: int) -> schemas.CallDetail:
+    with database.reader() as db:
+        row = repository.get_call(db, account_id, call_id)
+        views = repository.pageviews(db, row.session.id) if row.session else []
+        earlier = (
+            []
+            if row.call.from_number.strip().lower() in WITHHELD
+            else repository.previous_calls(db, account_id, row.call)
+        )
+        return schemas.CallDetail(
+            **call_out(row).model_dump(), journey=journey(row, views, earlier)
+        )
+
+
+def call_out(row: repository.CallRow) -> schemas.CallOut:
+    call, session, pool = row.call, row.session, row.pool
+    return schemas.CallOut(
+        id=call.id,
+        provider=call.provider,
+        provider_call_id=call.provider_call_id,
+        started_at=call.started_at,
+        ended_at=call.ended_at,
+        status=call.status,
+        duration=call.duration,
+        recording_url=call.recording_url,
+        from_number=call.from_number,
+        tracker_number=call.to_number,
+        forwarded_to=call.forwarded_to,
+        tracker_id=call.tracker_id,
+        pool=schemas.PoolRef(id=pool.id, name=pool.name, kind=pool.kind) if pool else None,
+        attribution=schemas.AttributionOut(
+            session_id=call.session_id,
+            source=call.source,
+            medium=call.medium,
+            campaign=session.campaign if session else None,
+            term=session.term if session else None,
+            content=session.content if session else None,
+            click_ids=schemas.ClickIds(
+                **{name: getattr(session, name) for name in CLICK_IDS} if session else {}
+            ),
+            landing_page=session.landing_url if session else None,
+            referrer=session.referrer if session else None,
+            confidence=call.confidence,
+            reason=call.attribution_reason,
+            candidates=list(call.candidates or []),
+            first_call_id=call.first_call_id,
+        ),
+    )
+
+
+CLICK_IDS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid")
+
+
+def journey(row: repository.CallRow, views: list[Pageview], earlier: list[Call]) -> schemas.Journey:
+    session, call = row.session, row.call
+    start = session.started_at if session else None
+    return schemas.Journey(
+        session_started_at=start,
+        landing_page=session.landing_url if session else None,
+        pageviews=[
+            schemas.PageviewOut(
+                url=view.url,
+                title=view.title,
+                at=view.at,
+                seconds_from_start=_seconds(start, view.at) if start else 0,
+            )
+            for view in views
+        ],
+        seconds_to_call=_seconds(start, call.started_at) if start else None,
+        previous_calls=[
+            schemas.PreviousCall(
+                id=other.id,
+                started_at=other.started_at,
+                status=other.status,
+                duration=other.duration,
+                source=other.source,
+                medium=other.medium,
+            )
+            for other in earlier
+        ],
+    )
+
+
+def _seconds(start: datetime, end: datetime) -> int:
+    return max(0, int((end - start).total_seconds()))
+
+
+def encode_cursor(call: Call) -> str:
+    raw = f"{call.started_at.isoformat()}|{call.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        started_at, call_id = raw.split("|")
+        when = datetime.fromisoformat(started_at)
+        if when.tzinfo is None:
+            raise ValueError("naive time")
+        return when, int(call_id)
+    except ValueError:  # also bad base64 and bad UTF-8
+        raise Invalid("cursor is not one this API returned", field="cursor") from None

@@ -1,0 +1,180 @@
+"""The dashboard's pages: sign-in, sites, API keys; the setup steps and insights live beside.
+
+Handlers stay thin: parse the form, call the domain's service, render. Every page takes the
+signed-in viewer's ``account_id`` and hands it to services that start from ``scoped``, so a
+page of another account is a 404 like any missing page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from callpool.accounts import users
+from callpool.dashboard import keys as api_keys
+from callpool.dashboard.auth import (
+    CsrfChecked,
+    CurrentViewer,
+    browser_session,
+    clear_session,
+    client_address,
+    login_throttle,
+)
+from callpool.dashboard.forms import FormInvalid, build, lines, text
+from callpool.dashboard.render import STATIC, DashboardRoute, redirect, render
+from callpool.db import Database
+from callpool.sites import service as sites
+from callpool.sites.schemas import SiteCreate
+
+router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
+root = APIRouter(include_in_schema=False)
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.database
+    return db
+
+
+@root.get("/")
+def index() -> RedirectResponse:
+    return RedirectResponse("/dashboard", status_code=307)
+
+
+@router.get("/static/{name:path}")
+def static(name: str) -> Response:
+    """The dashboard's CSS, scripts and vendored libraries; names are fixed, so cache long."""
+    path = (STATIC / name).resolve()
+    if not path.is_file() or STATIC.resolve() not in path.parents:
+        raise HTTPException(404, "no such file")
+    return FileResponse(path, headers={"Cache-Control": "public, max-age=3600"})
+
+
+# -- signing in and out ---------------------------------------------------------------------
+
+
+def _safe_next(next_url: str | None) -> str:
+    """Only a path on this server: ``//evil.example`` and absolute URLs are open redirects."""
+    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
+        return next_url
+    return "/dashboard"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    if browser_session(request).user_id is not None:
+        return redirect(request, _safe_next(next))
+    return render(request, "login.html", title="Sign in", next=_safe_next(next), email="")
+
+
+@router.post("/login", dependencies=[CsrfChecked])
+def login(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/dashboard",
+) -> Response:
+    email = users.normalize_email(email)
+    address = client_address(request)
+    throttle = login_throttle(request)
+    page = {"title": "Sign in", "next": _safe_next(next), "email": email}
+    if throttle.blocked(email, address):
+        message = "Too many failed sign-ins. Wait 15 minutes, then try again."
+        return render(request, "login.html", 429, error=message, **page)
+    with database(request).session() as db:
+        user = users.authenticate(db, email, password)
+        user_id = user.id if user is not None else None
+    if user_id is None:
+        throttle.failed(email, address)
+        return render(request, "login.html", 400, error="Wrong email or password.", **page)
+    throttle.succeeded(email, address)
+    browser_session(request).sign_in(user_id)
+    return redirect(request, _safe_next(next))
+
+
+@router.post("/logout", dependencies=[CsrfChecked])
+def logout(request: Request) -> Response:
+    response = RedirectResponse("/dashboard/login", status_code=303)
+    clear_session(request, response)
+    return response
+
+
+# -- sites ----------------------------------------------------------------------------------
+
+
+@router.get("")
+def home(request: Request, viewer: CurrentViewer) -> Response:
+    with database(request).reader() as db:
+        site_list = sites.list_sites(db, viewer.account_id)
+    return render(
+        request, "home.html", title="Sites", viewer=viewer, sites=site_list, form={}, errors={}
+    )
+
+
+@router.post("/sites", dependencies=[CsrfChecked])
+async def create_site(request: Request, viewer: CurrentViewer) -> Response:
+    form = await request.form()
+    data = {
+        "name": text(form, "name"),
+        "allowed_origins": lines(form, "allowed_origins"),
+        "region": text(form, "region") or "US",
+    }
+    try:
+        fields = build(SiteCreate, data)
+    except FormInvalid as invalid:
+        with database(request).reader() as db:
+            site_list = sites.list_sites(db, viewer.account_id)
+        return render(
+            request,
+            "home.html",
+            422,
+            title="Sites",
+            viewer=viewer,
+            sites=site_list,
+            form=dict(form),
+            errors=invalid.errors,
+        )
+    with database(request).session() as db:
+        site = sites.create_site(db, viewer.account_id, fields)
+        site_id = site.id
+    return redirect(request, f"/dashboard/sites/{site_id}")
+
+
+# -- API keys -------------------------------------------------------------------------------
+
+
+@router.get("/keys")
+def keys_page(request: Request, viewer: CurrentViewer) -> Response:
+    with database(request).reader() as db:
+        key_list = api_keys.list_keys(db, viewer.account_id)
+    return render(request, "keys.html", title="API keys", viewer=viewer, keys=key_list, errors={})
+
+
+@router.post("/keys", dependencies=[CsrfChecked])
+async def create_key(request: Request, viewer: CurrentViewer) -> Response:
+    form = await request.form()
+    name = text(form, "name")
+    errors = (
+        {} if name and len(name) <= 200 else {"name": "give the key a name (up to 200 characters)"}
+    )
+    with database(request).session() as db:
+        raw = None if errors else api_keys.create_key(db, viewer.account_id, name or "")
+        key_list = api_keys.list_keys(db, viewer.account_id)
+    return render(
+        request,
+        "keys.html",
+        422 if errors else 200,
+        title="API keys",
+        viewer=viewer,
+        keys=key_list,
+        new_key=raw,
+        errors=errors,
+    )
+
+
+@router.post("/keys/{key_id}/revoke", dependencies=[CsrfChecked])
+def revoke_key(request: Request, viewer: CurrentViewer, key_id: int) -> Response:
+    with database(request).session() as db:
+        api_keys.revoke_key(db, viewer.account_id, key_id)
+    return redirect(request, "/dashboard/keys")

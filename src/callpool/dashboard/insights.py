@@ -1,0 +1,186 @@
+"""What the tracking shows: calls with their journeys, reports, pool health, CSV export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response, StreamingResponse
+
+from callpool.calls import repository as calls
+from callpool.dashboard.auth import CurrentViewer, Viewer
+from callpool.dashboard.render import DashboardRoute, render
+from callpool.db import Database
+from callpool.errors import Invalid
+from callpool.reports import service as reports
+from callpool.reports.schemas import DIMENSIONS, Dimension, Period
+from callpool.sites import service as sites
+
+router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
+
+CALLS_PER_PAGE = 50
+DIMENSION_LABELS: dict[str, str] = {
+    "source": "Source",
+    "medium": "Medium",
+    "source_medium": "Source / medium",
+    "campaign": "Campaign",
+    "term": "Keyword",
+    "landing_page": "Landing page",
+}
+
+
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+# -- calls -----------------------------------------------------------------------------------
+
+
+def _cursor(before: str | None) -> tuple[datetime, int] | None:
+    """``<iso time>_<id>`` of the last call on the previous page; nonsense means page one."""
+    if not before or "_" not in before:
+        return None
+    moment, _, call_id = before.rpartition("_")
+    try:
+        return datetime.fromisoformat(moment), int(call_id)
+    except ValueError:
+        return None
+
+
+@router.get("/calls")
+def calls_page(
+    request: Request, viewer: CurrentViewer, before: Annotated[str | None, Query()] = None
+) -> Response:
+    with _database(request).reader() as db:
+        rows = calls.list_calls(db, viewer.account_id, limit=CALLS_PER_PAGE, before=_cursor(before))
+    next_page = None
+    if len(rows) == CALLS_PER_PAGE:
+        last = rows[-1].call
+        next_page = f"{last.started_at.isoformat()}_{last.id}"
+    return render(
+        request, "calls.html", title="Calls", viewer=viewer, rows=rows, next_page=next_page
+    )
+
+
+@router.get("/calls/{call_id}")
+def call_page(request: Request, viewer: CurrentViewer, call_id: int) -> Response:
+    with _database(request).reader() as db:
+        row = calls.get_call(db, viewer.account_id, call_id)
+        pageviews = calls.pageviews(db, row.session.id) if row.session else []
+        previous = calls.previous_calls(db, viewer.account_id, row.call)
+    seconds_to_call = None
+    if row.session is not None:
+        seconds_to_call = (row.call.started_at - row.session.started_at).total_seconds()
+    return render(
+        request,
+        "call.html",
+        title="Call",
+        viewer=viewer,
+        row=row,
+        call=row.call,
+        pageviews=pageviews,
+        previous=previous,
+        seconds_to_call=seconds_to_call,
+    )
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+def _period_or_error(start: str | None, end: str | None) -> tuple[Period, dict[str, str]]:
+    try:
+        return reports.parse_period(start, end), {}
+    except Invalid as error:
+        return reports.default_period(), {error.field or "start": str(error)}
+
+
+@router.get("/reports")
+def reports_page(
+    request: Request,
+    viewer: CurrentViewer,
+    start: str | None = None,
+    end: str | None = None,
+    site_id: Annotated[str | None, Query()] = None,
+    dimension: str = "source_medium",
+) -> Response:
+    period, errors = _period_or_error(start, end)
+    chosen: Dimension = dimension if dimension in DIMENSIONS else "source_medium"
+    site = int(site_id) if site_id and site_id.isdigit() else None
+    with _database(request).reader() as db:
+        site_list = sites.list_sites(db, viewer.account_id)
+        totals = reports.totals(db, viewer.account_id, period, site_id=site)
+        series = reports.calls_over_time(db, viewer.account_id, period, site_id=site)
+        table = reports.breakdown(db, viewer.account_id, period, chosen, site_id=site)
+        health = reports.pool_health(db, viewer.account_id, period, site_id=site, interval="day")
+    chart = {
+        "x": [int(bucket.start.timestamp()) for bucket in series.buckets],
+        "calls": [bucket.calls for bucket in series.buckets],
+        "answered": [bucket.answered for bucket in series.buckets],
+        "sessions": [bucket.sessions for bucket in series.buckets],
+    }
+    return render(
+        request,
+        "reports.html",
+        title="Reports",
+        viewer=viewer,
+        sites=site_list,
+        site_id=site,
+        period=period,
+        form={
+            "start": start or period.start.date().isoformat(),
+            "end": end or _last_day(period),
+        },
+        errors=errors,
+        totals=totals,
+        chart_json=json.dumps(chart),
+        interval=series.interval,
+        breakdown=table,
+        dimension=chosen,
+        dimensions=DIMENSION_LABELS,
+        health=health,
+        export_query=_query(start=start, end=end, site_id=site),
+    )
+
+
+def _last_day(period: Period) -> str:
+    """The inclusive last day the form shows for an exclusive end at midnight."""
+    return (period.end - timedelta(microseconds=1)).date().isoformat()
+
+
+def _query(**params: Any) -> str:
+    return urlencode({name: value for name, value in params.items() if value})
+
+
+@router.get("/calls.csv")
+def calls_csv(
+    request: Request,
+    viewer: CurrentViewer,
+    start: str | None = None,
+    end: str | None = None,
+    site_id: int | None = None,
+) -> Response:
+    """The period's calls as a spreadsheet; streamed, so a large export does not fill memory."""
+    period = reports.parse_period(start, end)
+    with _database(request).reader() as db:
+        reports.require_site(db, viewer.account_id, site_id)  # a 404 before the first byte
+    return StreamingResponse(
+        _csv_chunks(_database(request), viewer, period, site_id),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="calls-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"'
+            )
+        },
+    )
+
+
+def _csv_chunks(
+    database: Database, viewer: Viewer, period: Period, site_id: int | None
+) -> Iterator[str]:
+    with database.reader() as db:
+        yield from reports.export_calls_csv(db, viewer.account_id, period, site_id=site_id)

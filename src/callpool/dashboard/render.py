@@ -1,0 +1,108 @@
+"""Rendering pages: Jinja2 templates, the session cookie, and errors shown as pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import phonenumbers
+from fastapi import HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from callpool.dashboard.auth import SignInRequired, browser_session, save_session
+from callpool.errors import NotFound
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def pretty_number(number: str | None, region: str = "US") -> str:
+    """``+15125550100`` → ``(512) 555-0100`` for a US site, international form otherwise."""
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return number
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if phonenumbers.region_code_for_number(parsed) == region
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return str(phonenumbers.format_number(parsed, style))
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+def seconds(value: int | float | None) -> str:
+    if value is None:
+        return "–"
+    minutes, secs = divmod(int(value), 60)
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+templates.filters["phone"] = pretty_number
+templates.filters["when"] = when
+templates.filters["seconds"] = seconds
+templates.filters["percent"] = lambda value: "–" if value is None else f"{value:.0%}"
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    session = browser_session(request)
+    html = templates.get_template(template).render(
+        request=request, csrf=session.csrf, path=request.url.path, **context
+    )
+    response = HTMLResponse(html, status_code=status_code)
+    save_session(request, response)
+    return response
+
+
+def redirect(request: Request, url: str) -> RedirectResponse:
+    """303 See Other: after a POST the browser GETs the next page (no resubmission on reload)."""
+    response = RedirectResponse(url, status_code=303)
+    save_session(request, response)
+    return response
+
+
+class DashboardRoute(APIRoute):
+    """Pages answer in pages: sign-in redirects, a 404 page, error messages in words."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired as needed:
+                return redirect(request, f"/dashboard/login?next={quote(needed.next_url)}")
+            except NotFound:
+                return render(request, "error.html", 404, title="Not found", message=_NOT_FOUND)
+            except HTTPException as error:
+                if error.status_code >= 400 and isinstance(error.detail, str):
+                    return render(
+                        request,
+                        "error.html",
+                        error.status_code,
+                        title="Sorry",
+                        message=error.detail,
+                    )
+                raise
+
+        return page_handler
+
+
+_NOT_FOUND = "This page does not exist, or it belongs to an account you are not a member of."

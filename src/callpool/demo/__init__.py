@@ -1,0 +1,1 @@
+"""The sample business website of ``callpool demo``, served at ``/demo/`` with the snippet."""

@@ -1,0 +1,169 @@
+"""``/api/v1/pools``: pools of every kind, their trackers, and the source-level actions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+
+from callpool.accounts.auth import AccountId, DatabaseDep
+from callpool.pools import service
+from callpool.pools.schemas import (
+    AddTrackers,
+    Diagnostics,
+    PoolCreate,
+    PoolOut,
+    PoolUpdate,
+    ReassignOut,
+    RebalanceOut,
+    SourceMedium,
+    TrackerOut,
+    TrackerStatus,
+)
+from callpool.pools.service import Deps
+from callpool.telephony.base import ProviderError
+
+router = APIRouter(prefix="/api/v1/pools", tags=["pools"])
+
+
+def get_deps(request: Request, database: DatabaseDep) -> Deps:
+    return Deps(database, request.app.state.provider, request.app.state.settings)
+
+
+DepsDep = Annotated[Deps, Depends(get_deps)]
+
+
+def provider_failed(error: ProviderError) -> HTTPException:
+    """A refusal (bad area code, number gone) is the request's fault; an outage is not."""
+    if error.permanent:
+        return HTTPException(422, f"the telephony provider refused: {error}")
+    return HTTPException(502, f"the telephony provider failed, nothing was changed: {error}")
+
+
+@router.post("", status_code=201)
+def create_pool(data: PoolCreate, account_id: AccountId, deps: DepsDep) -> PoolOut:
+    """Create a pool and buy its trackers (in its area code, or toll-free)."""
+    try:
+        return service.create_pool(deps, account_id, data)
+    except ProviderError as error:
+        raise provider_failed(error) from error
+
+
+@router.get("")
+def list_pools(account_id: AccountId, deps: DepsDep, site_id: int | None = None) -> list[PoolOut]:
+    return service.list_pools(deps, account_id, site_id)
+
+
+@router.get("/{pool_id}")
+def get_pool(pool_id: int, account_id: AccountId, deps: DepsDep) -> PoolOut:
+    return service.get_pool(deps, account_id, pool_id)
+
+
+@router.patch("/{pool_id}")
+def update_pool(pool_id: int, data: PoolUpdate, account_id: AccountId, deps: DepsDep) -> PoolOut:
+    """Change settings. Size, utilization and original number behave as the pools FAQ says."""
+    try:
+        return service.update_pool(deps, account_id, pool_id, data)
+    except ProviderError as error:
+        raise provider_failed(error) from error
+
+
+@router.delete("/{pool_id}", status_code=204)
+def delete_pool(pool_id: int, account_id: AccountId, deps: DepsDep) -> Response:
+    """Release the pool's numbers; its calls keep their attribution."""
+    try:
+        service.delete_pool(deps, account_id, pool_id)
+    except ProviderError as error:
+        raise provider_failed(error) from error
+    return Response(status_code=204)
+
+
+@router.post("/{pool_id}/rebalance")
+def rebalance(pool_id: int, account_id: AccountId, deps: DepsDep) -> RebalanceOut:
+    """Run the rebalance now (it also runs on every change and periodically)."""
+    try:
+        outcome = service.rebalance_now(deps, account_id, pool_id)
+    except ProviderError as error:
+        raise provider_failed(error) from error
+    return RebalanceOut.model_validate(outcome, from_attributes=True)
+
+
+@router.post("/{pool_id}/reassign-original-number")
+def reassign_original_number(pool_id: int, account_id: AccountId, deps: DepsDep) -> ReassignOut:
+    """Move active and flagged trackers to the pool's current original number."""
+    return ReassignOut(reassigned=service.reassign_original_number(deps, account_id, pool_id))
+
+
+@router.get("/{pool_id}/diagnostics")
+def diagnostics(pool_id: int, account_id: AccountId, deps: DepsDep) -> Diagnostics:
+    """Why is my pool not activating the right number of trackers? One line per source/medium."""
+    return service.diagnostics(deps, account_id, pool_id)
+
+
+@router.get("/{pool_id}/trackers")
+def list_trackers(
+    pool_id: int, account_id: AccountId, deps: DepsDep, status: TrackerStatus | None = None
+) -> list[TrackerOut]:
+    trackers = service.list_trackers(deps, account_id, pool_id, status)
+    return [TrackerOut.model_validate(tracker) for tracker in trackers]
+
+
+@router.post("/{pool_id}/trackers", status_code=201)
+def add_trackers(
+    pool_id: int, data: AddTrackers, account_id: AccountId, deps: DepsDep
+) -> list[TrackerOut]:
+    """Buy ``count`` more numbers in the pool's area code, or the given ``number``."""
+    try:
+        trackers = service.add_trackers(deps, account_id, pool_id, data)
+    except ProviderError as error:
+        raise provider_failed(error) from error
+    return [TrackerOut.model_validate(tracker) for tracker in trackers]
+
+
+@router.post("/{pool_id}/trackers/{tracker_id}/release")
+def release_tracker(
+    pool_id: int, tracker_id: int, account_id: AccountId, deps: DepsDep
+) -> TrackerOut:
+    """Give the number back to the provider; the tracker stays listed as released."""
+    try:
+        tracker = service.release(deps, account_id, pool_id, tracker_id)
+    except ProviderError as error:
+        raise provider_failed(error) from error
+    return TrackerOut.model_validate(tracker)
+
+
+@router.post("/{pool_id}/trackers/{tracker_id}/activate")
+def activate_tracker(
+    pool_id: int, tracker_id: int, data: SourceMedium, account_id: AccountId, deps: DepsDep
+) -> TrackerOut:
+    """Manual pools: an available tracker starts serving a source/medium."""
+    key = (data.source, data.medium)
+    tracker = service.manual_action(deps, account_id, pool_id, tracker_id, "activate", key)
+    return TrackerOut.model_validate(tracker)
+
+
+@router.post("/{pool_id}/trackers/{tracker_id}/assign")
+def assign_tracker(
+    pool_id: int, tracker_id: int, data: SourceMedium, account_id: AccountId, deps: DepsDep
+) -> TrackerOut:
+    """Manual pools: an active tracker serves another source/medium from now on."""
+    key = (data.source, data.medium)
+    tracker = service.manual_action(deps, account_id, pool_id, tracker_id, "assign", key)
+    return TrackerOut.model_validate(tracker)
+
+
+@router.post("/{pool_id}/trackers/{tracker_id}/flag")
+def flag_tracker(pool_id: int, tracker_id: int, account_id: AccountId, deps: DepsDep) -> TrackerOut:
+    """Manual pools: stop showing the tracker; it keeps routing calls until its timeline ends,
+    then it is deleted."""
+    tracker = service.manual_action(deps, account_id, pool_id, tracker_id, "flag")
+    return TrackerOut.model_validate(tracker)
+
+
+@router.post("/{pool_id}/trackers/{tracker_id}/unflag")
+def unflag_tracker(
+    pool_id: int, tracker_id: int, account_id: AccountId, deps: DepsDep
+) -> TrackerOut:
+    """Manual pools: show a flagged tracker again for its source/medium."""
+    tracker = service.manual_action(deps, account_id, pool_id, tracker_id, "unflag")
+    return TrackerOut.model_validate(tracker)

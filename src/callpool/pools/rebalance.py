@@ -1,0 +1,266 @@
+"""The automated-pool rebalance (DESIGN.md "Automated pools") and manual-pool housekeeping.
+
+One pass runs the six steps in order: fill, flag, unflag, activate, deactivate, delete. Step 5
+can free trackers that step 4 of the same pass has already looked at, so a rebalance repeats
+the pass until one changes nothing: running it twice in a row then changes nothing the second
+time (idempotent), and the order of the steps is kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from callpool import clock
+from callpool.db import Database
+from callpool.errors import Conflict
+from callpool.models import Pool, PoolEvent, Tracker
+from callpool.models.pool import AUTOMATED, MANUAL
+from callpool.models.tracker import ACTIVE, AVAILABLE, FLAGGED, RELEASED
+from callpool.pools import repository
+from callpool.pools.assignments import close_assignment, open_assignment
+from callpool.pools.provisioning import buy_trackers, release_tracker
+from callpool.pools.repository import SourceMediumKey
+from callpool.telephony.base import Provider, ProviderError
+
+log = logging.getLogger(__name__)
+
+MAX_PASSES = 4  # two always suffice (see the module docstring); the rest is a safety margin
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    flagged: int = 0
+    unflagged: int = 0
+    activated: int = 0
+    deactivated: int = 0
+    released: int = 0
+
+    def changed(self) -> bool:
+        return any(asdict(self).values())
+
+    def add(self, other: Outcome) -> None:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+def top_list_length(pool: Pool) -> int:
+    """max(floor(size × utilization), minimum), never more than the pool's size.
+
+    Decimal, because in floats 100 × 0.29 is 28.999…, which would floor to 28.
+    """
+    utilization = Decimal(str(pool.utilization if pool.utilization is not None else 1))
+    by_share = int((pool.size * utilization).to_integral_value(rounding=ROUND_FLOOR))
+    return min(max(by_share, pool.min_sources), pool.size)
+
+
+def ranked_sources(db: Session, pool: Pool, now: datetime) -> list[tuple[SourceMediumKey, int]]:
+    """Visits per source/medium over the pool's window, most first."""
+    return repository.visit_counts(db, pool.site_id, now - timedelta(days=pool.window_days))
+
+
+def top_list(db: Session, pool: Pool, now: datetime) -> list[SourceMediumKey]:
+    eligible = [
+        key for key, visits in ranked_sources(db, pool, now) if visits >= pool.visit_threshold
+    ]
+    return eligible[: top_list_length(pool)]
+
+
+def timeline_expired(pool: Pool, tracker: Tracker, now: datetime) -> bool:
+    assert tracker.dropped_at is not None
+    return tracker.dropped_at + timedelta(days=pool.timeline_days) <= now
+
+
+def rebalance_pool(
+    db: Session, provider: Provider, pool: Pool, *, public_url: str, strict: bool = False
+) -> Outcome:
+    """Bring ``pool`` in line with its settings and traffic, in the caller's transaction.
+
+    ``strict``: a failed purchase raises (an API call shows it) instead of being recorded as a
+    ``provision_failed`` event and retried at the next rebalance (the worker).
+    """
+    now = clock.now()
+    outcome = Outcome()
+    if pool.kind == AUTOMATED:
+        for _ in range(MAX_PASSES):
+            one_pass = _automated_pass(db, provider, pool, now, public_url, strict)
+            outcome.add(one_pass)
+            if not one_pass.changed():
+                break
+    elif pool.kind == MANUAL:
+        outcome = _manual_housekeeping(db, provider, pool, now)
+    pool.rebalanced_at = now
+    if outcome.changed():
+        db.add(PoolEvent(pool_id=pool.id, kind="rebalanced", at=now, detail=asdict(outcome)))
+    db.flush()
+    return outcome
+
+
+def _automated_pass(
+    db: Session, provider: Provider, pool: Pool, now: datetime, public_url: str, strict: bool
+) -> Outcome:
+    outcome = Outcome()
+    trackers = repository.live_trackers(db, pool)
+    # 1. Fill: available trackers up to the size.
+    new = _fill(db, provider, pool, pool.size - len(trackers), now, public_url, strict)
+    trackers += new
+    outcome.created = len(new)
+    top = top_list(db, pool, now)
+    in_top = set(top)
+    # 2. Flag active trackers whose source/medium left the top list.
+    for tracker in _with_status(trackers, ACTIVE):
+        if _key(tracker) not in in_top:
+            tracker.status, tracker.dropped_at = FLAGGED, now
+            outcome.flagged += 1
+    served = {_key(tracker) for tracker in _with_status(trackers, ACTIVE)}
+    # 3. Unflag flagged trackers whose source/medium is back (the latest dropped first).
+    flagged = sorted(_with_status(trackers, FLAGGED), key=_dropped_at, reverse=True)
+    for tracker in flagged:
+        if False:
+            tracker.status, tracker.dropped_at = ACTIVE, None
+            served.add(_key(tracker))
+            outcome.unflagged += 1
+    # 4. Activate an available tracker for each top source/medium without one.
+    available = _with_status(trackers, AVAILABLE)
+    for key in top:
+        if key not in served and available:
+            activate(db, pool, available.pop(0), key, now)
+            served.add(key)
+            outcome.activated += 1
+    # 5. Deactivate flagged trackers whose timeline expired.
+    for tracker in _with_status(trackers, FLAGGED):
+        if timeline_expired(pool, tracker, now):
+            deactivate(db, pool, tracker, now)
+            outcome.deactivated += 1
+    # 6. Delete available trackers beyond the size, the newest first.
+    excess = sum(tracker.status != RELEASED for tracker in trackers) - pool.size
+    for tracker in reversed(_with_status(trackers, AVAILABLE)):
+        if excess <= 0:
+            break
+        release_tracker(db, provider, tracker)
+        excess -= 1
+        outcome.released += 1
+    db.flush()
+    return outcome
+
+
+def _manual_housekeeping(db: Session, provider: Provider, pool: Pool, now: datetime) -> Outcome:
+    """Manual trackers change only by the operator, except that a flagged one whose
+    timeline expired is deleted."""
+    outcome = Outcome()
+    for tracker in _with_status(repository.live_trackers(db, pool), FLAGGED):
+        if timeline_expired(pool, tracker, now):
+            release_tracker(db, provider, tracker)
+            outcome.released += 1
+    return outcome
+
+
+def _fill(
+    db: Session,
+    provider: Provider,
+    pool: Pool,
+    missing: int,
+    now: datetime,
+    public_url: str,
+    strict: bool,
+) -> list[Tracker]:
+    if missing <= 0:
+        return []
+    try:
+        return buy_trackers(db, provider, pool, missing, public_url=public_url)
+    except (ProviderError, Conflict) as error:
+        if strict:
+            raise
+        detail = {"missing": missing, "error": str(error)}
+        db.add(PoolEvent(pool_id=pool.id, kind="provision_failed", at=now, detail=detail))
+        return []
+
+
+def activate(
+    db: Session, pool: Pool, tracker: Tracker, key: SourceMediumKey, now: datetime
+) -> None:
+    """``tracker`` serves ``key`` from now on, forwarding to the pool's current number."""
+    tracker.status = ACTIVE
+    tracker.source, tracker.medium = key
+    tracker.original_number = pool.original_number
+    tracker.activated_at, tracker.dropped_at = now, None
+    open_assignment(db, tracker, now)
+
+
+def deactivate(db: Session, pool: Pool, tracker: Tracker, now: datetime) -> None:
+    """Back to available: it serves nobody, and a stray call still reaches the business."""
+    close_assignment(db, tracker, now)
+    tracker.status = AVAILABLE
+    tracker.source = tracker.medium = None
+    tracker.original_number = pool.original_number
+    tracker.dropped_at = None
+
+
+def rebalance_due_pools(
+    database: Database,
+    provider: Provider,
+    *,
+    public_url: str,
+    min_interval: timedelta = timedelta(minutes=1),
+    limit: int = 100,
+) -> int:
+    """Rebalance automated pools and tidy manual ones not rebalanced for ``min_interval``.
+
+    Called periodically by ``callpool worker`` (and in-process by ``callpool serve`` on SQLite).
+    Each pool is claimed with a conditional UPDATE on ``rebalanced_at`` whose row count says
+    whether this worker won it: with several workers on PostgreSQL, the loser's UPDATE waits for
+    the winner's commit, then no longer matches, so a pool is rebalanced by one worker at a time.
+    Returns how many pools this call rebalanced.
+    """
+    now = clock.now()
+    before = now - min_interval
+    with database.reader() as db:
+        pool_ids = repository.due_pool_ids(db, (AUTOMATED, MANUAL), before, limit)
+    done = 0
+    for pool_id in pool_ids:
+        try:
+            with database.session() as db:
+                if not _claim(db, pool_id, before, now):
+                    continue
+                pool = db.get(Pool, pool_id)
+                assert pool is not None
+                rebalance_pool(db, provider, pool, public_url=public_url)
+            done += 1
+        except Exception:
+            # One broken pool (a provider outage while releasing, say) must not stop the rest;
+            # its transaction rolled back and it stays due for the next round.
+            log.exception("rebalancing pool %s failed", pool_id)
+    return done
+
+
+def _claim(db: Session, pool_id: int, before: datetime, now: datetime) -> bool:
+    result = db.execute(
+        update(Pool)
+        .where(
+            Pool.id == pool_id,
+            Pool.deleted_at.is_(None),
+            (Pool.rebalanced_at.is_(None)) | (Pool.rebalanced_at < before),
+        )
+        .values(rebalanced_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _with_status(trackers: list[Tracker], status: str) -> list[Tracker]:
+    return [tracker for tracker in trackers if tracker.status == status]
+
+
+def _key(tracker: Tracker) -> SourceMediumKey:
+    return (tracker.source or "", tracker.medium or "")
+
+
+def _dropped_at(tracker: Tracker) -> datetime:
+    assert tracker.dropped_at is not None
+    return tracker.dropped_at

@@ -1,0 +1,228 @@
+"""What the pools API accepts and returns."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+PoolKind = Literal["session", "automated", "manual"]
+OverflowPolicy = Literal["reuse", "fallback", "original"]
+TrackerStatus = Literal["available", "active", "flagged", "released"]
+
+MAX_POOL_SIZE = 500  # well past any real site; a typo of 50000 must not buy 50000 numbers
+MAX_ADD = 100
+
+
+def to_e164(value: str, field: str) -> str:
+    """The number in E.164, or a ``ValueError`` naming ``field``."""
+    try:
+        parsed = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"{field} must be a valid phone number in E.164, like +15125550123")
+    formatted: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return formatted
+
+
+class _PoolFields(BaseModel):
+    """Checks shared by create and update; each names its field in the message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("original_number", "swap_number", "overflow_number", check_fields=False)
+    @classmethod
+    def _phone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else to_e164(value, str(info.field_name))
+
+    @field_validator("area_code", check_fields=False)
+    @classmethod
+    def _area_code(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[2-9]\d\d", value):
+            raise ValueError("area_code must be 3 digits, like 512 (or set toll_free)")
+        return value
+
+    @field_validator("utilization", check_fields=False)
+    @classmethod
+    def _utilization(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 1:
+            raise ValueError("utilization must be in (0, 1], like 0.8")
+        return value
+
+    @field_validator("others", check_fields=False)
+    @classmethod
+    def _others(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"original|pool:\d+", value):
+            raise ValueError('others must be "original" or "pool:<session pool id>"')
+        return value
+
+
+class PoolCreate(_PoolFields):
+    site_id: int
+    name: str = Field(min_length=1, max_length=200)
+    kind: PoolKind = "session"
+    original_number: str
+    area_code: str | None = None
+    toll_free: bool = False
+    size: int = Field(ge=1, le=MAX_POOL_SIZE)
+    utilization: float | None = Field(
+        default=None, description="Automated pools only: share of the size given to top sources."
+    )
+    min_sources: int = Field(default=1, ge=0, le=MAX_POOL_SIZE)
+    visit_threshold: int = Field(default=100, ge=1)
+    window_days: int = Field(default=30, ge=1, le=365)
+    timeline_days: int = Field(default=30, ge=0, le=365)
+    lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    overflow_policy: OverflowPolicy = "reuse"
+    overflow_number: str | None = None
+    others: str = "original"
+    record_calls: bool = False
+    whisper: str | None = Field(default=None, max_length=300)
+    swap_number: str | None = None
+    swap_selector: str | None = Field(default=None, max_length=500)
+    rules: dict[str, Any] = Field(default_factory=dict)
+    priority: int = 0
+
+
+class PoolUpdate(_PoolFields):
+    """Only the fields sent change; kind and site are fixed at creation."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    original_number: str | None = None
+    area_code: str | None = None
+    toll_free: bool | None = None
+    size: int | None = Field(default=None, ge=1, le=MAX_POOL_SIZE)
+    utilization: float | None = None
+    min_sources: int | None = Field(default=None, ge=0, le=MAX_POOL_SIZE)
+    visit_threshold: int | None = Field(default=None, ge=1)
+    window_days: int | None = Field(default=None, ge=1, le=365)
+    timeline_days: int | None = Field(default=None, ge=0, le=365)
+    lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    overflow_policy: OverflowPolicy | None = None
+    overflow_number: str | None = None
+    others: str | None = None
+    record_calls: bool | None = None
+    whisper: str | None = Field(default=None, max_length=300)
+    swap_number: str | None = None
+    swap_selector: str | None = Field(default=None, max_length=500)
+    rules: dict[str, Any] | None = None
+    priority: int | None = None
+
+
+class TrackerCounts(BaseModel):
+    available: int = 0
+    active: int = 0
+    flagged: int = 0
+
+
+class PoolOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    site_id: int
+    name: str
+    kind: str
+    original_number: str
+    area_code: str | None
+    toll_free: bool
+    size: int
+    utilization: float | None
+    min_sources: int
+    visit_threshold: int
+    window_days: int
+    timeline_days: int
+    lease_minutes: int
+    overflow_policy: str
+    overflow_number: str | None
+    others: str
+    record_calls: bool
+    whisper: str | None
+    swap_number: str | None
+    swap_selector: str | None
+    rules: dict[str, Any]
+    priority: int
+    created_at: datetime
+    updated_at: datetime
+    rebalanced_at: datetime | None
+    trackers: TrackerCounts = Field(default_factory=TrackerCounts)
+
+
+class TrackerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    pool_id: int
+    number: str
+    provider: str
+    status: str
+    original_number: str | None
+    source: str | None
+    medium: str | None
+    created_at: datetime
+    activated_at: datetime | None
+    dropped_at: datetime | None
+    released_at: datetime | None
+
+
+class AddTrackers(BaseModel):
+    """Either buy ``count`` more numbers in the pool's area code, or buy one given ``number``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    count: int | None = Field(default=None, ge=1, le=MAX_ADD)
+    number: str | None = None
+
+    @field_validator("number")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else to_e164(value, "number")
+
+
+class SourceMedium(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(min_length=1, max_length=200)
+    medium: str = Field(min_length=1, max_length=200)
+
+
+class RebalanceOut(BaseModel):
+    created: int = 0
+    flagged: int = 0
+    unflagged: int = 0
+    activated: int = 0
+    deactivated: int = 0
+    released: int = 0
+
+
+class ReassignOut(BaseModel):
+    reassigned: int
+
+
+class SourceDiagnosis(BaseModel):
+    source: str
+    medium: str
+    visits: int
+    rank: int
+    in_top_list: bool
+    tracker_id: int | None
+    tracker_number: str | None
+    reason: str
+
+
+class Diagnostics(BaseModel):
+    """The answer to "why is my pool not activating the right number of trackers?"."""
+
+    pool_id: int
+    kind: str
+    size: int
+    utilization: float | None
+    top_list_length: int
+    visit_threshold: int
+    window_days: int
+    trackers: TrackerCounts
+    summary: str
+    sources: list[SourceDiagnosis]

@@ -1,0 +1,130 @@
+"""Source-level DNI as the visit engine and the operator see it.
+
+``tracker_for_session`` answers the visit engine: which number does a session of this
+source/medium see in an automated or manual pool. ``diagnose`` answers the operator: why is
+my pool not activating the right number of trackers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from callpool import clock
+from callpool.models import Pool, Tracker
+from callpool.models.pool import AUTOMATED
+from callpool.models.tracker import ACTIVE, AVAILABLE, FLAGGED
+from callpool.pools import repository
+from callpool.pools.rebalance import ranked_sources, top_list_length
+from callpool.pools.schemas import Diagnostics, SourceDiagnosis, TrackerCounts
+
+EXTRA_SOURCES_SHOWN = 10  # beyond the top list, enough to see who is next in line
+
+
+@dataclass(frozen=True)
+class OthersTarget:
+    """What a visitor without a source-level tracker sees: the original number, or a
+    session pool's tracker."""
+
+    session_pool_id: int | None
+
+    @property
+    def original(self) -> bool:
+        return self.session_pool_id is None
+
+
+def tracker_for_session(db: Session, pool: Pool, source: str, medium: str) -> Tracker | None:
+    """The active (not flagged) tracker serving ``source``/``medium`` in ``pool``, or None:
+    then ``others_target(pool)`` says what the visitor sees."""
+    return repository.active_tracker_for(db, pool.id, source, medium)
+
+
+def others_target(pool: Pool) -> OthersTarget:
+    if pool.others.startswith("pool:"):
+        return OthersTarget(session_pool_id=int(pool.others.removeprefix("pool:")))
+    return OthersTarget(session_pool_id=None)
+
+
+def diagnose(db: Session, pool: Pool) -> Diagnostics:
+    now = clock.now()
+    trackers = repository.live_trackers(db, pool)
+    counts = TrackerCounts(
+        available=sum(t.status == AVAILABLE for t in trackers),
+        active=sum(t.status == ACTIVE for t in trackers),
+        flagged=sum(t.status == FLAGGED for t in trackers),
+    )
+    length = top_list_length(pool) if pool.kind == AUTOMATED else 0
+    ranked = ranked_sources(db, pool, now)[: length + EXTRA_SOURCES_SHOWN]
+    # An active tracker is the one shown; list it over a flagged one of the same source/medium.
+    serving = {
+        (t.source, t.medium): t
+        for t in sorted(trackers, key=lambda t: t.status == ACTIVE)
+        if t.status in (ACTIVE, FLAGGED)
+    }
+    sources = []
+    eligible_rank = 0
+    for rank, ((source, medium), visits) in enumerate(ranked, start=1):
+        eligible = visits >= pool.visit_threshold
+        eligible_rank += eligible
+        in_top = pool.kind == AUTOMATED and eligible and eligible_rank <= length
+        tracker = serving.get((source, medium))
+        sources.append(
+            SourceDiagnosis(
+                source=source,
+                medium=medium,
+                visits=visits,
+                rank=rank,
+                in_top_list=in_top,
+                tracker_id=tracker.id if tracker else None,
+                tracker_number=tracker.number if tracker else None,
+                reason=_reason(pool, tracker, visits, eligible, in_top, length),
+            )
+        )
+    return Diagnostics(
+        pool_id=pool.id,
+        kind=pool.kind,
+        size=pool.size,
+        utilization=pool.utilization,
+        top_list_length=length,
+        visit_threshold=pool.visit_threshold,
+        window_days=pool.window_days,
+        trackers=counts,
+        summary=_summary(pool, length, sources, counts),
+        sources=sources,
+    )
+
+
+def _reason(
+    pool: Pool, tracker: Tracker | None, visits: int, eligible: bool, in_top: bool, length: int
+) -> str:
+    if tracker is not None and tracker.status == ACTIVE:
+        return f"active tracker {tracker.number}"
+    if tracker is not None:
+        return f"flagged tracker {tracker.number}: it keeps routing calls until its timeline ends"
+    if pool.kind != AUTOMATED:
+        return "manual pool: an operator activates trackers"
+    if not eligible:
+        return (
+            f"under the visit threshold: {visits} visits in {pool.window_days} days, "
+            f"{pool.visit_threshold} needed"
+        )
+    if not in_top:
+        return f"outside the top list of {length} source/mediums"
+    return "no available tracker: the pool's trackers all serve other source/mediums"
+
+
+def _summary(pool: Pool, length: int, sources: list[SourceDiagnosis], counts: TrackerCounts) -> str:
+    if pool.kind != AUTOMATED:
+        return f"{pool.kind} pool: trackers are not activated by traffic"
+    tracked = sum(s.in_top_list and s.tracker_id is not None for s in sources)
+    text = (
+        f"up to {length} source/mediums are tracked (max(floor(size {pool.size} × utilization "
+        f"{pool.utilization}), minimum {pool.min_sources})); {tracked} have a tracker"
+    )
+    eligible = sum(s.visits >= pool.visit_threshold for s in sources)
+    if eligible < length:
+        text += f"; only {eligible} reach {pool.visit_threshold} visits"
+    if any(s.in_top_list and s.tracker_id is None for s in sources):
+        text += f"; not enough available trackers ({counts.available} available)"
+    return text

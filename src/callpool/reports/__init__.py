@@ -1,0 +1,1 @@
+"""Reports: calls and sessions by source, calls over time, pool health, CSV export."""

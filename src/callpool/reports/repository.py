@@ -1,0 +1,320 @@
+"""The report queries. Tenant data starts from ``scoped``; every query is bounded by a period.
+
+Aggregation happens in the database (the benchmark loads a million sessions); Python only
+merges the few grouped rows that come back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from callpool.accounts.repository import scoped
+from callpool.models import Call, Lease, Pool, PoolEvent, Site, Tracker, VisitSession
+from callpool.reports.expressions import bucket_start, landing_path, register_sqlite_functions
+from callpool.reports.schemas import Dimension, Interval, Period
+
+ANSWERED = ("completed",)
+MISSED = ("busy", "no-answer", "failed", "canceled")
+EXHAUSTED = "exhausted"
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+# --- scope ---------------------------------------------------------------------------------
+
+
+def _site_ids(account_id: int, site_id: int | None) -> Select[Any]:
+    query = scoped(Site, account_id).with_only_columns(Site.id)
+    return query if site_id is None else query.where(Site.id == site_id)
+
+
+def _sessions_where(account_id: int, period: Period, site_id: int | None) -> list[Any]:
+    return [
+        VisitSession.site_id.in_(_site_ids(account_id, site_id)),
+        VisitSession.started_at >= period.start,
+        VisitSession.started_at < period.end,
+        VisitSession.is_bot.is_(False),
+    ]
+
+
+def _calls_where(account_id: int, period: Period, site_id: int | None) -> list[Any]:
+    conditions: list[Any] = [
+        Call.account_id == account_id,
+        Call.started_at >= period.start,
+        Call.started_at < period.end,
+    ]
+    if site_id is not None:
+        # Calls reach their site through the pool of the tracker that was dialled.
+        site_pools = scoped(Pool, account_id).with_only_columns(Pool.id)
+        conditions.append(Call.pool_id.in_(site_pools.where(Pool.site_id == site_id)))
+    return conditions
+
+
+def _first_time_caller() -> ColumnElement[bool]:
+    """True for a call with no earlier call from the same number to the same account."""
+    earlier = aliased(Call)
+    return ~exists().where(
+        earlier.account_id == Call.account_id,
+        earlier.from_number == Call.from_number,
+        earlier.started_at < Call.started_at,
+    )
+
+
+# --- breakdown -----------------------------------------------------------------------------
+
+
+def _session_dimension(dimension: Dimension) -> list[Any]:
+    columns: dict[str, list[Any]] = {
+        "source": [VisitSession.source],
+        "medium": [VisitSession.medium],
+        "source_medium": [VisitSession.source, VisitSession.medium],
+        "campaign": [VisitSession.campaign],
+        "term": [VisitSession.term],
+        "landing_page": [landing_path(VisitSession.landing_url)],
+    }
+    return columns[dimension]
+
+
+def _call_dimension(dimension: Dimension) -> list[Any]:
+    # Calls carry their own source/medium (automated pools attribute without a session);
+    # campaign, keyword and landing page come from the attributed session.
+    if dimension == "source":
+        return [Call.source]
+    if dimension == "medium":
+        return [Call.medium]
+    if dimension == "source_medium":
+        return [Call.source, Call.medium]
+    return _session_dimension(dimension)
+
+
+def sessions_by(
+    db: Session, account_id: int, period: Period, dimension: Dimension, site_id: int | None
+) -> list[tuple[Any, ...]]:
+    """Rows of (*dimension values, sessions)."""
+    register_sqlite_functions(db)
+    columns = _session_dimension(dimension)
+    query = (
+        select(*columns, func.count())
+        .where(*_sessions_where(account_id, period, site_id))
+        .group_by(*columns)
+    )
+    return [tuple(row) for row in db.execute(query)]
+
+
+def calls_by(
+    db: Session, account_id: int, period: Period, dimension: Dimension, site_id: int | None
+) -> list[tuple[Any, ...]]:
+    """Rows of (*dimension values, calls, first-time callers)."""
+    register_sqlite_functions(db)
+    columns = _call_dimension(dimension)
+    query = (
+        select(*columns, func.count(), _count_if(_first_time_caller()))
+        .select_from(Call)
+        .where(*_calls_where(account_id, period, site_id))
+        .group_by(*columns)
+    )
+    if dimension not in ("source", "medium", "source_medium"):
+        query = query.outerjoin(VisitSession, VisitSession.id == Call.session_id)
+    return [tuple(row) for row in db.execute(query)]
+
+
+# --- totals and time series ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallTotals:
+    calls: int
+    answered: int
+    missed: int
+    average_duration: float | None
+    attributed: int
+    first_time_callers: int
+
+
+def call_totals(db: Session, account_id: int, period: Period, site_id: int | None) -> CallTotals:
+    attributed = or_(Call.session_id.is_not(None), Call.source.is_not(None))
+    query = select(
+        func.count(),
+        _count_if(Call.status.in_(ANSWERED)),
+        _count_if(Call.status.in_(MISSED)),
+        func.avg(Call.duration),
+        _count_if(attributed),
+        _count_if(_first_time_caller()),
+    ).where(*_calls_where(account_id, period, site_id))
+    calls, answered, missed, average, attributed_calls, first_time = db.execute(query).one()
+    return CallTotals(
+        calls=calls,
+        answered=answered,
+        missed=missed,
+        average_duration=None if average is None else float(average),
+        attributed=attributed_calls,
+        first_time_callers=first_time,
+    )
+
+
+def session_count(db: Session, account_id: int, period: Period, site_id: int | None) -> int:
+    query = select(func.count()).where(*_sessions_where(account_id, period, site_id))
+    return db.scalar(query) or 0
+
+
+def calls_per_bucket(
+    db: Session, account_id: int, period: Period, interval: Interval, site_id: int | None
+) -> list[tuple[Any, ...]]:
+    """Rows of (bucket start, calls, answered)."""
+    bucket = bucket_start(Call.started_at, interval)
+    query = (
+        select(bucket, func.count(), _count_if(Call.status.in_(ANSWERED)))
+        .where(*_calls_where(account_id, period, site_id))
+        .group_by(bucket)
+    )
+    return [tuple(row) for row in db.execute(query)]
+
+
+def sessions_per_bucket(
+    db: Session, account_id: int, period: Period, interval: Interval, site_id: int | None
+) -> list[tuple[Any, ...]]:
+    """Rows of (bucket start, sessions)."""
+    bucket = bucket_start(VisitSession.started_at, interval)
+    query = (
+        select(bucket, func.count())
+        .where(*_sessions_where(account_id, period, site_id))
+        .group_by(bucket)
+    )
+    return [tuple(row) for row in db.execute(query)]
+
+
+# --- pool health ---------------------------------------------------------------------------
+
+
+def pools_in_period(
+    db: Session, account_id: int, period: Period, site_id: int | None
+) -> Sequence[Pool]:
+    """The account's pools that still existed when the period began."""
+    query = scoped(Pool, account_id).where(
+        or_(Pool.deleted_at.is_(None), Pool.deleted_at > period.start)
+    )
+    if site_id is not None:
+        query = query.where(Pool.site_id == site_id)
+    return db.scalars(query.order_by(Pool.id)).all()
+
+
+@dataclass(frozen=True)
+class TrackerSpan:
+    status: str
+    created_at: datetime
+    released_at: datetime | None
+
+
+def tracker_spans(db: Session, pool_id: int) -> list[TrackerSpan]:
+    query = select(Tracker.status, Tracker.created_at, Tracker.released_at).where(
+        Tracker.pool_id == pool_id
+    )
+    return [TrackerSpan(*row) for row in db.execute(query)]
+
+
+def lease_sweep(
+    db: Session, pool_id: int, period: Period, interval: Interval
+) -> list[tuple[Any, ...]]:
+    """Rows of (bucket start, first event, highest running level, net change, leases started).
+
+    A sweep over the pool's lease boundaries: +1 at each start, -1 at each end, summed in time
+    order by a window function, so the database returns one row per bucket, not every lease.
+    Ends sort before starts at the same instant: leases are half-open, [start, end).
+    Leases that began before the period land in buckets before its first; the caller folds
+    them into the level the period starts with.
+    """
+    overlapping = (
+        select(Lease.started_at, Lease.leased_until)
+        .join(Tracker, Tracker.id == Lease.tracker_id)
+        .where(
+            Tracker.pool_id == pool_id,
+            Lease.started_at < period.end,
+            Lease.leased_until > period.start,
+        )
+        .cte("overlapping")
+    )
+    starts = select(overlapping.c.started_at.label("at"), literal_column("1").label("delta"))
+    ends = select(
+        overlapping.c.leased_until.label("at"), literal_column("-1").label("delta")
+    ).where(overlapping.c.leased_until < period.end)
+    events = union_all(starts, ends).subquery("events")
+    level = func.sum(events.c.delta).over(order_by=(events.c.at, events.c.delta), rows=(None, 0))
+    running = select(events.c.at, events.c.delta, level.label("level")).subquery("running")
+    bucket = bucket_start(running.c.at, interval)
+    query = select(
+        bucket,
+        func.min(running.c.at),
+        func.max(running.c.level),
+        func.sum(running.c.delta),
+        _count_if(and_(running.c.delta == 1, running.c.at >= period.start)),
+    ).group_by(bucket)
+    return [tuple(row) for row in db.execute(query)]
+
+
+def exhaustions_per_bucket(
+    db: Session, pool_id: int, period: Period, interval: Interval
+) -> list[tuple[Any, ...]]:
+    """Rows of (bucket start, exhaustion events)."""
+    bucket = bucket_start(PoolEvent.at, interval)
+    query = (
+        select(bucket, func.count())
+        .where(
+            PoolEvent.pool_id == pool_id,
+            PoolEvent.kind == EXHAUSTED,
+            PoolEvent.at >= period.start,
+            PoolEvent.at < period.end,
+        )
+        .group_by(bucket)
+    )
+    return [tuple(row) for row in db.execute(query)]
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def calls_for_export(
+    db: Session, account_id: int, period: Period, site_id: int | None, batch: int = 1000
+) -> Iterator[tuple[Any, ...]]:
+    """The period's calls, oldest first, with their tracker and session, fetched in batches."""
+    query = (
+        select(
+            Call.started_at,
+            Call.from_number,
+            Call.to_number,  # the tracking number dialled; kept when the tracker is deleted
+            Call.duration,
+            Call.status,
+            Call.recording_url,
+            Call.source,
+            Call.medium,
+            VisitSession.campaign,
+            VisitSession.term,
+            VisitSession.landing_url,
+            Call.confidence,
+        )
+        .select_from(Call)
+        .outerjoin(VisitSession, VisitSession.id == Call.session_id)
+        .where(*_calls_where(account_id, period, site_id))
+        .order_by(Call.started_at, Call.id)
+        .execution_options(yield_per=batch)
+    )
+    for row in db.execute(query):
+        yield tuple(row)

@@ -1,0 +1,114 @@
+"""What the reports return: the REST API's response models and the dashboard's data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Dimension = Literal["source", "medium", "source_medium", "campaign", "term", "landing_page"]
+DIMENSIONS: tuple[Dimension, ...] = (
+    "source",
+    "medium",
+    "source_medium",
+    "campaign",
+    "term",
+    "landing_page",
+)
+Interval = Literal["hour", "day"]
+
+
+class Period(BaseModel):
+    """A half-open stretch of time [start, end), both ends timezone-aware UTC."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _aware_and_ordered(self) -> Period:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("period bounds must be timezone-aware")
+        if self.start >= self.end:
+            raise ValueError("period start must be before its end")
+        return self
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+
+class BreakdownRow(BaseModel):
+    value: str | None = Field(
+        description="The dimension's value; null when not set (direct calls, no campaign, …). "
+        "For source_medium: 'source / medium'."
+    )
+    sessions: int = Field(description="Sessions (bots excluded) that started in the period")
+    calls: int = Field(description="Calls in the period attributed to this value")
+    conversion_rate: float | None = Field(description="calls / sessions; null without sessions")
+    first_time_callers: int = Field(
+        description="Calls that were the caller's first call to this account"
+    )
+    is_other: bool = Field(default=False, description="The sum of every row past the top N")
+
+
+class Breakdown(BaseModel):
+    dimension: Dimension
+    period: Period
+    rows: list[BreakdownRow] = Field(description="Sorted by calls, then sessions, descending")
+    sessions: int
+    calls: int
+
+
+class TimeBucket(BaseModel):
+    start: datetime = Field(description="Start of the bucket (UTC)")
+    calls: int
+    answered: int
+    sessions: int
+
+
+class TimeSeries(BaseModel):
+    interval: Interval
+    period: Period
+    buckets: list[TimeBucket] = Field(description="Every bucket of the period, oldest first")
+
+
+class Totals(BaseModel):
+    period: Period
+    calls: int
+    answered: int = Field(description="Calls with status completed")
+    missed: int = Field(description="Calls with status busy, no-answer, failed or canceled")
+    average_duration: float | None = Field(description="Seconds, over calls with a duration")
+    attributed: int = Field(description="Calls attributed to a session or a source")
+    attributed_share: float | None = Field(description="attributed / calls; null without calls")
+    sessions: int
+    first_time_callers: int
+
+
+class UtilizationBucket(BaseModel):
+    start: datetime
+    peak_leases: int = Field(description="Most leases held at one instant in the bucket")
+    trackers: int = Field(description="Trackers of the pool that existed during the bucket")
+    utilization: float | None = Field(description="peak_leases / trackers; can exceed 1 on reuse")
+    exhaustion_events: int
+
+
+class PoolHealth(BaseModel):
+    pool_id: int
+    name: str
+    kind: str
+    site_id: int
+    size: int
+    period: Period
+    interval: Interval
+    trackers_by_status: dict[str, int] = Field(description="Current trackers, by status")
+    peak_concurrent_leases: int
+    leases: int = Field(description="Leases that started in the period")
+    exhaustion_events: int
+    recommended_size: int | None = Field(
+        description="Session pools: the size that would have covered the period; null otherwise"
+    )
+    recommendation: str = Field(description="How the recommended size was found, in words")
+    buckets: list[UtilizationBucket]

@@ -1,0 +1,424 @@
+"""Reports for the dashboard and the REST API.
+
+Every function takes an open ``Session`` and the caller's account id, and a ``Period`` (see
+``parse_period`` for query strings). An optional ``site_id`` narrows a report to one site; a
+site of another account is ``NotFound``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from callpool import clock
+from callpool.accounts.repository import get_scoped
+from callpool.errors import Invalid
+from callpool.models import Pool, Site
+from callpool.models.pool import SESSION
+from callpool.models.tracker import RELEASED, TRACKER_STATUSES
+from callpool.reports import repository
+from callpool.reports.expressions import as_utc
+from callpool.reports.schemas import (
+    Breakdown,
+    BreakdownRow,
+    Dimension,
+    Interval,
+    Period,
+    PoolHealth,
+    TimeBucket,
+    TimeSeries,
+    Totals,
+    UtilizationBucket,
+)
+
+DEFAULT_DAYS = 30
+MAX_PERIOD = timedelta(days=1096)  # three years
+MAX_BUCKETS = 1500  # hourly buckets for two months at most: a chart, not a table
+HOURLY_UP_TO = timedelta(days=3)  # longer periods default to daily buckets
+
+# --- periods -------------------------------------------------------------------------------
+
+
+def default_period(days: int = DEFAULT_DAYS) -> Period:
+    """The last ``days`` whole UTC days, today included."""
+    end = _midnight(clock.now().date() + timedelta(days=1))
+    return Period(start=end - timedelta(days=days), end=end)
+
+
+def parse_period(start: str | None, end: str | None) -> Period:
+    """A period from query strings: ISO dates (``2026-01-31``) or date-times.
+
+    A date as ``end`` includes that whole day; a date-time ``end`` is exclusive. Date-times
+    without a zone are UTC. Missing ``end``: the end of today; missing ``start``: 30 days
+    before ``end``. Raises ``Invalid`` (422) for text that is not a date, or a start that is
+    not before the end.
+    """
+    end_at = _parse_bound(end, "end") if end else default_period().end
+    start_at = _parse_bound(start, "start") if start else end_at - timedelta(days=DEFAULT_DAYS)
+    if start_at >= end_at:
+        raise Invalid(f"start ({start_at:%Y-%m-%d %H:%M}) must be before end", field="start")
+    if end_at - start_at > MAX_PERIOD:
+        raise Invalid("the period is longer than three years", field="start")
+    return Period(start=start_at, end=end_at)
+
+
+def _parse_bound(raw: str, field: str) -> datetime:
+    text = raw.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return _midnight(day + timedelta(days=1) if field == "end" else day)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid(
+            f"{field}: {raw!r} is not an ISO date (YYYY-MM-DD) or date-time", field=field
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def resolve_interval(period: Period, interval: Interval | None) -> Interval:
+    """Hourly buckets for periods of three days or less, daily ones beyond."""
+    if interval is None:
+        return "hour" if period.length <= HOURLY_UP_TO else "day"
+    return interval
+
+
+def bucket_starts(period: Period, interval: Interval) -> list[datetime]:
+    """Every bucket start of the period, the first one floored to its hour or day."""
+    step = timedelta(hours=1) if interval == "hour" else timedelta(days=1)
+    first = period.start.replace(minute=0, second=0, microsecond=0)
+    if interval == "day":
+        first = first.replace(hour=0)
+    count = math.ceil((period.end - first) / step)
+    if count > MAX_BUCKETS:
+        raise Invalid(
+            f"{count} {interval}ly buckets is too many (at most {MAX_BUCKETS}): "
+            "choose a shorter period or interval=day",
+            field="interval",
+        )
+    return [first + step * index for index in range(count)]
+
+
+def require_site(db: Session, account_id: int, site_id: int | None) -> None:
+    """``NotFound`` unless ``site_id`` is empty or one of the account's sites."""
+    if site_id is not None:
+        get_scoped(db, Site, account_id, site_id)
+
+
+# --- breakdown -----------------------------------------------------------------------------
+
+
+def breakdown(
+    db: Session,
+    account_id: int,
+    period: Period,
+    dimension: Dimension,
+    *,
+    site_id: int | None = None,
+    limit: int = 10,
+) -> Breakdown:
+    """Sessions and calls by one dimension: the top ``limit`` values by calls, then "other".
+
+    Conversion rate is calls / sessions of the same value in the period (it can pass 1 when
+    visits from before the period call during it). First-time callers count calls from a
+    number that had never called the account before.
+    """
+    require_site(db, account_id, site_id)
+    counts: dict[str | None, list[int]] = {}  # value → [sessions, calls, first-time callers]
+    for *values, sessions in repository.sessions_by(db, account_id, period, dimension, site_id):
+        counts.setdefault(_value(dimension, values), [0, 0, 0])[0] += sessions
+    for *values, calls, first in repository.calls_by(db, account_id, period, dimension, site_id):
+        entry = counts.setdefault(_value(dimension, values), [0, 0, 0])
+        entry[1] += calls
+        entry[2] += first
+    ranked = sorted(counts.items(), key=lambda item: (-item[1][1], -item[1][0], item[0] or ""))
+    rows = [_row(value, *numbers) for value, numbers in ranked[:limit]]
+    rest = [numbers for _value_, numbers in ranked[limit:]]
+    if rest:
+        rows.append(_row(None, *(sum(column) for column in zip(*rest, strict=True)), other=True))
+    return Breakdown(
+        dimension=dimension,
+        period=period,
+        rows=rows,
+        sessions=sum(numbers[0] for numbers in counts.values()),
+        calls=sum(numbers[1] for numbers in counts.values()),
+    )
+
+
+def _value(dimension: Dimension, values: Sequence[Any]) -> str | None:
+    if dimension != "source_medium":
+        return values[0]  # type: ignore[no-any-return]
+    source, medium = values
+    if source is None and medium is None:
+        return None
+    return f"{source or '(none)'} / {medium or '(none)'}"
+
+
+def _row(
+    value: str | None, sessions: int, calls: int, first: int, *, other: bool = False
+) -> BreakdownRow:
+    return BreakdownRow(
+        value=value,
+        sessions=sessions,
+        calls=calls,
+        conversion_rate=calls / sessions if sessions else None,
+        first_time_callers=first,
+        is_other=other,
+    )
+
+
+# --- totals and calls over time ------------------------------------------------------------
+
+
+def totals(db: Session, account_id: int, period: Period, *, site_id: int | None = None) -> Totals:
+    """Calls (answered, missed, average duration, attributed share) and sessions."""
+    require_site(db, account_id, site_id)
+    calls = repository.call_totals(db, account_id, period, site_id)
+    return Totals(
+        period=period,
+        calls=calls.calls,
+        answered=calls.answered,
+        missed=calls.missed,
+        average_duration=calls.average_duration,
+        attributed=calls.attributed,
+        attributed_share=calls.attributed / calls.calls if calls.calls else None,
+        sessions=repository.session_count(db, account_id, period, site_id),
+        first_time_callers=calls.first_time_callers,
+    )
+
+
+def calls_over_time(
+    db: Session,
+    account_id: int,
+    period: Period,
+    *,
+    interval: Interval | None = None,
+    site_id: int | None = None,
+) -> TimeSeries:
+    """Calls, answered calls and sessions per hour or day; empty buckets are zeros."""
+    require_site(db, account_id, site_id)
+    interval = resolve_interval(period, interval)
+    starts = bucket_starts(period, interval)
+    calls = {
+        as_utc(bucket): (count, answered)
+        for bucket, count, answered in repository.calls_per_bucket(
+            db, account_id, period, interval, site_id
+        )
+    }
+    sessions = {
+        as_utc(bucket): count
+        for bucket, count in repository.sessions_per_bucket(
+            db, account_id, period, interval, site_id
+        )
+    }
+    buckets = [
+        TimeBucket(
+            start=start,
+            calls=calls.get(start, (0, 0))[0],
+            answered=calls.get(start, (0, 0))[1],
+            sessions=sessions.get(start, 0),
+        )
+        for start in starts
+    ]
+    return TimeSeries(interval=interval, period=period, buckets=buckets)
+
+
+# --- pool health ---------------------------------------------------------------------------
+
+HEADROOM = 1.2
+# The seed's sizing guidance: daily visitors → the least numbers a session pool should have.
+SEED_GUIDANCE = ((1000, 15), (100, 8), (0, 4))
+
+
+def pool_health(
+    db: Session,
+    account_id: int,
+    period: Period,
+    *,
+    site_id: int | None = None,
+    interval: Interval | None = None,
+) -> list[PoolHealth]:
+    """Health of each of the account's pools (optionally one site's), oldest pool first."""
+    require_site(db, account_id, site_id)
+    interval = resolve_interval(period, interval)
+    pools = repository.pools_in_period(db, account_id, period, site_id)
+    return [_pool_health(db, pool, period, interval) for pool in pools]
+
+
+def pool_health_for(
+    db: Session, account_id: int, pool_id: int, period: Period, *, interval: Interval | None = None
+) -> PoolHealth:
+    """Health of one pool; ``NotFound`` for another account's pool."""
+    pool = get_scoped(db, Pool, account_id, pool_id)
+    return _pool_health(db, pool, period, resolve_interval(period, interval))
+
+
+def _pool_health(db: Session, pool: Pool, period: Period, interval: Interval) -> PoolHealth:
+    starts = bucket_starts(period, interval)
+    step = starts[1] - starts[0] if len(starts) > 1 else period.end - starts[0]
+    spans = repository.tracker_spans(db, pool.id)
+    peaks, leases = _peaks(repository.lease_sweep(db, pool.id, period, interval), starts)
+    exhaustions = {
+        as_utc(bucket): count
+        for bucket, count in repository.exhaustions_per_bucket(db, pool.id, period, interval)
+    }
+    buckets = []
+    for start in starts:
+        trackers = sum(
+            1
+            for span in spans
+            if span.created_at < start + step
+            and (span.released_at is None or span.released_at > start)
+        )
+        buckets.append(
+            UtilizationBucket(
+                start=start,
+                peak_leases=peaks[start],
+                trackers=trackers,
+                utilization=peaks[start] / trackers if trackers else None,
+                exhaustion_events=exhaustions.get(start, 0),
+            )
+        )
+    peak = max(peaks.values(), default=0)
+    exhausted = sum(exhaustions.values())
+    by_status = Counter(span.status for span in spans if span.status != RELEASED)
+    recommended, reason = recommend_size(
+        pool.kind, pool.size, peak, exhausted, daily_visits=leases / (period.length / timedelta(1))
+    )
+    return PoolHealth(
+        pool_id=pool.id,
+        name=pool.name,
+        kind=pool.kind,
+        site_id=pool.site_id,
+        size=pool.size,
+        period=period,
+        interval=interval,
+        trackers_by_status={s: by_status[s] for s in TRACKER_STATUSES if s != RELEASED},
+        peak_concurrent_leases=peak,
+        leases=leases,
+        exhaustion_events=exhausted,
+        recommended_size=recommended,
+        recommendation=reason,
+        buckets=buckets,
+    )
+
+
+def _peaks(
+    sweep: Iterable[Sequence[Any]], starts: list[datetime]
+) -> tuple[dict[datetime, int], int]:
+    """Fold the per-bucket sweep into each bucket's peak, and count leases started.
+
+    A bucket's peak is its highest running level, or the level it began with if that held for
+    a while (no event at its very first instant): a lease spanning a quiet bucket counts, one
+    that ended exactly at the bucket's start does not.
+    """
+    rows = {as_utc(bucket): row for bucket, *row in sweep}
+    level = sum(int(row[2]) for bucket, row in rows.items() if bucket < starts[0])
+    peaks: dict[datetime, int] = {}
+    leases = 0
+    for start in starts:
+        if start not in rows:
+            peaks[start] = level
+            continue
+        first_event, high, net, started = rows[start]
+        held = level if as_utc(first_event) > start else 0
+        peaks[start] = max(held, int(high))
+        level += int(net)
+        leases += int(started)
+    return peaks, leases
+
+
+def recommend_size(
+    kind: str, size: int, peak: int, exhausted: int, *, daily_visits: float
+) -> tuple[int | None, str]:
+    """The size a session pool needs, and how it was found, in words.
+
+    recommended = max(ceil(peak × 1.2), the seed's guidance, ceil(size × 1.2) if exhausted)
+
+    - ceil(peak × 1.2): the most leases held at one instant in the period, plus 20 % headroom,
+      so that the least-recently-used number has quiet time before it is handed out again.
+    - The seed's guidance for the pool's daily visits (leases started per day): at least 4
+      numbers under 100 a day, 8 from 100, 15 from 1,000.
+    - When the pool ran out (exhaustion events), the observed peak is capped by what the
+      overflow policy let through, so demand was at least the pool's size: add 20 % to it.
+
+    Automated and manual pools hold one tracker per source/medium, not per visitor: their size
+    follows the top list (size × utilization), so no size is recommended.
+    """
+    if kind != SESSION:
+        return None, "sized by its top source/medium list, not by concurrent visitors"
+    candidates = [(math.ceil(peak * HEADROOM), f"peak of {peak} concurrent leases + 20%")]
+    guidance = next(numbers for visits, numbers in SEED_GUIDANCE if daily_visits >= visits)
+    candidates.append((guidance, f"guidance for {daily_visits:.0f} visits a day"))
+    if exhausted:
+        candidates.append(
+            (math.ceil(size * HEADROOM), f"ran out {exhausted} times: size {size} + 20%")
+        )
+    recommended, reason = max(candidates, key=lambda candidate: candidate[0])
+    return recommended, reason
+
+
+# --- CSV export ----------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "time",
+    "caller",
+    "tracker",
+    "duration",
+    "status",
+    "recording_url",
+    "source",
+    "medium",
+    "campaign",
+    "keyword",
+    "landing_page",
+    "confidence",
+)
+_E164 = re.compile(r"\+\d{1,15}")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def export_calls_csv(
+    db: Session, account_id: int, period: Period, *, site_id: int | None = None
+) -> Iterator[str]:
+    """The period's calls as CSV text, header first, oldest call first, in chunks.
+
+    Lazy: ``db`` must stay open while the chunks are read. Call ``require_site`` first when
+    the answer's status must not depend on reading the first chunk.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for number, row in enumerate(repository.calls_for_export(db, account_id, period, site_id)):
+        started_at, *middle, confidence = row
+        writer.writerow(
+            [
+                started_at.isoformat().replace("+00:00", "Z"),
+                *(_cell(value) for value in middle),
+                f"{confidence:.2f}",
+            ]
+        )
+        if number % 500 == 499:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas: UTM values and landing URLs come from strangers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _E164.fullmatch(value):
+        return "'" + value
+    return "" if value is None else value

@@ -1,0 +1,182 @@
+"""The visit API the snippet talks to (``/t/…``).
+
+Every request is a ``POST`` with a ``text/plain`` body holding JSON: a "simple" CORS request, so
+browsers send no preflight. The answer carries ``Access-Control-Allow-Origin`` only for the
+site's allowed origins (and the server's own origin, where the demo site lives); other origins
+get 403. Errors are JSON ``{"detail": …}`` and store nothing.
+
+- ``/t/visit`` ``{k, v, s, u, r, t}`` → the visitor and session ids, the source, the numbers.
+- ``/t/pageview`` ``{k, s, u, t}`` → 204 (sent with ``sendBeacon``; the answer is not read).
+- ``/t/heartbeat`` ``{k, s}`` → 204, while the page is visible: keeps the lease.
+- ``/t/event`` ``{k, s, e: "tel_click", n}`` → 204: a click on a ``tel:`` link.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from callpool.db import Database
+from callpool.errors import NotFound
+from callpool.settings import Settings
+from callpool.sites.schemas import origin_of
+from callpool.visits import service
+from callpool.visits.directory import Directory, SiteEntry
+from callpool.visits.schemas import MAX_BODY, EventIn, HeartbeatIn, PageviewIn, VisitIn
+
+router = APIRouter(prefix="/t", include_in_schema=False)
+
+B = TypeVar("B", bound=BaseModel)
+R = TypeVar("R")
+
+
+@router.post("/visit")
+async def visit(request: Request) -> Response:
+    body = await _parse(request, VisitIn)
+    site, headers = await _site_and_origin(request, body.k)
+    client = service.Client(
+        user_agent=request.headers.get("user-agent", ""),
+        ip=request.client.host if request.client else None,
+    )
+    settings: Settings = request.app.state.settings
+    answer = await _run(
+        request, service.visit, _database(request), site, body, client, settings.secret_key
+    )
+    return Response(_visit_json(answer, site), media_type="application/json", headers=headers)
+
+
+@router.post("/pageview", status_code=204)
+async def pageview(request: Request) -> Response:
+    body = await _parse(request, PageviewIn)
+    site, headers = await _site_and_origin(request, body.k)
+    await _run_for_session(request, headers, service.pageview, site, body)
+    return Response(status_code=204, headers=headers)
+
+
+@router.post("/heartbeat", status_code=204)
+async def heartbeat(request: Request) -> Response:
+    body = await _parse(request, HeartbeatIn)
+    site, headers = await _site_and_origin(request, body.k)
+    await _run_for_session(request, headers, service.heartbeat, site, body)
+    return Response(status_code=204, headers=headers)
+
+
+@router.post("/event", status_code=204)
+async def event(request: Request) -> Response:
+    body = await _parse(request, EventIn)
+    site, headers = await _site_and_origin(request, body.k)
+    await _run_for_session(request, headers, service.event, site, body)
+    return Response(status_code=204, headers=headers)
+
+
+def _visit_json(answer: service.Visit, site: SiteEntry) -> bytes:
+    source = answer.attribution
+    return json.dumps(
+        {
+            "v": answer.visitor_id,
+            "s": answer.session_id,
+            "exp": int(answer.expires_at.timestamp() * 1000),
+            "hb": site.heartbeat_seconds,
+            "bot": answer.bot,
+            "src": {
+                "source": source.source,
+                "medium": source.medium,
+                "campaign": source.campaign,
+                "term": source.term,
+                "content": source.content,
+            },
+            "numbers": [
+                {
+                    "pool": shown.pool.id,
+                    "pool_name": shown.pool.name,
+                    "target": shown.pool.target,
+                    "selector": shown.pool.selector,
+                    "number": shown.number,
+                    "display": service.display(shown.number, site.region),
+                }
+                for shown in answer.shown
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+async def _parse(request: Request, model: type[B]) -> B:
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY:
+        raise HTTPException(413, f"body over {MAX_BODY} bytes")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise HTTPException(413, f"body over {MAX_BODY} bytes")
+    try:
+        return model.model_validate_json(bytes(raw))
+    except ValidationError as error:
+        raise HTTPException(400, _first_problem(error)) from None
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors(include_url=False)[0]
+    if problem["type"] == "json_invalid":
+        return "body is not valid JSON"
+    where = ".".join(str(part) for part in problem["loc"]) or "body"
+    return f"{where}: {problem['msg']}"
+
+
+async def _site_and_origin(request: Request, site_key: str) -> tuple[SiteEntry, dict[str, str]]:
+    """The site of ``site_key`` and the CORS headers for this request's origin, or 404 / 403."""
+    site = await _run(request, _directory(request).site, site_key)
+    if site is None:
+        raise HTTPException(404, "unknown site key")
+    origin = request.headers.get("origin", "").lower()
+    if origin not in site.origins and origin != _own_origin(request):
+        raise HTTPException(403, "origin not allowed for this site; add it to the site's origins")
+    return site, {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+async def _run_for_session(
+    request: Request, headers: dict[str, str], work: Callable[..., None], *args: Any
+) -> None:
+    try:
+        await _run(request, work, _database(request), *args)
+    except NotFound as error:
+        raise HTTPException(404, str(error), headers=headers) from None
+
+
+async def _run(request: Request, work: Callable[..., R], *args: Any) -> R:
+    """Run blocking database work.
+
+    On SQLite it runs right here, on the event loop: writes are serialized by the database
+    anyway, and handing them to threads only adds thread switches and, worse, SQLite's
+    busy-wait sleeps (1, 2, 5, 10 … ms) when threads of one process queue for its write lock.
+    On PostgreSQL it runs in the thread pool, so requests overlap their round trips.
+    """
+    if _database(request).is_sqlite:
+        return work(*args)
+    return await run_in_threadpool(work, *args)
+
+
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def _directory(request: Request) -> Directory:
+    directory: Directory | None = getattr(request.app.state, "visit_directory", None)
+    if directory is None:
+        directory = request.app.state.visit_directory = Directory(_database(request))
+    return directory
+
+
+def _own_origin(request: Request) -> str:
+    origin: str | None = getattr(request.app.state, "visit_own_origin", None)
+    if origin is None:
+        settings: Settings = request.app.state.settings
+        origin = request.app.state.visit_own_origin = origin_of(settings.public_url)
+    return origin

@@ -1,0 +1,148 @@
+"""Sites and their live pools by public key, cached per process for a few seconds.
+
+Every visit needs its site's origins, region and pools; reading them from the database each
+time would cost more than the assignment itself. A change by an operator (a new pool, other
+rules, another overflow policy) reaches visits within ``TTL``; trackers and leases are never
+cached, so which numbers are free is always read inside the assignment's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, select
+
+from callpool import clock
+from callpool.assignment.rules import Rules, compile_rules
+from callpool.assignment.service import SessionPool
+from callpool.db import Database
+from callpool.models import Pool, Site
+from callpool.models.pool import SESSION
+from callpool.visits.classify import host_of
+
+TTL = timedelta(seconds=5)
+MAX_ENTRIES = 10_000  # unknown keys are cached too; a flood of random keys must not grow memory
+DEFAULT_LEASE_MINUTES = 30
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolEntry:
+    id: int
+    name: str
+    kind: str
+    target: str | None  # the business number as written on the site (E.164)
+    selector: str | None
+    rules: Rules
+    session: SessionPool | None  # set for pools of kind "session"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteEntry:
+    id: int
+    account_id: int
+    public_key: str
+    region: str
+    origins: frozenset[str]
+    own_hosts: frozenset[str]  # referrers from these are internal navigation
+    # One tuple per swap target, its pools by priority (highest first).
+    targets: tuple[tuple[PoolEntry, ...], ...]
+    session_minutes: int  # a session idle longer than this has ended
+    heartbeat_seconds: int
+
+    def pools_for(self, path: str, source: str, medium: str) -> list[PoolEntry]:
+        """For each swap target, the highest-priority pool whose rules match the visit."""
+        chosen = []
+        for candidates in self.targets:
+            pool = next((p for p in candidates if p.rules.matches(path, source, medium)), None)
+            if pool is not None:
+                chosen.append(pool)
+        return chosen
+
+
+class Directory:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._entries: dict[str, tuple[datetime, SiteEntry | None]] = {}
+        self._lock = threading.Lock()
+
+    def site(self, public_key: str) -> SiteEntry | None:
+        now = clock.now()
+        cached = self._entries.get(public_key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        entry = self._load(public_key)
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[public_key] = (now + TTL, entry)
+        return entry
+
+    def _load(self, public_key: str) -> SiteEntry | None:
+        with self._database.reader() as db:
+            site = db.execute(
+                select(Site.id, Site.account_id, Site.region, Site.allowed_origins).where(
+                    Site.public_key == public_key
+                )
+            ).first()
+            if site is None:
+                return None
+            pools = db.scalars(
+                select(Pool)
+                .where(Pool.site_id == site.id, Pool.deleted_at.is_(None))
+                .order_by(Pool.priority.desc(), Pool.id)
+            ).all()
+            return _site_entry(public_key, site, list(pools))
+
+
+def _site_entry(public_key: str, site: Row[Any], pools: list[Pool]) -> SiteEntry:
+    origins = frozenset(str(origin).lower().rstrip("/") for origin in site.allowed_origins or [])
+    targets: dict[tuple[str | None, str | None], list[PoolEntry]] = {}
+    for pool in pools:
+        entry = _pool_entry(pool)
+        if entry is not None:
+            targets.setdefault((entry.target, entry.selector), []).append(entry)
+    minutes = [p.lease_minutes for p in pools if p.kind == SESSION] or [DEFAULT_LEASE_MINUTES]
+    return SiteEntry(
+        id=site.id,
+        account_id=site.account_id,
+        public_key=public_key,
+        region=site.region,
+        origins=origins,
+        own_hosts=frozenset(host for host in map(host_of, origins) if host),
+        targets=tuple(tuple(group) for group in targets.values()),
+        session_minutes=max(minutes),
+        # Several heartbeats per lease, so a throttled background timer cannot let it lapse.
+        heartbeat_seconds=max(30, min(300, min(minutes) * 60 // 6)),
+    )
+
+
+def _pool_entry(pool: Pool) -> PoolEntry | None:
+    try:
+        rules = compile_rules(pool.rules)
+    except ValueError as error:
+        # Rules are validated when a pool is saved; one stored before that must not break visits.
+        log.warning("pool %s has invalid rules and serves no visit: %s", pool.id, error)
+        return None
+    session = None
+    if pool.kind == SESSION:
+        session = SessionPool(
+            id=pool.id,
+            lease_minutes=pool.lease_minutes,
+            overflow_policy=pool.overflow_policy,
+            overflow_number=pool.overflow_number,
+        )
+    return PoolEntry(
+        id=pool.id,
+        name=pool.name,
+        kind=pool.kind,
+        # A pool without a swap target replaces its own original number where it appears.
+        target=pool.swap_number or (None if pool.swap_selector else pool.original_number),
+        selector=pool.swap_selector,
+        rules=rules,
+        session=session,
+    )

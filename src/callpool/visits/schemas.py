@@ -1,0 +1,66 @@
+"""What the snippet sends (short keys keep it small; see the protocol in ``api.py``).
+
+Strict types: a number where a string belongs is an error, not something to coerce. Unknown
+keys are ignored, so a newer snippet can talk to an older server.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+MAX_BODY = 16 * 1024
+MAX_URL = 4096
+MAX_TEXT = 512
+MAX_ID = 32  # visitor and session ids are ours: 22 characters
+
+
+def _page_url(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be the page's http(s) URL")
+    return value
+
+
+SiteKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
+PageUrl = Annotated[str, StringConstraints(max_length=MAX_URL), AfterValidator(_page_url)]
+Url = Annotated[str, StringConstraints(max_length=MAX_URL)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    k: SiteKey
+
+
+class VisitIn(_Body):
+    """The first pageview of a session, or one whose stored session may have expired."""
+
+    v: Id | None = None
+    s: Id | None = None
+    u: PageUrl
+    r: Url | None = None
+    t: Text | None = None
+
+
+class PageviewIn(_Body):
+    s: Id
+    u: PageUrl
+    t: Text | None = None
+
+
+class HeartbeatIn(_Body):
+    s: Id
+
+
+class EventIn(_Body):
+    s: Id
+    e: Literal["tel_click"]
+    n: Annotated[str, StringConstraints(max_length=32)] | None = None

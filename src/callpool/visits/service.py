@@ -1,0 +1,296 @@
+"""The visit API's work: start or resume sessions, record pageviews, keep leases alive.
+
+One write transaction per request. A new session costs a handful of statements: claim a
+tracker, insert the visitor, the session, the pageview and the lease, mirror the lease on the
+tracker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+from sqlalchemy import Connection
+
+from callpool import clock
+from callpool.assignment import service as assignment
+from callpool.assignment.service import Claim
+from callpool.db import Database
+from callpool.errors import NotFound
+from callpool.visits import repository
+from callpool.visits.agents import BOT, device_of
+from callpool.visits.classify import Attribution, classify, host_of
+from callpool.visits.directory import PoolEntry, SiteEntry
+from callpool.visits.schemas import EventIn, HeartbeatIn, PageviewIn, VisitIn
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """What the request says about the browser, beyond its body."""
+
+    user_agent: str
+    ip: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A number to show in place of one swap target."""
+
+    pool: PoolEntry
+    number: str
+    leased_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    visitor_id: str
+    session_id: str
+    bot: bool
+    attribution: Attribution
+    shown: list[Shown]
+    expires_at: datetime
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def hash_ip(ip: str | None, secret_key: str) -> str | None:
+    """A keyed hash: visits from one address can be told apart, the address cannot be read."""
+    if not ip:
+        return None
+    return hmac.new(secret_key.encode(), ip.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=8192)
+def display(number: str, region: str) -> str:
+    """``+15125550123`` as the site's visitors write it: ``(512) 555-0123`` on a US site."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    if phonenumbers.region_code_for_number(parsed) == region:
+        national: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return national
+    international: str = phonenumbers.format_number(
+        parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return international
+
+
+def visit(
+    database: Database, site: SiteEntry, body: VisitIn, client: Client, secret_key: str
+) -> Visit:
+    """Resume the session ``body.s`` if it is live, else start a new one (same visitor)."""
+    now = clock.now()
+    with repository.writing(database) as conn:
+        if body.s is not None:
+            session = repository.find_session(conn, body.s, site.id)
+            if session is not None and _live(session.last_seen_at, site, now):
+                return _resume(conn, site, body, session, now)
+        return _start(conn, site, body, client, secret_key, now)
+
+
+def _live(last_seen_at: datetime, site: SiteEntry, now: datetime) -> bool:
+    return last_seen_at > now - timedelta(minutes=site.session_minutes)
+
+
+def _start(
+    conn: Connection,
+    site: SiteEntry,
+    body: VisitIn,
+    client: Client,
+    secret_key: str,
+    now: datetime,
+) -> Visit:
+    device = device_of(client.user_agent)
+    bot = device == BOT
+    own_hosts = site.own_hosts | {host_of(body.u) or ""}
+    attribution = classify(body.u, body.r, own_hosts)
+    known, previous_tracker = (False, None)
+    if body.v is not None:
+        known, previous_tracker = repository.visitor_exists(conn, body.v, site.id)
+    visitor_id = body.v if known and body.v is not None else new_id()
+    session_id = new_id()
+
+    # Claims come first: the visitor row can then carry its new tracker in the same INSERT.
+    claims: list[tuple[PoolEntry, Claim]] = []
+    if not bot:
+        path = urlsplit(body.u).path or "/"
+        for pool in site.pools_for(path, attribution.source, attribution.medium):
+            claimed = _offer(conn, pool, previous_tracker, now)
+            if claimed is not None:
+                claims.append((pool, claimed))
+    leased = next((c.tracker_id for _, c in claims if c.tracker_id is not None), None)
+
+    if not known:
+        repository.insert_visitor(conn, visitor_id, site.id, now, leased)
+    elif leased is not None and leased != previous_tracker:
+        repository.set_last_tracker(conn, visitor_id, leased)
+    repository.insert_session(
+        conn,
+        _session_row(session_id, visitor_id, site, body, client, attribution, secret_key, now),
+    )
+    repository.insert_pageview(conn, session_id, body.u, body.t, now)
+    for _, claimed in claims:
+        assignment.record_lease(conn, claimed, session_id=session_id, now=now)
+    return Visit(
+        visitor_id=visitor_id,
+        session_id=session_id,
+        bot=bot,
+        attribution=attribution,
+        shown=_shown(claims),
+        expires_at=_expiry(claims, site, now),
+    )
+
+
+def _resume(
+    conn: Connection, site: SiteEntry, body: VisitIn, session: Any, now: datetime
+) -> Visit:
+    """A live session: the same numbers, extended; a pool it has no lease in yet is asked now."""
+    repository.touch_session(conn, session.id, now, views=1)
+    repository.insert_pageview(conn, session.id, body.u, body.t, now)
+    attribution = Attribution(
+        session.source, session.medium, session.campaign, session.term, session.content
+    )
+    if session.is_bot:
+        return Visit(session.visitor_id, session.id, True, attribution, [], _expiry([], site, now))
+    held = {lease.pool_id: lease for lease in assignment.extend_session(conn, session.id, now)}
+    path = urlsplit(body.u).path or "/"
+    claims: list[tuple[PoolEntry, Claim]] = []
+    for pool in site.pools_for(path, session.source, session.medium):
+        lease = held.get(pool.id)
+        if lease is not None:
+            claimed: Claim | None = Claim(pool.id, lease.number, lease.tracker_id, lease.leased_until)
+        else:
+            _, previous = repository.visitor_exists(conn, session.visitor_id, site.id)
+            claimed = _offer(conn, pool, previous, now)
+            if claimed is not None:
+                assignment.record_lease(conn, claimed, session_id=session.id, now=now)
+        if claimed is not None:
+            claims.append((pool, claimed))
+    return Visit(
+        session.visitor_id,
+        session.id,
+        False,
+        attribution,
+        _shown(claims),
+        _expiry(claims, site, now),
+    )
+
+
+def _offer(
+    conn: Connection, pool: PoolEntry, previous_tracker: int | None, now: datetime
+) -> Claim | None:
+    """What ``pool`` shows this visit: the one dispatch point per pool kind.
+
+    Session pools lease a tracker per visit. Automated and manual pools (source-level DNI) are
+    served by the pool service of ``callpool.pools``, which plugs in here; until it does they
+    return ``None``: the target keeps the number written on the site.
+    """
+    if pool.session is not None:
+        return assignment.claim(conn, pool.session, previous_tracker_id=previous_tracker, now=now)
+    return None
+
+
+def _shown(claims: list[tuple[PoolEntry, Claim]]) -> list[Shown]:
+    return [
+        Shown(pool, claimed.number, claimed.leased_until)
+        for pool, claimed in claims
+        if claimed.number is not None
+    ]
+
+
+def _expiry(claims: list[tuple[PoolEntry, Claim]], site: SiteEntry, now: datetime) -> datetime:
+    """When the snippet should ask again: the first lease to end, else the session's end."""
+    ends = [c.leased_until for _, c in claims if c.leased_until is not None]
+    return min(ends) if ends else now + timedelta(minutes=site.session_minutes)
+
+
+def _session_row(
+    session_id: str,
+    visitor_id: str,
+    site: SiteEntry,
+    body: VisitIn,
+    client: Client,
+    attribution: Attribution,
+    secret_key: str,
+    now: datetime,
+) -> dict[str, Any]:
+    device = device_of(client.user_agent)
+    return {
+        "id": session_id,
+        "site_id": site.id,
+        "visitor_id": visitor_id,
+        "started_at": now,
+        "last_seen_at": now,
+        "source": attribution.source,
+        "medium": attribution.medium,
+        "campaign": attribution.campaign,
+        "term": attribution.term,
+        "content": attribution.content,
+        **{name: attribution.click_ids.get(name) for name in CLICK_ID_COLUMNS},
+        "referrer": body.r or None,
+        "landing_url": body.u,
+        "user_agent": client.user_agent[:MAX_USER_AGENT] or None,
+        "device": device,
+        "ip_hash": hash_ip(client.ip, secret_key),
+        "is_bot": device == BOT,
+        "pageview_count": 1,
+    }
+
+
+CLICK_ID_COLUMNS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid")
+MAX_USER_AGENT = 1024
+
+
+def pageview(database: Database, site: SiteEntry, body: PageviewIn) -> None:
+    """A later pageview: recorded; it extends the session and its leases while they are live.
+
+    An ended session is not revived (its tracker may be someone else's by now): the pageview
+    is still recorded, and the snippet starts a new session on its next ``/t/visit``.
+    """
+    now = clock.now()
+    with repository.writing(database) as conn:
+        session = _session_of(conn, site, body.s)
+        if _live(session.last_seen_at, site, now):
+            repository.touch_session(conn, session.id, now, views=1)
+            assignment.extend_session(conn, session.id, now)
+        else:
+            repository.count_pageview(conn, session.id)
+        repository.insert_pageview(conn, session.id, body.u, body.t, now)
+
+
+def heartbeat(database: Database, site: SiteEntry, body: HeartbeatIn) -> None:
+    """The page is still visible: keep the session and its numbers."""
+    now = clock.now()
+    with repository.writing(database) as conn:
+        session = _session_of(conn, site, body.s)
+        if _live(session.last_seen_at, site, now):
+            repository.touch_session(conn, session.id, now, views=0)
+            assignment.extend_session(conn, session.id, now)
+
+
+def event(database: Database, site: SiteEntry, body: EventIn) -> None:
+    """A click on a ``tel:`` link: evidence for attribution, and activity that keeps the lease."""
+    now = clock.now()
+    with repository.writing(database) as conn:
+        session = _session_of(conn, site, body.s)
+        repository.insert_event(conn, session.id, body.e, now, {"number": body.n})
+        if _live(session.last_seen_at, site, now):
+            repository.touch_session(conn, session.id, now, views=0)
+            assignment.extend_session(conn, session.id, now)
+
+
+def _session_of(conn: Connection, site: SiteEntry, session_id: str) -> Any:
+    session = repository.find_session(conn, session_id, site.id)
+    if session is None:
+        raise NotFound("unknown session")
+    return session

@@ -1,0 +1,131 @@
+"""Signing in and out, CSRF on every form, the login throttle."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from callpool.clock import FrozenClock
+from tests.dashboard.conftest import PASSWORD, Person, csrf_of, post_form, sign_in
+
+
+def test_pages_need_a_signed_in_user(client: TestClient) -> None:
+    response = client.get("/dashboard/keys", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard/login?next=/dashboard/keys"
+
+
+def test_sign_in_then_see_the_account(client: TestClient, owner: Person) -> None:
+    sign_in(client, owner.email)
+    page = client.get("/dashboard")
+    assert page.status_code == 200
+    assert "owner@acme.test" in page.text
+    assert "Acme Plumbing" in page.text
+
+
+def test_email_is_not_case_sensitive(client: TestClient, owner: Person) -> None:
+    sign_in(client, "  Owner@ACME.test ")
+    assert client.get("/dashboard", follow_redirects=False).status_code == 200
+
+
+def test_wrong_password_is_refused(client: TestClient, owner: Person) -> None:
+    page = client.get("/dashboard/login")
+    response = client.post(
+        "/dashboard/login",
+        data={"email": owner.email, "password": "wrong", "csrf": csrf_of(page.text)},
+    )
+    assert response.status_code == 400
+    assert "Wrong email or password" in response.text
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_password_is_stored_as_argon2(database, owner: Person) -> None:  # type: ignore[no-untyped-def]
+    from callpool.accounts.users import user_by_email
+
+    with database.reader() as db:
+        user = user_by_email(db, owner.email)
+        assert user is not None
+        assert user.password_hash.startswith("$argon2id$")
+        assert PASSWORD not in user.password_hash
+
+
+def test_login_without_csrf_token_is_rejected(client: TestClient, owner: Person) -> None:
+    client.get("/dashboard/login")
+    response = client.post(
+        "/dashboard/login", data={"email": owner.email, "password": PASSWORD}
+    )
+    assert response.status_code == 403
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_form_without_csrf_token_changes_nothing(as_owner: TestClient) -> None:
+    response = as_owner.post("/dashboard/sites", data={"name": "Forged"})
+    assert response.status_code == 403
+    assert "Reload the page" in response.text
+    assert "Forged" not in as_owner.get("/dashboard").text
+
+
+def test_a_token_of_another_session_is_rejected(
+    as_owner: TestClient, client: TestClient, owner: Person
+) -> None:
+    foreign_token = csrf_of(TestClient(client.app).get("/dashboard/login").text)
+    response = as_owner.post("/dashboard/sites", data={"name": "Forged", "csrf": foreign_token})
+    assert response.status_code == 403
+
+
+def test_five_failures_lock_the_email_for_fifteen_minutes(
+    client: TestClient, owner: Person, clock: FrozenClock
+) -> None:
+    def attempt(password: str) -> int:
+        page = client.get("/dashboard/login")
+        data = {"email": owner.email, "password": password, "csrf": csrf_of(page.text)}
+        return client.post("/dashboard/login", data=data, follow_redirects=False).status_code
+
+    assert [attempt("guess") for _ in range(5)] == [400] * 5
+    # Even the right password is refused now: the throttle must not leak which guess was right.
+    assert attempt(PASSWORD) == 429
+    clock.advance(minutes=15, seconds=1)
+    assert attempt(PASSWORD) == 303
+
+
+def test_throttle_is_per_email(client: TestClient, owner: Person, teammate: Person) -> None:
+    for _ in range(5):
+        page = client.get("/dashboard/login")
+        client.post(
+            "/dashboard/login",
+            data={"email": owner.email, "password": "guess", "csrf": csrf_of(page.text)},
+        )
+    sign_in(client, teammate.email)
+
+
+def test_logout_ends_the_session(as_owner: TestClient) -> None:
+    response = post_form(as_owner, "/dashboard", "/dashboard/logout", {})
+    assert response.status_code == 303
+    assert as_owner.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_logout_needs_the_csrf_token(as_owner: TestClient) -> None:
+    assert as_owner.post("/dashboard/logout").status_code == 403
+    assert as_owner.get("/dashboard", follow_redirects=False).status_code == 200
+
+
+def test_a_tampered_cookie_is_ignored(client: TestClient, owner: Person) -> None:
+    sign_in(client, owner.email)
+    cookie = client.cookies["callpool_session"]
+    client.cookies.clear()
+    client.cookies.set("callpool_session", cookie[:-2] + ("AA" if cookie[-2:] != "AA" else "BB"))
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_next_never_leaves_the_site(client: TestClient, owner: Person) -> None:
+    page = client.get("/dashboard/login?next=//evil.example/")
+    response = client.post(
+        "/dashboard/login",
+        data={
+            "email": owner.email,
+            "password": PASSWORD,
+            "next": "//evil.example/",
+            "csrf": csrf_of(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/dashboard"

@@ -1,0 +1,139 @@
+"""Fixtures of the pools tests: a site, the pool service's dependencies, visits by source."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from callpool.clock import FrozenClock
+from callpool.db import Database
+from callpool.models import Account, Site, Visitor, VisitSession
+from callpool.pools import service
+from callpool.pools.schemas import PoolCreate, PoolOut
+from callpool.pools.service import Deps
+from callpool.settings import Settings
+from callpool.telephony.base import ProviderError, PurchasedNumber
+from callpool.telephony.sandbox.provider import SandboxProvider
+
+BUSINESS = "+15125550199"
+NEW_BUSINESS = "+15125550142"
+
+
+class RecordingSandbox(SandboxProvider):
+    """The sandbox, remembering what was released, and failing on demand: the network edge
+    of a real provider (a purchase refused half-way, an outage)."""
+
+    def __init__(self, signing_key: str) -> None:
+        super().__init__(signing_key)
+        self.released: list[str] = []
+        self.bought: list[str] = []
+        self.fail_buying_after: int | None = None
+        self.permanent = False
+
+    def buy_number(self, number: str, *, voice_url: str, status_url: str) -> PurchasedNumber:
+        if self.fail_buying_after is not None and len(self.bought) >= self.fail_buying_after:
+            raise ProviderError("number purchase failed", permanent=self.permanent)
+        self.bought.append(number)
+        self.last_urls = (voice_url, status_url)
+        return super().buy_number(number, voice_url=voice_url, status_url=status_url)
+
+    def release_number(self, provider_sid: str) -> None:
+        self.released.append(provider_sid)
+
+
+@pytest.fixture
+def provider(settings: Settings) -> RecordingSandbox:
+    return RecordingSandbox(settings.secret_key)
+
+
+@pytest.fixture
+def deps(database: Database, provider: RecordingSandbox, settings: Settings) -> Deps:
+    return Deps(database, provider, settings)
+
+
+def add_site(database: Database, account_id: int, now: datetime) -> Site:
+    with database.session() as db:
+        site = Site(
+            account_id=account_id,
+            name="acme.example",
+            public_key=uuid.uuid4().hex,
+            allowed_origins=["https://acme.example"],
+            created_at=now,
+        )
+        db.add(site)
+    return site
+
+
+@pytest.fixture
+def site(database: Database, account: Account, clock: FrozenClock) -> Site:
+    return add_site(database, account.id, clock.now())
+
+
+MakePool = Callable[..., PoolOut]
+
+
+@pytest.fixture
+def make_pool(deps: Deps, account: Account, site: Site) -> MakePool:
+    def make(**fields: Any) -> PoolOut:
+        values: dict[str, Any] = {
+            "site_id": site.id,
+            "name": "pool",
+            "kind": "automated",
+            "original_number": BUSINESS,
+            "area_code": "512",
+            "size": 5,
+            "utilization": 0.6,
+            "visit_threshold": 100,
+        } | fields
+        return service.create_pool(deps, account.id, PoolCreate(**values))
+
+    return make
+
+
+AddVisits = Callable[..., None]
+
+
+def insert_visits(
+    database: Database,
+    site_id: int,
+    source: str,
+    medium: str,
+    count: int,
+    at: datetime,
+    *,
+    bot: bool = False,
+) -> None:
+    ids = [uuid.uuid4().hex for _ in range(count)]
+    with database.session() as db:
+        # No ORM relationships between the two: flush visitors before their sessions.
+        db.add_all(Visitor(id=visitor_id, site_id=site_id, first_seen_at=at) for visitor_id in ids)
+        db.flush()
+        db.add_all(
+            VisitSession(
+                id=visitor_id,
+                site_id=site_id,
+                visitor_id=visitor_id,
+                started_at=at,
+                last_seen_at=at,
+                source=source,
+                medium=medium,
+                landing_url="https://acme.example/",
+                is_bot=bot,
+                device="bot" if bot else "desktop",
+            )
+            for visitor_id in ids
+        )
+
+
+@pytest.fixture
+def visits(database: Database, site: Site, clock: FrozenClock) -> AddVisits:
+    """``visits("google", "cpc", 120)``: that many sessions of the site, starting now."""
+
+    def add(source: str, medium: str, count: int, *, bot: bool = False) -> None:
+        insert_visits(database, site.id, source, medium, count, clock.now(), bot=bot)
+
+    return add

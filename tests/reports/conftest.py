@@ -1,0 +1,222 @@
+"""A small, fully known world of sessions, leases and calls, and plain factories to build it.
+
+Acme (the ``account`` fixture) has one site with one session pool; an outsider account has
+the same kinds of rows in the same days, which must never show in Acme's reports.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from callpool.accounts.service import create_api_key
+from callpool.clock import FrozenClock
+from callpool.db import Database
+from callpool.models import (
+    Account,
+    Call,
+    Lease,
+    Pool,
+    PoolEvent,
+    Site,
+    Tracker,
+    Visitor,
+    VisitSession,
+)
+
+
+def at(text: str) -> datetime:
+    """``"01-02 10:05"`` → 2026-01-02 10:05 UTC; ``"2025-12-31 23:50"`` for other years."""
+    if len(text) == len("01-02 10:05"):
+        text = f"2026-{text}"
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@dataclass
+class Factory:
+    db: Session
+    created: datetime = field(default_factory=lambda: at("2025-12-01 00:00"))
+
+    def site(self, account_id: int, name: str = "acme.test") -> Site:
+        site = Site(
+            account_id=account_id,
+            name=name,
+            public_key=uuid.uuid4().hex,
+            created_at=self.created,
+        )
+        return self._add(site)
+
+    def pool(self, site: Site, *, size: int = 5, kind: str = "session", name: str = "Main") -> Pool:
+        pool = Pool(
+            account_id=site.account_id,
+            site_id=site.id,
+            name=name,
+            kind=kind,
+            original_number="+15125550100",
+            size=size,
+            created_at=self.created,
+            updated_at=self.created,
+        )
+        return self._add(pool)
+
+    def tracker(self, pool: Pool, number: str, **fields: Any) -> Tracker:
+        tracker = Tracker(
+            pool_id=pool.id,
+            number=number,
+            provider="sandbox",
+            status=fields.pop("status", "available"),
+            created_at=fields.pop("created_at", self.created),
+            **fields,
+        )
+        return self._add(tracker)
+
+    def session(self, site: Site, started: str, source: str, medium: str, **fields: Any) -> str:
+        visitor = self._add(
+            Visitor(id=uuid.uuid4().hex, site_id=site.id, first_seen_at=at(started))
+        )
+        visit = VisitSession(
+            id=uuid.uuid4().hex,
+            site_id=site.id,
+            visitor_id=visitor.id,
+            started_at=at(started),
+            last_seen_at=at(started),
+            source=source,
+            medium=medium,
+            landing_url=fields.pop("landing_url", "https://acme.test/"),
+            **fields,
+        )
+        return self._add(visit).id
+
+    def lease(self, tracker: Tracker, start: str, until: str, session_id: str) -> None:
+        self._add(
+            Lease(
+                tracker_id=tracker.id,
+                session_id=session_id,
+                started_at=at(start),
+                leased_until=at(until),
+            )
+        )
+
+    def call(self, account_id: int, started: str, caller: str, **fields: Any) -> Call:
+        call = Call(
+            provider="sandbox",
+            provider_call_id=uuid.uuid4().hex,
+            account_id=account_id,
+            from_number=caller,
+            to_number=fields.pop("to_number", "+15125550111"),
+            started_at=at(started),
+            status=fields.pop("status", "completed"),
+            **fields,
+        )
+        return self._add(call)
+
+    def event(self, pool: Pool, kind: str, when: str) -> None:
+        self._add(PoolEvent(pool_id=pool.id, kind=kind, at=at(when)))
+
+    def _add(self, row: Any) -> Any:
+        self.db.add(row)
+        self.db.flush()
+        return row
+
+
+@dataclass(frozen=True)
+class World:
+    account_id: int
+    site_id: int
+    pool_id: int
+    outsider_key: str
+    outsider_site_id: int
+    outsider_pool_id: int
+
+
+@pytest.fixture
+def world(database: Database, account: Account, clock: FrozenClock) -> World:
+    """Acme's January 2026; the report period used by the tests is 01-01 … 01-04 (included)."""
+    with database.session() as db:
+        make = Factory(db)
+        site = make.site(account.id)
+        pool = make.pool(site, size=5)
+        t1 = make.tracker(pool, "+15125550111")
+        t2 = make.tracker(pool, "+15125550112")
+        t3 = make.tracker(pool, "+15125550113")
+        make.tracker(pool, "+15125550114", status="released", released_at=at("01-01 12:00"))
+
+        s1 = make.session(
+            site, "01-02 10:00", "google", "cpc", campaign="spring",
+            term="emergency plumber", landing_url="https://acme.test/plumbing?gclid=abc",
+        )  # fmt: skip
+        s2 = make.session(
+            site, "01-02 11:00", "google", "cpc", campaign="spring", term="drain",
+            landing_url="https://acme.test/drains",
+        )  # fmt: skip
+        s3 = make.session(site, "01-03 09:00", "google", "organic")
+        s4 = make.session(
+            site, "01-03 15:00", "facebook", "paid", campaign="=HYPERLINK(1)",
+            landing_url="https://acme.test/plumbing#top",
+        )  # fmt: skip
+        make.session(site, "01-03 16:00", "google", "organic", is_bot=True)
+        before = make.session(site, "2025-12-31 23:59", "google", "cpc")
+        make.session(site, "01-05 00:00", "google", "cpc")  # the period's end: excluded
+
+        # Leases: three overlap from 10:20 to 10:30 on 01-02; L4 starts as L1 ends (10:30).
+        make.lease(t1, "01-02 10:00", "01-02 10:30", s1)
+        make.lease(t2, "01-02 10:10", "01-02 10:40", s2)
+        make.lease(t3, "01-02 10:20", "01-02 10:50", s3)
+        make.lease(t1, "01-02 10:30", "01-02 11:00", s4)
+        make.lease(t1, "01-03 08:00", "01-03 14:00", s3)  # one long lease across quiet hours
+        make.lease(t2, "2025-12-31 23:50", "01-01 00:20", before)  # overlaps the start
+        make.event(pool, "exhausted", "01-02 10:25")
+        make.event(pool, "exhausted", "01-02 10:26")
+        make.event(pool, "rebalanced", "01-02 10:27")
+        make.event(pool, "exhausted", "2025-12-20 10:00")
+
+        recording = "https://recordings.test/c1.mp3"
+        make.call(account.id, "2025-12-20 09:00", "+15550009", pool_id=pool.id)
+        make.call(
+            account.id, "01-02 10:05", "+15550001", session_id=s1, source="google",
+            medium="cpc", duration=120, pool_id=pool.id, tracker_id=t1.id, confidence=0.9,
+            recording_url=recording,
+        )  # fmt: skip
+        make.call(
+            account.id, "01-02 12:00", "+15550001", session_id=s1, source="google",
+            medium="cpc", duration=60, pool_id=pool.id, tracker_id=t1.id, confidence=1.0,
+        )  # fmt: skip
+        make.call(
+            account.id, "01-03 09:10", "+15550002", session_id=s3, source="google",
+            medium="organic", status="no-answer", pool_id=pool.id, confidence=1.0,
+        )  # fmt: skip
+        make.call(account.id, "01-04 08:00", "+15550003", status="busy", pool_id=pool.id)
+        make.call(
+            account.id, "01-03 16:00", "+15550009", session_id=s4, source="facebook",
+            medium="paid", duration=30, pool_id=pool.id, confidence=0.5,
+        )  # fmt: skip
+        make.call(account.id, "01-05 00:00", "+15550004", pool_id=pool.id)  # excluded
+
+        outsider = Account(name="Outsider", created_at=clock.now())
+        db.add(outsider)
+        db.flush()
+        other_site = make.site(outsider.id, "outsider.test")
+        other_pool = make.pool(other_site, size=2, name="Theirs")
+        other_tracker = make.tracker(other_pool, "+15125550999")
+        theirs = make.session(other_site, "01-02 10:00", "google", "cpc", campaign="spring")
+        make.lease(other_tracker, "01-02 09:00", "01-02 12:00", theirs)
+        make.event(other_pool, "exhausted", "01-02 10:00")
+        # The same caller called the outsider first: Acme's first call from them stays first.
+        make.call(
+            outsider.id, "01-01 08:00", "+15550001", session_id=theirs, source="google",
+            medium="cpc", duration=999, pool_id=other_pool.id,
+        )  # fmt: skip
+        outsider_key = create_api_key(db, outsider.id, "outsider")
+        return World(
+            account_id=account.id,
+            site_id=site.id,
+            pool_id=pool.id,
+            outsider_key=outsider_key,
+            outsider_site_id=other_site.id,
+            outsider_pool_id=other_pool.id,
+        )

@@ -1,0 +1,411 @@
+"""The snippet in real Chromium against the real app: what the visitor sees, what is sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import func, select
+
+from callpool.models import Lease, Pageview, SessionEvent, Tracker, VisitSession
+from tests.snippet.conftest import GOOGLEBOT, DemoSite, Server, Traffic
+
+pytestmark = pytest.mark.browser
+
+TARGET = "+15125550000"
+KEEP_REQUEST_DOM = """
+  // Records, for each request the page sends, whether the tracking number was already shown.
+  window.__sent = [];
+  const note = (url) => window.__sent.push({
+    url: String(url), swapped: !!document.body && document.body.innerHTML.includes(window.__expect),
+  });
+  const beacon = navigator.sendBeacon.bind(navigator);
+  navigator.sendBeacon = (url, data) => (note(url), beacon(url, data));
+  const open = XMLHttpRequest.prototype.open;
+  XMLHttpRequest.prototype.open = function (method, url) { this.__url = url; return open.apply(this, arguments); };
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function () { note(this.__url); return send.apply(this, arguments); };
+  const fetch = window.fetch;
+  window.fetch = (url, options) => (note(url), fetch(url, options));
+"""
+
+
+def us(number: str, style: str = "({a}) {b}-{c}") -> str:
+    digits = number.removeprefix("+1")
+    return style.format(a=digits[:3], b=digits[3:6], c=digits[6:])
+
+
+def leased(server: Server, site: DemoSite) -> list[str]:
+    """The tracker numbers leased to the site's visits, oldest lease first."""
+    with server.database.reader() as db:
+        query = (
+            select(Tracker.number)
+            .join(Lease, Lease.tracker_id == Tracker.id)
+            .where(Tracker.pool_id.in_(site.pool_ids))
+            .order_by(Lease.id)
+        )
+        return list(db.scalars(query))
+
+
+def sessions_of(server: Server, site: DemoSite) -> list[VisitSession]:
+    with server.database.reader() as db:
+        query = select(VisitSession).where(VisitSession.site_id == site.site_id)
+        return list(db.scalars(query.order_by(VisitSession.started_at)))
+
+
+def open_page(page: Page, url: str, **goto: Any) -> dict[str, Any]:
+    """Go to ``url`` and return the visit API's answer to the snippet."""
+    with page.expect_response(lambda r: r.url.endswith("/t/visit")) as answer:
+        page.goto(url, **goto)
+    response = answer.value
+    assert response.status == 200, response.text()
+    result: dict[str, Any] = response.json()
+    return result
+
+
+@pytest.fixture
+def site(make_site: Callable[..., DemoSite]) -> DemoSite:
+    return make_site()
+
+
+def test_every_written_form_is_swapped_keeping_its_separators(
+    page: Page, live_server: Server, site: DemoSite
+) -> None:
+    open_page(page, live_server.page_url(site.key, "forms.html"))
+    [number] = leased(live_server, site)
+    assert number in site.trackers[site.pool_ids[0]]
+    digits = number.removeprefix("+1")
+    expected = {
+        "#f1": f"Call {us(number)} today",
+        "#f2": us(number, "{a}-{b}-{c}"),
+        "#f3": us(number, "{a}.{b}.{c}"),
+        "#f4": us(number, "{a} {b} {c}"),
+        "#f5": digits,
+        "#f6": us(number, "+1 {a} {b} {c}"),
+        "#f7": us(number, "1-{a}-{b}-{c}"),
+        "#f8": number,
+        "#f9": us(number, "Phone:\u00a0({a})\u00a0{b}\u2011{c}."),
+        # Split across inline elements: each element keeps its part.
+        "#split": us(number),
+        "#split .area": f"({digits[:3]})",
+    }
+    for selector, text in expected.items():
+        expect(page.locator(selector)).to_have_text(text)
+    hrefs = {
+        "#t1": f"tel:{number}",
+        "#t2": f"tel:{digits}",
+        "#t3": us(number, "tel:1-{a}-{b}-{c}"),
+        "#t4": us(number, "TEL:({a}) {b}-{c}"),
+        "#t5": "tel:+15125550001",  # another number
+    }
+    for selector, href in hrefs.items():
+        expect(page.locator(selector)).to_have_attribute("href", href)
+
+
+def test_what_must_not_change_stays(page: Page, live_server: Server, site: DemoSite) -> None:
+    open_page(page, live_server.page_url(site.key, "forms.html"))
+    expect(page.locator("#f1")).not_to_have_text("Call (512) 555-0000 today")
+    # Other numbers, and longer digit runs containing the target.
+    expect(page.locator("#other")).to_have_text(
+        "Fax (512) 555-0001, order no. 5125550000123, other line 512-555-00000"
+    )
+    expect(page.locator("#deep")).to_have_text("(512) 555-0000")
+    expect(page.locator("#t6")).to_have_attribute("href", "tel:+15125550000")
+    expect(page.locator("#t6")).to_have_text("(512) 555-0000")
+    expect(page.locator("#input")).to_have_value("(512) 555-0000")
+    expect(page.locator("#textarea")).to_have_value("(512) 555-0000")
+    expect(page.locator("#editable")).to_have_text("(512) 555-0000")
+    assert page.locator("#inline").text_content() == 'var businessNumber = "(512) 555-0000";'
+
+
+def test_non_us_numbers_in_their_national_and_international_forms(
+    page: Page, live_server: Server, make_site: Callable[..., DemoSite]
+) -> None:
+    site = make_site([("+442079460000", None)], prefix="+44207946", region="GB")
+    open_page(page, live_server.page_url(site.key, "uk.html"))
+    [number] = leased(live_server, site)
+    line = number.removeprefix("+44207946")
+    expect(page.locator("#u1")).to_have_text(f"Ring 020 7946 {line}")
+    expect(page.locator("#u2")).to_have_text(f"+44 20 7946 {line}")
+    expect(page.locator("#u3")).to_have_text(number)
+    expect(page.locator("#u4")).to_have_text(f"(020) 7946-{line}")
+    expect(page.locator("#ut")).to_have_attribute("href", f"tel:{number}")
+
+
+def test_several_targets_on_one_page_each_from_its_own_pool(
+    page: Page, live_server: Server, make_site: Callable[..., DemoSite]
+) -> None:
+    site = make_site([("+15125550000", None), ("+12145550000", None)], prefix="+1800555")
+    answer = open_page(page, live_server.page_url(site.key, "two.html"))
+    by_pool = {entry["pool"]: entry["number"] for entry in answer["numbers"]}
+    austin, dallas = by_pool[site.pool_ids[0]], by_pool[site.pool_ids[1]]
+    assert austin in site.trackers[site.pool_ids[0]]
+    assert dallas in site.trackers[site.pool_ids[1]]
+    expect(page.locator("#austin")).to_have_text(us(austin))
+    expect(page.locator("#austin-tel")).to_have_attribute("href", f"tel:{austin}")
+    expect(page.locator("#dallas")).to_have_text(us(dallas, "{a}-{b}-{c}"))
+    expect(page.locator("#dallas-tel")).to_have_attribute("href", f"tel:{dallas}")
+
+
+def test_a_css_selector_target(
+    page: Page, live_server: Server, make_site: Callable[..., DemoSite]
+) -> None:
+    site = make_site([(None, ".booking-number")], prefix="+1800555")
+    answer = open_page(page, live_server.page_url(site.key, "two.html"))
+    [entry] = answer["numbers"]
+    expect(page.locator("#booking")).to_have_text(us(entry["number"]))
+    # Only the selected element: the Austin number is no target of this site.
+    expect(page.locator("#austin")).to_have_text("(512) 555-0000")
+
+
+def test_first_pageview_one_request_then_later_pages_swap_before_any_request(
+    page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    open_page(page, live_server.page_url(site.key, "home.html"))
+    [number] = leased(live_server, site)
+    expect(page.locator("#number")).to_have_text(f"Call {us(number)}")
+    assert [r.url.rsplit("/", 1)[1] for r in traffic.requests] == ["visit"]
+
+    page.add_init_script(f"window.__expect = {json.dumps(us(number))};" + KEEP_REQUEST_DOM)
+    traffic.requests.clear()
+    with page.expect_request(lambda r: r.url.endswith("/t/pageview")):
+        page.click("#next")
+    expect(page.locator("h1")).to_have_text("About")
+    expect(page.locator("#number")).to_have_text(f"Call {us(number)}")
+    expect(page.locator("#tel")).to_have_attribute("href", f"tel:{number}")
+    sent = page.evaluate("window.__sent")
+    assert sent[0]["url"].endswith("/t/pageview")
+    assert all(request["swapped"] for request in sent), sent  # swapped before anything went out
+    assert [r.url.rsplit("/", 1)[1] for r in traffic.requests] == ["pageview"]
+    [pageview] = traffic.bodies("/t/pageview")
+    assert pageview["u"].startswith(live_server.page_url(site.key, "about.html").split("?")[0])
+    assert pageview["t"] == "About"
+    assert leased(live_server, site) == [number]  # the same lease: no second number taken
+
+    [session] = sessions_of(live_server, site)
+    with live_server.database.reader() as db:
+        views = db.scalar(select(func.count()).where(Pageview.session_id == session.id))
+    assert views == 2
+
+
+def test_an_expired_stored_session_asks_the_server_again(
+    page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    first = open_page(page, live_server.page_url(site.key, "home.html"))
+    # Leaving a page saves its state (pagehide), so expire it from a page without the snippet.
+    page.goto(live_server.page_url(site.key, "plain.html"))
+    page.evaluate(
+        """key => { const state = JSON.parse(localStorage.getItem(key));
+                    state.exp = Date.now() - 1; localStorage.setItem(key, JSON.stringify(state)); }""",
+        f"callpool:{site.key}",
+    )
+    second = open_page(page, live_server.page_url(site.key, "about.html"))
+    [_, again] = traffic.bodies("/t/visit")
+    assert (again["v"], again["s"]) == (first["v"], first["s"])
+    assert second["v"] == first["v"]
+    expect(page.locator("#number")).to_have_text(f"Call {us(second['numbers'][0]['number'])}")
+
+
+def test_utm_click_ids_referrer_and_landing_url_are_sent_raw(
+    page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    query = "&utm_source=newsletter&utm_medium=email&utm_campaign=Spring%20Sale&gclid=Cj0KCQ-abc"
+    url = live_server.page_url(site.key, "home.html", query)
+    open_page(page, url, referer="https://www.google.com/search?q=plumber")
+    [body] = traffic.bodies("/t/visit")
+    assert body["k"] == site.key
+    assert body["u"] == url
+    assert body["r"] == "https://www.google.com/search?q=plumber"
+    assert body["t"] == "Home"
+    assert body["v"] is None and body["s"] is None
+    [session] = sessions_of(live_server, site)
+    assert session.landing_url == url
+    assert (session.source, session.medium, session.campaign) == (
+        "newsletter",
+        "email",
+        "Spring Sale",
+    )
+    assert session.gclid == "Cj0KCQ-abc"
+
+
+def test_single_page_app_navigation_and_dom_rewrites(
+    page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    open_page(page, live_server.page_url(site.key, "spa.html"))
+    [number] = leased(live_server, site)
+    swapped = f"Call {us(number)} about "
+    expect(page.locator("#app .number")).to_have_text(swapped + "spa.html")
+
+    with page.expect_request(lambda r: r.url.endswith("/t/pageview")):
+        page.evaluate("go('pricing')")  # pushState, then the app re-renders its DOM
+    expect(page.locator("#app .number")).to_have_text(swapped + "pricing")
+    with page.expect_request(lambda r: r.url.endswith("/t/pageview")):
+        page.evaluate("go('team')")
+    expect(page.locator("#app .number")).to_have_text(swapped + "team")
+    with page.expect_request(lambda r: r.url.endswith("/t/pageview")):
+        page.go_back()  # popstate
+    expect(page.locator("#app .number")).to_have_text(swapped + "pricing")
+    # replaceState to the same URL is no new pageview.
+    page.evaluate("history.replaceState({}, '', location.href)")
+
+    paths = [body["u"].split("?")[0].rsplit("/", 1)[1] for body in traffic.bodies("/t/pageview")]
+    assert paths == ["pricing", "team", "pricing"]
+    assert len(traffic.to("/t/visit")) == 1
+    assert leased(live_server, site) == [number]
+
+
+def test_public_swap_for_frameworks_that_render_later(
+    page: Page, live_server: Server, site: DemoSite
+) -> None:
+    open_page(page, live_server.page_url(site.key, "home.html"))
+    [number] = leased(live_server, site)
+    expect(page.locator("#number")).to_have_text(f"Call {us(number)}")
+    text = page.evaluate(
+        """() => { const p = document.createElement('p'); p.textContent = 'Dial 512-555-0000';
+                   callpool('swap', p); return p.textContent; }"""
+    )
+    assert text == f"Dial {us(number, '{a}-{b}-{c}')}"
+
+
+def test_tel_click_sends_a_beacon_kept_as_evidence(
+    page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    answer = open_page(page, live_server.page_url(site.key, "home.html"))
+    [number] = leased(live_server, site)
+    expect(page.locator("#tel")).to_have_attribute("href", f"tel:{number}")
+    # The page handles the click itself (no dialer in a headless browser).
+    page.evaluate("document.addEventListener('click', e => e.preventDefault())")
+    with page.expect_request(lambda r: r.url.endswith("/t/event")) as request:
+        page.click("#tel")
+    sent = json.loads(request.value.post_data or "{}")
+    assert sent == {"k": site.key, "s": answer["s"], "e": "tel_click", "n": number}
+    with live_server.database.reader() as db:
+        events = list(db.scalars(select(SessionEvent).where(SessionEvent.session_id == answer["s"])))
+    assert [event.kind for event in events] == ["tel_click"]
+
+
+def test_heartbeat_while_visible_and_a_last_beacon_on_pagehide(
+    page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    page.clock.install()
+    answer = open_page(page, live_server.page_url(site.key, "home.html"))
+    [number] = leased(live_server, site)
+    expect(page.locator("#number")).to_have_text(f"Call {us(number)}")
+    assert traffic.to("/t/heartbeat") == []
+    with page.expect_request(lambda r: r.url.endswith("/t/heartbeat")):
+        page.clock.run_for(answer["hb"] * 1000 + 10)
+    assert traffic.bodies("/t/heartbeat") == [{"k": site.key, "s": answer["s"]}]
+    seen = last_seen(live_server, answer["s"])
+    page.goto(live_server.page_url(site.key, "plain.html"))  # pagehide: a last heartbeat
+    for _ in range(100):
+        if last_seen(live_server, answer["s"]) > seen:
+            break
+        page.wait_for_timeout(50)
+    assert last_seen(live_server, answer["s"]) > seen
+
+
+def last_seen(server: Server, session_id: str) -> datetime:
+    with server.database.reader() as db:
+        when = db.scalar(select(VisitSession.last_seen_at).where(VisitSession.id == session_id))
+    assert when is not None
+    return when
+
+
+@pytest.mark.parametrize("server", ["down", "slow", "failing"])
+def test_a_server_down_slow_or_failing_leaves_the_original_number(
+    page: Page, live_server: Server, site: DemoSite, server: str
+) -> None:
+    with page.expect_event("requestfailed" if server != "failing" else "requestfinished"):
+        page.goto(live_server.page_url(site.key, "home.html", server=server))
+    if server == "slow":
+        page.wait_for_timeout(1500)  # until the slow answer has come and gone, unused
+    expect(page.locator("#number")).to_have_text("Call (512) 555-0000")
+    expect(page.locator("#tel")).to_have_attribute("href", "tel:+15125550000")
+    page.evaluate("callpool('swap', document.body)")  # still callable, still harmless
+
+
+def test_an_unknown_site_key_leaves_the_original_number(page: Page, live_server: Server) -> None:
+    # The 404 carries no CORS header, so the browser reports a failed request.
+    with page.expect_event("requestfailed", lambda r: r.url.endswith("/t/visit")):
+        page.goto(live_server.page_url("no-such-site-key", "home.html"))
+    expect(page.locator("#number")).to_have_text("Call (512) 555-0000")
+
+
+def test_crawlers_see_the_original_number_and_take_none(
+    browser: Browser, live_server: Server, site: DemoSite
+) -> None:
+    context = browser.new_context(user_agent=GOOGLEBOT)
+    try:
+        page = context.new_page()
+        answer = open_page(page, live_server.page_url(site.key, "home.html"))
+        assert answer["bot"] is True and answer["numbers"] == []
+        expect(page.locator("#number")).to_have_text("Call (512) 555-0000")
+        expect(page.locator("#tel")).to_have_attribute("href", "tel:+15125550000")
+        assert page.evaluate("localStorage.length") == 0
+    finally:
+        context.close()
+    assert leased(live_server, site) == []
+
+
+def test_consent_required_stores_nothing_until_given(
+    page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    url = live_server.page_url(site.key, "home.html", consent="required")
+    open_page(page, url)
+    [number] = leased(live_server, site)
+    expect(page.locator("#number")).to_have_text(f"Call {us(number)}")  # the page still works
+    assert page.evaluate("localStorage.length") == 0
+    assert page.context.cookies() == []
+
+    open_page(page, url.replace("home.html", "about.html"))  # nothing read, nothing stored
+    assert page.evaluate("localStorage.length") == 0
+    page.evaluate("callpool('consent', true)")
+    stored = page.evaluate(f"JSON.parse(localStorage.getItem('callpool:{site.key}'))")
+    assert stored["s"] == traffic.bodies("/t/visit")[-1]["s"] or stored["s"]
+    page.evaluate("callpool('consent', false)")  # withdrawn: forgotten
+    assert page.evaluate("localStorage.length") == 0
+
+
+def test_consent_queued_before_the_script_loaded(
+    page: Page, live_server: Server, site: DemoSite
+) -> None:
+    answer = open_page(page, live_server.page_url(site.key, "consent.html", consent="required"))
+    expect(page.locator("#number")).not_to_have_text("Call (512) 555-0000")
+    stored = page.evaluate(f"JSON.parse(localStorage.getItem('callpool:{site.key}'))")
+    assert stored["s"] == answer["s"]
+
+
+def test_blocked_storage_still_swaps_the_current_page(
+    context: BrowserContext, page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    # What private modes and "block all cookies" do: touching localStorage throws.
+    context.add_init_script(
+        """Object.defineProperty(window, 'localStorage', {
+             get() { throw new DOMException('The operation is insecure.', 'SecurityError'); } });"""
+    )
+    open_page(page, live_server.page_url(site.key, "home.html"))
+    [number] = leased(live_server, site)
+    expect(page.locator("#number")).to_have_text(f"Call {us(number)}")
+    open_page(page, live_server.page_url(site.key, "about.html"))
+    assert len(traffic.to("/t/visit")) == 2  # nothing remembered, so each page asks again
+
+
+def test_debug_overlay_and_console(page: Page, live_server: Server, site: DemoSite) -> None:
+    logs: list[str] = []
+    page.on("console", lambda message: logs.append(message.text))
+    query = "&callpool_debug=1&utm_source=google&utm_medium=cpc&utm_campaign=spring"
+    answer = open_page(page, live_server.page_url(site.key, "home.html", query))
+    [entry] = answer["numbers"]
+    overlay = page.locator("#callpool-debug")
+    expect(overlay).to_contain_text(entry["number"])
+    text = overlay.text_content() or ""
+    for shown in ('"source": "google"', '"medium": "cpc"', '"campaign": "spring"', answer["s"]):
+        assert shown in text
+    assert f'"pool": {site.pool_ids[0]}' in text
+    assert '"expires":' in text
+    expect(page.locator("#number")).not_to_have_text("Call (512) 555-0000")
+    assert any(line.startswith("callpool visit") for line in logs)
