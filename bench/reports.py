@@ -235,10 +235,10 @@ def _load_sessions(
                 "COPY leases (tracker_id, session_id, started_at, leased_until, shared) FROM STDIN"
             ) as leases,
         ):
-            for _ in range(SESSIONS):
+            # In time order, as a live site writes them: a period is a stretch of the table.
+            for started in sorted(_moment(rng) for _ in range(SESSIONS)):
                 channel = rng.choices(CHANNELS, weights=weights)[0]
                 _w, source, medium, campaigns, terms, kind, call_weight = channel
-                started = _moment(rng)
                 path = PATHS[_zipf(rng, len(PATHS))]
                 query = f"?gclid={uuid.uuid4().hex}" if medium == "cpc" else ""
                 pages = 1 + _zipf(rng, 15)
@@ -286,30 +286,35 @@ def _load_calls(
     pools: dict[str, int],
     candidates: list[Candidate],
 ) -> None:
-    chosen = rng.sample(candidates, CALLS)
+    chosen = sorted(rng.sample(candidates, CALLS), key=lambda candidate: candidate[1])
     callers = [f"+1737{n:07d}" for n in range(int(CALLS * 0.7))]
+    first_calls: dict[str, int] = {}  # caller → their first call, as attribution links them
     statuses = ["completed", "no-answer", "busy", "failed"]
     with (
         conn.cursor() as cur,
         cur.copy(
-            "COPY calls (provider, provider_call_id, account_id, tracker_id, pool_id, from_number, "
-            "to_number, forwarded_to, started_at, ended_at, status, status_rank, duration, "
-            "recording_url, session_id, source, medium, confidence, candidates) FROM STDIN"
+            "COPY calls (id, provider, provider_call_id, account_id, tracker_id, pool_id, "
+            "from_number, to_number, forwarded_to, started_at, ended_at, status, status_rank, "
+            "duration, recording_url, session_id, source, medium, confidence, candidates, "
+            "first_call_id) FROM STDIN"
         ) as copy,
     ):
         for n, (session_id, started, kind, tracker_id, number, source, medium) in enumerate(chosen):
+            call_id = n + 1
+            caller = rng.choice(callers)
             at = min(started + timedelta(seconds=rng.randrange(30, 1800)), END - timedelta(1))
             status = rng.choices(statuses, weights=[75, 15, 7, 3])[0]
             duration = rng.randrange(20, 900) if status == "completed" else None
             attributed = rng.random() > 0.08
             copy.write_row(
                 (
+                    call_id,
                     "sandbox",
                     f"CA{n:032d}",
                     account_id,
                     tracker_id,
                     pools[kind],
-                    rng.choice(callers),
+                    caller,
                     number,
                     "+15125550100",
                     at,
@@ -323,8 +328,12 @@ def _load_calls(
                     medium if attributed else None,
                     round(rng.uniform(0.5, 1.0), 2) if attributed else 0.0,
                     "[]",
+                    first_calls.get(caller),
                 )
             )
+            first_calls.setdefault(caller, call_id)
+    # The ids were given explicitly: move the sequence past them.
+    conn.execute("SELECT setval(pg_get_serial_sequence('calls', 'id'), %s)", [CALLS])
 
 
 def _load_pool_events(

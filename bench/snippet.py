@@ -61,17 +61,19 @@ OCCURRENCES = 40
 
 
 def generated_page(elements: int, tag: str) -> str:
-    """A page of ``elements`` elements: sections of paragraphs with inline markup and links,
-    the business number written ``OCCURRENCES`` times (text and tel: links)."""
+    """A page of ``elements`` elements: sections of headings, paragraphs with inline markup
+    and links; the business number written ``OCCURRENCES`` times, each with a tel: link."""
     parts: list[str] = []
     count = 0
     every = max(1, elements // 5 // OCCURRENCES)
     block = 0
     while count < elements:
-        number = FORMS[block % len(FORMS)] if block % every == 0 else "our friendly team"
+        written = block % every == 0
+        number = FORMS[block % len(FORMS)] if written else "our friendly team"
+        link = "tel:+15125550000" if written else f"/services/{block}"
         parts.append(
             f"<section><h3>Item {block}</h3><p>Lorem <b>ipsum</b> dolor, call {number} "
-            f'<a href="/x/{block}">today</a>.</p><a href="tel:+15125550000">Call</a></section>'
+            f'<a href="/x/{block}">today</a>.</p><a href="{link}">Call</a></section>'
         )
         count += 5
         block += 1
@@ -212,7 +214,7 @@ def main() -> None:
         settings = Settings(
             database_url=f"sqlite:///{path}",
             public_url=server_url,
-            secret_key="bench-secret-key-0123456789",
+            secret_key="bench-secret-key-0123456789",  # noqa: S106 (a throwaway database)
             routing_cache_path=Path(tmp) / "routing.json",
             call_spool_dir=Path(tmp) / "spool",
             _env_file=None,  # type: ignore[call-arg]
@@ -224,7 +226,9 @@ def main() -> None:
         app.include_router(bench_router(server_url))
         results: dict[int, dict[str, list[float]]] = {}
         with serving(app, port), sync_playwright() as runner:
-            browser = runner.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = runner.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+            )
             agent = (
                 "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
                 f"Chrome/{browser.version} Safari/537.36"

@@ -10,16 +10,12 @@ export function mark(name) {
 
 export function overlay(state) {
   if (!debug) return;
-  let el = document.getElementById('callpool-debug');
-  if (!el) {
-    el = document.createElement('pre');
-    el.id = 'callpool-debug';
-    // The overlay shows numbers; it must never be swapped itself.
-    el.setAttribute('data-callpool-noswap', '');
-    el.style.cssText =
-      'position:fixed;bottom:0;z-index:2147483647;margin:0;background:#ffd';
-    document.body.appendChild(el);
-  }
+  const id = 'callpool-debug';
+  const el = document.getElementById(id) || document.body.appendChild(document.createElement('pre'));
+  el.id = id;
+  // The overlay shows numbers; it must never be swapped itself.
+  el.setAttribute('data-callpool-noswap', '');
+  el.style.cssText = 'position:fixed;bottom:0;z-index:2147483647;margin:0;background:#ffd';
   el.textContent =
     'callpool ' +
     JSON.stringify(

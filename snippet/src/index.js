@@ -57,9 +57,9 @@ function apply(root) {
   overlay(state);
   // Our own writes are not DOM changes to react to.
   observer.takeRecords();
-  observer.observe(d.documentElement, { childList: 1, subtree: 1, characterData: 1, attributeFilter: ['href'] });
+  observer.observe(d.documentElement, { childList: 1, subtree: 1, characterData: 1 });
   if (!beating && state.hb)
-    beating = setInterval(safe(() => d.visibilityState == 'visible' && extend('heartbeat')), state.hb * 1e3);
+    beating = setInterval(safe(() => !d.hidden && extend('heartbeat')), state.hb * 1e3);
 }
 
 // The server extends the lease on each pageview and heartbeat; storage keeps the same expiry.
@@ -86,11 +86,10 @@ function page() {
       log('visit', r);
       state = r;
       r.l = r.exp - now();
-      // Crawlers keep the original number and are not remembered.
-      r.bot ? save(storeKey) : keep();
+      keep();
       apply();
     }),
-    (why) => log('no answer, no swap', why),
+    (why) => log('no answer', why),
   );
 }
 
@@ -110,7 +109,6 @@ queued.forEach((args) => api(...args));
 
 safe(() => {
   if (consent) state = load(storeKey);
-  log('site', cfg.key);
   page();
   if (d.readyState == 'loading') on(d, 'DOMContentLoaded', () => apply());
   for (const name of ['pushState', 'replaceState']) {
@@ -124,7 +122,7 @@ safe(() => {
   w.addEventListener('popstate', navigated);
   // A page restored from the back/forward cache is a new pageview, maybe of an expired session.
   on(w, 'pageshow', (e) => e.persisted && page());
-  on(d, 'visibilitychange', () => d.visibilityState == 'visible' && extend('heartbeat'));
+  on(d, 'visibilitychange', () => !d.hidden && extend('heartbeat'));
   // Leaving: one last beacon marks the time of the last activity.
   on(w, 'pagehide', () => extend('heartbeat'));
   on(d, 'click', (e) => {
@@ -133,6 +131,5 @@ safe(() => {
     const h = digits(a.getAttribute('href')).replace(/^0/, '');
     const hit = state.numbers.find((x) => digits(x.number).endsWith(h));
     send('event', { e: 'tel_click', n: hit ? hit.number : '+' + h });
-    log('tel click');
   });
 })();

@@ -7,7 +7,7 @@ export function post(url, body, done, fail) {
   const x = new XMLHttpRequest();
   x.open('POST', url);
   x.timeout = 2e3;
-  x.onload = () => (x.status == 200 ? done(JSON.parse(x.responseText)) : fail(x.status));
+  x.onload = () => (x.status == 200 ? done(JSON.parse(x.response)) : fail(x.status));
   x.onerror = x.ontimeout = fail;
   x.send(JSON.stringify(body));
 }

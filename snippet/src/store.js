@@ -3,12 +3,12 @@
 
 export function load(key) {
   try {
-    return JSON.parse(localStorage.getItem(key));
+    return JSON.parse(localStorage[key]);
   } catch (e) {}
 }
 
 export function save(key, value) {
   try {
-    value ? localStorage.setItem(key, JSON.stringify(value)) : localStorage.removeItem(key);
+    value ? (localStorage[key] = JSON.stringify(value)) : delete localStorage[key];
   } catch (e) {}
 }

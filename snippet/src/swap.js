@@ -6,9 +6,9 @@ const CC2 = /^(2[07]|3[0-469]|4[013-9]|5[1-8]|6[0-6]|8[1246]|9[0-58])/;
 // What may stand between two digits of one written number: spaces, dots, dashes, brackets, slashes.
 const SEP = '[\\s.()/\\-\u2010-\u2015]{0,3}';
 // Inline elements do not end a number: `<span>(555)</span> 000-1234` is read as one string.
-const INLINE = new Set('A ABBR B BDI CODE EM FONT I LABEL MARK NOBR SMALL SPAN STRONG SUB SUP TIME U'.split(' '));
+const INLINE = new Set('A ABBR B CODE EM FONT I LABEL MARK SMALL SPAN STRONG SUB SUP U'.split(' '));
 // Elements whose text is never changed; inputs have no text nodes, their values are never touched.
-const RAW = new Set(['SCRIPT', 'STYLE', 'TEXTAREA']);
+const RAW = /^(SCRIPT|STYLE|TEXTAREA)$/;
 const NOSWAP = '[data-callpool-noswap],[contenteditable]';
 export const TEL = 'a[href^="tel:" i]';
 
@@ -29,12 +29,12 @@ function forms(map, from, to) {
   map[a] = b;
 }
 
-// A target that is only a CSS selector: the element's own digits are the number to replace.
+// A target that is only a CSS selector: the element's own digits are the number to replace,
+// by as many trailing digits of the tracking number (a leading trunk 0 is kept).
 function selected(map, text, to) {
   const d = digits(text);
   to = digits(to);
-  if (d.length > 5)
-    map[d] = d.length == to.length ? to : d[0] == 0 ? '0' + national(to) : national(to);
+  if (d.length > 5) map[d] = d[0] == 0 ? '0' + to.slice(1 - d.length) : to.slice(-d.length);
 }
 
 function matcher(map) {
@@ -66,7 +66,7 @@ function swapIn(root, map) {
   if (!re || root.closest?.(NOSWAP)) return;
   // Few on any page: a parent inside one of them is skipped.
   const skips = [...root.querySelectorAll(NOSWAP)];
-  const skipped = (el) => RAW.has(el.tagName) || skips.some((s) => s.contains(el));
+  const skipped = (el) => RAW.test(el.tagName) || skips.some((s) => s.contains(el));
   // No filter callback: a JS callback per node is ~17× slower than checking the parent here.
   const walker = document.createTreeWalker(root, 4);
   const groups = [];
@@ -81,7 +81,8 @@ function swapIn(root, map) {
     if (b != container) groups.push((group = [])), (container = b);
     group.push(node);
   }
-  for (const g of groups) {
+  // Most text has no digit at all; the matcher only reads what does.
+  for (const g of groups.filter((g) => g.some((n) => /\d/.test(n.data)))) {
     const out = rewrite(
       g.map((n) => n.data),
       re,

@@ -292,3 +292,26 @@ def test_automated_tracker_with_no_assignment_at_call_time_is_unattributed(
 
     assert call.source is None
     assert call.attribution_reason == "no_assignment"
+
+
+def test_a_click_on_another_tracking_number_is_no_evidence(
+    client: TestClient,
+    settings: Settings,
+    database: Database,
+    factory: Factory,
+    site: Site,
+    clock: FrozenClock,
+) -> None:
+    tracker = factory.tracker(factory.pool(site))
+    idle = factory.session(site, source="google", medium="cpc", last_seen_at=ago(clock, minutes=15))
+    busy = factory.session(site, source="bing", medium="cpc", last_seen_at=ago(clock, minutes=1))
+    until = clock.now().replace(hour=13)
+    factory.lease(tracker, idle, ago(clock, minutes=20), until)
+    factory.lease(tracker, busy, ago(clock, minutes=10), until)
+    # The idle visitor clicked the number of another pool on the same page.
+    factory.tel_click(idle, ago(clock, minutes=1), "+15125559876")
+
+    call = place_call(client, settings, database, tracker)
+
+    assert call.session_id == busy.id
+    assert call.attribution_reason == "shared_lease_recent_activity"

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
 
-from callpool.calls.service import simulate_call
+from callpool.calls.service import receive_call, simulate_call
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Site
 from callpool.settings import Settings
+from callpool.telephony.base import Forward, InboundCall
 from callpool.telephony.sandbox import simulate
 from tests.calls.conftest import (
     BUSINESS,
@@ -315,3 +318,26 @@ def test_a_simulated_call_in_process_takes_the_webhooks_path(
     assert (answered.provider, answered.status, answered.duration) == ("sandbox", "completed", 60)
     assert answered.session_id == visit.id
     assert missed.status == "no-answer"
+
+
+def test_the_same_call_delivered_many_times_at_once_is_stored_once(
+    settings: Settings, database: Database, factory: Factory, site: Site
+) -> None:
+    tracker = factory.tracker(factory.pool(site))
+    inbound = InboundCall(call_id="CAdup", to_number=tracker.number, from_number=CALLER)
+    start = threading.Barrier(6)
+
+    def deliver(_: int) -> Forward | None:
+        start.wait()
+        return receive_call(database, settings, "twilio", inbound)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(deliver, range(6)))
+
+    assert all(answer is not None and answer.to == BUSINESS for answer in answers)
+    assert [call.provider_call_id for call in calls_in(database)] == ["CAdup"]
+    assert spooled_nothing(settings)
+
+
+def spooled_nothing(settings: Settings) -> bool:
+    return not settings.call_spool_dir.exists() or not any(settings.call_spool_dir.iterdir())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from callpool.accounts.users import user_by_email
 from callpool.clock import FrozenClock
+from callpool.db import Database
 from tests.dashboard.conftest import PASSWORD, Person, csrf_of, post_form, sign_in
 
 
@@ -38,9 +40,7 @@ def test_wrong_password_is_refused(client: TestClient, owner: Person) -> None:
     assert client.get("/dashboard", follow_redirects=False).status_code == 303
 
 
-def test_password_is_stored_as_argon2(database, owner: Person) -> None:  # type: ignore[no-untyped-def]
-    from callpool.accounts.users import user_by_email
-
+def test_password_is_stored_as_argon2(database: Database, owner: Person) -> None:
     with database.reader() as db:
         user = user_by_email(db, owner.email)
         assert user is not None
@@ -50,9 +50,7 @@ def test_password_is_stored_as_argon2(database, owner: Person) -> None:  # type:
 
 def test_login_without_csrf_token_is_rejected(client: TestClient, owner: Person) -> None:
     client.get("/dashboard/login")
-    response = client.post(
-        "/dashboard/login", data={"email": owner.email, "password": PASSWORD}
-    )
+    response = client.post("/dashboard/login", data={"email": owner.email, "password": PASSWORD})
     assert response.status_code == 403
     assert client.get("/dashboard", follow_redirects=False).status_code == 303
 

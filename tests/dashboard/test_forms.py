@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,7 +20,7 @@ def error_beside(page: str, field: str) -> str:
     return html.unescape(match.group(1)) if match else ""
 
 
-def new_pool(as_owner: TestClient, site_id: int, **fields: str):  # type: ignore[no-untyped-def]
+def new_pool(as_owner: TestClient, site_id: int, **fields: str) -> httpx.Response:
     data = {
         "name": "Paid search",
         "kind": "session",
@@ -45,7 +46,11 @@ def pool_names(as_owner: TestClient, site_id: int) -> list[str]:
         ({"original_number": "555-12"}, "original_number", "valid phone number"),
         ({"size": "0"}, "size", "greater than or equal to 1"),
         ({"size": "lots"}, "size", "enter a number"),
-        ({"kind": "automated", "utilization": "1.5"}, "utilization", "utilization must be in (0, 1]"),
+        (
+            {"kind": "automated", "utilization": "1.5"},
+            "utilization",
+            "utilization must be in (0, 1]",
+        ),
         ({"area_code": "12"}, "area_code", "3 digits"),
         ({"name": ""}, "name", "required"),
     ],
@@ -89,7 +94,7 @@ def test_provider_refusal_is_shown_in_words(
     assert pool_names(as_owner, account_data.site_id) == ["Website visitors"]
 
 
-def set_target(as_owner: TestClient, pool_id: int, **fields: str):  # type: ignore[no-untyped-def]
+def set_target(as_owner: TestClient, pool_id: int, **fields: str) -> httpx.Response:
     data = {"swap_number": "(512) 555-0123", "swap_selector": "", "paths": "", "sources": ""}
     page = f"/dashboard/pools/{pool_id}"
     return post_form(as_owner, page, f"{page}/target", {**data, **fields})

@@ -6,7 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.dashboard.conftest import post_form
+from tests.dashboard.conftest import AccountData, post_form
 
 
 def create_key(as_owner: TestClient, name: str) -> str:
@@ -42,3 +42,28 @@ def test_a_key_needs_a_name(as_owner: TestClient) -> None:
     assert response.status_code == 422
     assert "give the key a name" in response.text
     assert "No API keys yet" in response.text
+
+
+def test_keys_through_the_rest_api(client: TestClient, auth: dict[str, str]) -> None:
+    created = client.post("/api/v1/api-keys", json={"name": "zapier"}, headers=auth)
+    assert created.status_code == 201
+    body = created.json()
+    new_auth = {"Authorization": f"Bearer {body['key']}"}
+    listed = client.get("/api/v1/api-keys", headers=new_auth).json()
+    assert [key["name"] for key in listed] == ["zapier", "tests"]
+    assert all("key" not in key for key in listed)
+    revoke = client.post(f"/api/v1/api-keys/{body['id']}/revoke", headers=auth)
+    assert revoke.status_code == 204
+    assert client.get("/api/v1/api-keys", headers=new_auth).status_code == 401
+
+
+def test_install_tag_through_the_rest_api(
+    client: TestClient, auth: dict[str, str], account_data: AccountData
+) -> None:
+    response = client.get(f"/api/v1/sites/{account_data.site_id}/install", headers=auth)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["integrity"].startswith("sha384-")
+    assert f'integrity="{body["integrity"]}"' in body["tag"]
+    assert f'data-key="{body["site_key"]}"' in body["tag"]
+    assert body["src"].startswith("https://callpool.test/s/callpool.")

@@ -41,6 +41,7 @@ def forms(data: AccountData) -> list[tuple[str, dict[str, str]]]:
 def api_resources(data: AccountData) -> list[str]:
     return [
         f"/api/v1/sites/{data.site_id}",
+        f"/api/v1/sites/{data.site_id}/install",
         f"/api/v1/pools/{data.pool_id}",
         f"/api/v1/pools/{data.pool_id}/trackers",
         f"/api/v1/pools/{data.pool_id}/diagnostics",
@@ -83,7 +84,9 @@ def test_outsider_gets_404_on_every_api_resource(
     with database.session() as db:
         key = create_api_key(db, outsider.account_id, "rival")
     auth = {"Authorization": f"Bearer {key}"}
-    answers = {url: client.get(url, headers=auth).status_code for url in api_resources(account_data)}
+    answers = {
+        url: client.get(url, headers=auth).status_code for url in api_resources(account_data)
+    }
     assert answers == dict.fromkeys(answers, 404)
 
 

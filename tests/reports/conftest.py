@@ -176,8 +176,8 @@ def world(database: Database, account: Account, clock: FrozenClock) -> World:
         make.event(pool, "exhausted", "2025-12-20 10:00")
 
         recording = "https://recordings.test/c1.mp3"
-        make.call(account.id, "2025-12-20 09:00", "+15550009", pool_id=pool.id)
-        make.call(
+        december = make.call(account.id, "2025-12-20 09:00", "+15550009", pool_id=pool.id)
+        first = make.call(
             account.id, "01-02 10:05", "+15550001", session_id=s1, source="google",
             medium="cpc", duration=120, pool_id=pool.id, tracker_id=t1.id, confidence=0.9,
             recording_url=recording,
@@ -185,6 +185,7 @@ def world(database: Database, account: Account, clock: FrozenClock) -> World:
         make.call(
             account.id, "01-02 12:00", "+15550001", session_id=s1, source="google",
             medium="cpc", duration=60, pool_id=pool.id, tracker_id=t1.id, confidence=1.0,
+            first_call_id=first.id,
         )  # fmt: skip
         make.call(
             account.id, "01-03 09:10", "+15550002", session_id=s3, source="google",
@@ -194,6 +195,7 @@ def world(database: Database, account: Account, clock: FrozenClock) -> World:
         make.call(
             account.id, "01-03 16:00", "+15550009", session_id=s4, source="facebook",
             medium="paid", duration=30, pool_id=pool.id, confidence=0.5,
+            first_call_id=december.id,
         )  # fmt: skip
         make.call(account.id, "01-05 00:00", "+15550004", pool_id=pool.id)  # excluded
 
@@ -206,7 +208,6 @@ def world(database: Database, account: Account, clock: FrozenClock) -> World:
         theirs = make.session(other_site, "01-02 10:00", "google", "cpc", campaign="spring")
         make.lease(other_tracker, "01-02 09:00", "01-02 12:00", theirs)
         make.event(other_pool, "exhausted", "01-02 10:00")
-        # The same caller called the outsider first: Acme's first call from them stays first.
         make.call(
             outsider.id, "01-01 08:00", "+15550001", session_id=theirs, source="google",
             medium="cpc", duration=999, pool_id=other_pool.id,

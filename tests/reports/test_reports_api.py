@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import World
+from callpool.db import Database
+from callpool.models import Account
+from callpool.reports.expressions import landing_path_of
+
+from .conftest import Factory, World
 
 PERIOD = {"start": "2026-01-01", "end": "2026-01-04"}  # end day included: [01-01, 01-05)
 
@@ -308,3 +312,32 @@ def test_default_period_is_the_last_30_days(
 def test_reports_need_an_api_key(client: TestClient, world: World) -> None:
     assert client.get("/api/v1/reports/totals").status_code == 401
     assert client.get("/api/v1/reports/calls.csv").status_code == 401
+
+
+def test_landing_page_paths_are_the_same_on_both_engines(
+    client: TestClient, auth: dict[str, str], database: Database, account: Account
+) -> None:
+    urls = [
+        "https://acme.test/plumbing?gclid=abc#top",
+        "https://acme.test",
+        "https://acme.test?utm_source=x",
+        "http://acme.test:8080/a/b/",
+        "/relative/page?x=1",
+    ]
+    with database.session() as db:
+        make = Factory(db)
+        site = make.site(account.id)
+        for url in urls:
+            make.session(site, "01-02 10:00", "google", "organic", landing_url=url)
+
+    report = get(client, auth, "breakdown", dimension="landing_page")
+
+    assert sorted(row["value"] for row in report["rows"]) == sorted(
+        {landing_path_of(url) for url in urls}
+    )
+    assert sorted(row["value"] for row in report["rows"]) == [
+        "/",
+        "/a/b/",
+        "/plumbing",
+        "/relative/page",
+    ]

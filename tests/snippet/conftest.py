@@ -71,9 +71,7 @@ def _fixture_router(server_url: Callable[[], str]) -> APIRouter:
     router = APIRouter()
 
     @router.get("/fixture/{key}/{name}")
-    def fixture_page(
-        key: str, name: str, consent: str = "", server: str = ""
-    ) -> HTMLResponse:
+    def fixture_page(key: str, name: str, consent: str = "", server: str = "") -> HTMLResponse:
         path = PAGES / name
         if path.parent != PAGES or not path.is_file():
             raise HTTPException(404)
@@ -202,7 +200,8 @@ def make_site(live_server: Server) -> Callable[..., DemoSite]:
             )
             db.add(site)
             db.flush()
-            pool_ids, numbers = [], {}
+            pool_ids: list[int] = []
+            numbers: dict[int, list[str]] = {}
             for index, (target, selector) in enumerate(targets):
                 pool = Pool(
                     account_id=account.id,
@@ -290,7 +289,12 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 @pytest.fixture
 def traffic(context: BrowserContext) -> Traffic:
     seen = Traffic()
-    context.on("request", lambda r: "/t/" in r.url and seen.requests.append(r))
+
+    def record(request: Request) -> None:
+        if "/t/" in request.url:
+            seen.requests.append(request)
+
+    context.on("request", record)
     return seen
 
 

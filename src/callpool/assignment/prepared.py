@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Dialect
@@ -28,25 +29,25 @@ SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
-    positions: tuple[str, ...] | None  # parameter names in order (qmark), None for named
+    # Parameter names in order for SQLite (qmark); None for psycopg (named, adapts datetimes).
+    positions: tuple[str, ...] | None
     defaults: dict[str, Any]  # literal values SQLAlchemy made parameters (LIMIT 1, 'active')
-    sqlite: bool
 
     def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
-        merged = {**self.defaults, **values}
-        if self.sqlite:
-            merged = {name: _sqlite_value(value) for name, value in merged.items()}
         if self.positions is None:
-            return merged
-        return tuple(merged[name] for name in self.positions)
+            return {**self.defaults, **values}
+        ordered = []
+        for name in self.positions:
+            value = values[name] if name in values else self.defaults[name]
+            ordered.append(_sqlite_time(value) if isinstance(value, datetime) else value)
+        return ordered
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).strftime(SQLITE_DATETIME)
-    return value
+@lru_cache(maxsize=256)  # a request binds the same few instants (now, lease end) repeatedly
+def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).strftime(SQLITE_DATETIME)
 
 
 class Prepared:
@@ -78,11 +79,12 @@ class Prepared:
             for name, bind in compiled.binds.items()
             if not bind.required and bind.value is not None and not name.startswith("%(")
         }
+        if compiled.positional != (dialect.name == "sqlite"):
+            raise NotImplementedError(f"prepared statements support SQLite and psycopg, not {dialect.name}")
         prepared = _Compiled(
             sql=compiled.string,
             positions=tuple(compiled.positiontup) if compiled.positional else None,
             defaults=defaults,
-            sqlite=dialect.name == "sqlite",
         )
         self._compiled[dialect.name] = prepared
         return prepared

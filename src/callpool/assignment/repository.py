@@ -14,22 +14,12 @@ has to sweep them. Only ``active`` trackers are handed out (see ``service.py``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Row,
-    and_,
-    bindparam,
-    case,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, and_, bindparam, case, insert, or_, select, update
 
+from callpool.assignment.prepared import Prepared
 from callpool.models import Lease, Pool, PoolEvent, Tracker
 from callpool.models.base import UTCDateTime
 from callpool.models.tracker import ACTIVE
@@ -47,8 +37,8 @@ _candidate = trackers.alias("candidate")
 _in_service = and_(_candidate.c.pool_id == bindparam("pool"), _candidate.c.status == ACTIVE)
 
 
-def _claim(candidate_id: Any) -> Any:
-    return (
+def _claim(candidate_id: Any) -> Prepared:
+    return Prepared(
         update(trackers)
         .where(trackers.c.id == candidate_id)
         .values(leased_until=_until)
@@ -89,9 +79,12 @@ CLAIM_LEAST_RECENTLY_USED = _claim(
     .scalar_subquery()
 )
 
+# A tracker shared by several sessions is busy until the last of them goes idle.
+_later_end = case((trackers.c.leased_until < _until, _until), else_=trackers.c.leased_until)
+
 # Overflow "reuse": share the tracker whose holder has been idle longest. No lock is skipped:
 # sharing is the point, and the row lock of the UPDATE serializes concurrent sharers.
-SHARE_IDLEST = (
+SHARE_IDLEST = Prepared(
     update(trackers)
     .where(
         trackers.c.id
@@ -101,23 +94,22 @@ SHARE_IDLEST = (
         .limit(1)
         .scalar_subquery()
     )
-    .values(
-        leased_until=case((trackers.c.leased_until < _until, _until), else_=trackers.c.leased_until)
-    )
+    .values(leased_until=_later_end)
     .returning(trackers.c.id, trackers.c.number)
 )
 
-INSERT_LEASE = insert(leases).returning(leases.c.id)
-
-MIRROR_LEASE_ID = (
-    update(trackers)
-    .where(trackers.c.id == bindparam("tracker_id"))
-    .values(lease_id=bindparam("new_lease_id"))
+INSERT_LEASE = Prepared(
+    insert(leases).returning(leases.c.id),
+    ["tracker_id", "session_id", "started_at", "leased_until", "shared"],
 )
 
-INSERT_POOL_EVENT = insert(pool_events)
+MIRROR_LEASE_ID = Prepared(
+    update(trackers)
+    .where(trackers.c.id == bindparam("tracker"))
+    .values(lease_id=bindparam("lease"))
+)
 
-LIVE_LEASES = (
+LIVE_LEASES = Prepared(
     select(
         leases.c.id,
         leases.c.tracker_id,
@@ -127,34 +119,24 @@ LIVE_LEASES = (
     )
     .join(trackers, trackers.c.id == leases.c.tracker_id)
     .join(pools, pools.c.id == trackers.c.pool_id)
-    .where(leases.c.session_id == bindparam("session_id"), leases.c.leased_until > _now)
+    .where(leases.c.session_id == bindparam("session"), leases.c.leased_until > _now)
     .order_by(leases.c.id)
 )
 
-EXTEND_LEASE = (
-    update(leases)
-    .where(leases.c.id == bindparam("lease_id"))
-    .values(leased_until=bindparam("until", type_=UTCDateTime()))
+EXTEND_LEASE = Prepared(
+    update(leases).where(leases.c.id == bindparam("lease")).values(leased_until=_until)
 )
-
-# A tracker shared by several sessions is busy until the last of them goes idle.
-EXTEND_TRACKER = (
-    update(trackers)
-    .where(trackers.c.id == bindparam("tracker_id"))
-    .values(
-        leased_until=case((trackers.c.leased_until < _until, _until), else_=trackers.c.leased_until)
-    )
+EXTEND_TRACKER = Prepared(
+    update(trackers).where(trackers.c.id == bindparam("tracker")).values(leased_until=_later_end)
 )
 
 
 def claim(
-    conn: Connection, statement: Any, *, pool_id: int, until: datetime, **params: Any
-) -> Row[Any] | None:
-    """Run one of the claim statements; the claimed ``(id, number)`` or ``None``."""
-    row: Row[Any] | None = conn.execute(
-        statement, {"pool": pool_id, "until": until, **params}
-    ).first()
-    return row
+    conn: Connection, statement: Prepared, *, pool_id: int, until: datetime, **params: Any
+) -> tuple[int, str] | None:
+    """Run one of the claim statements; the claimed tracker's ``(id, number)`` or ``None``."""
+    row = statement.first(conn, {"pool": pool_id, "until": until, **params})
+    return None if row is None else (row[0], row[1])
 
 
 def insert_lease(
@@ -166,8 +148,8 @@ def insert_lease(
     leased_until: datetime,
     shared: bool,
 ) -> int:
-    lease_id: int = conn.execute(
-        INSERT_LEASE,
+    row = INSERT_LEASE.first(
+        conn,
         {
             "tracker_id": tracker_id,
             "session_id": session_id,
@@ -175,22 +157,30 @@ def insert_lease(
             "leased_until": leased_until,
             "shared": shared,
         },
-    ).scalar_one()
-    conn.execute(MIRROR_LEASE_ID, {"tracker_id": tracker_id, "new_lease_id": lease_id})
+    )
+    assert row is not None
+    lease_id: int = row[0]
+    MIRROR_LEASE_ID.rows(conn, {"tracker": tracker_id, "lease": lease_id})
     return lease_id
 
 
 def insert_pool_event(
     conn: Connection, *, pool_id: int, kind: str, at: datetime, detail: dict[str, Any]
 ) -> None:
-    conn.execute(INSERT_POOL_EVENT, {"pool_id": pool_id, "kind": kind, "at": at, "detail": detail})
+    # Through SQLAlchemy: its JSON type serializes ``detail`` for each engine. Rare (exhaustion).
+    conn.execute(insert(pool_events), {"pool_id": pool_id, "kind": kind, "at": at, "detail": detail})
 
 
-def live_leases(conn: Connection, session_id: str, now: datetime) -> Sequence[Row[Any]]:
+def live_leases(
+    conn: Connection, session_id: str, now: datetime
+) -> list[tuple[int, int, int, str, int]]:
     """The session's leases that have not ended: ``(id, tracker_id, pool_id, number, minutes)``."""
-    return conn.execute(LIVE_LEASES, {"session_id": session_id, "now": now}).all()
+    return [
+        (row[0], row[1], row[2], row[3], row[4])
+        for row in LIVE_LEASES.rows(conn, {"session": session_id, "now": now})
+    ]
 
 
 def extend(conn: Connection, *, lease_id: int, tracker_id: int, until: datetime) -> None:
-    conn.execute(EXTEND_LEASE, {"lease_id": lease_id, "until": until})
-    conn.execute(EXTEND_TRACKER, {"tracker_id": tracker_id, "until": until})
+    EXTEND_LEASE.rows(conn, {"lease": lease_id, "until": until})
+    EXTEND_TRACKER.rows(conn, {"tracker": tracker_id, "until": until})

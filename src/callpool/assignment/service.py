@@ -85,7 +85,8 @@ def claim(
             conn, repository.CLAIM_LEAST_RECENTLY_USED, pool_id=pool.id, until=until, now=now
         )
     if row is not None:
-        return Claim(pool.id, row.number, row.id, until)
+        tracker_id, number = row
+        return Claim(pool.id, number, tracker_id, until)
     return _overflow(conn, pool, until=until, now=now)
 
 
@@ -95,7 +96,8 @@ def _overflow(conn: Connection, pool: SessionPool, *, until: datetime, now: date
     if policy == REUSE:
         row = repository.claim(conn, repository.SHARE_IDLEST, pool_id=pool.id, until=until)
         if row is not None:
-            outcome = Claim(pool.id, row.number, row.id, until, shared=True, overflow=policy)
+            tracker_id, number = row
+            outcome = Claim(pool.id, number, tracker_id, until, shared=True, overflow=policy)
     elif policy == FALLBACK:
         # Without an overflow number, falling back can only mean the original number.
         outcome = Claim(pool.id, pool.overflow_number, overflow=policy)
@@ -138,8 +140,10 @@ def extend_session(conn: Connection, session_id: str, now: datetime) -> list[Liv
     Leases that already ended stay ended: their tracker may be someone else's by now.
     """
     extended = []
-    for row in repository.live_leases(conn, session_id, now):
-        until = now + timedelta(minutes=row.lease_minutes)
-        repository.extend(conn, lease_id=row.id, tracker_id=row.tracker_id, until=until)
-        extended.append(LiveLease(row.id, row.tracker_id, row.pool_id, row.number, until))
+    for lease_id, tracker_id, pool_id, number, minutes in repository.live_leases(
+        conn, session_id, now
+    ):
+        until = now + timedelta(minutes=minutes)
+        repository.extend(conn, lease_id=lease_id, tracker_id=tracker_id, until=until)
+        extended.append(LiveLease(lease_id, tracker_id, pool_id, number, until))
     return extended

@@ -73,7 +73,7 @@ def attribute(
 ) -> Attribution:
     at = call.started_at
     if pool.kind == SESSION:
-        found = attribute_to_session(db, tracker.id, at, window)
+        found = attribute_to_session(db, tracker, at, window)
     else:
         found = attribute_to_source(db, tracker.id, at)
     first = first_call_of_caller(db, call)
@@ -101,14 +101,14 @@ def attribute(
 
 
 def attribute_to_session(
-    db: Session, tracker_id: int, at: datetime, window: timedelta
+    db: Session, tracker: Tracker, at: datetime, window: timedelta
 ) -> Attribution:
-    live = live_leases(db, tracker_id, at)
+    live = live_leases(db, tracker.id, at)
     if live:
-        return choose(db, live, at, certainty=LIVE_LEASE, reason="lease")
-    ended = recently_ended_leases(db, tracker_id, at, window)
+        return choose(db, tracker, live, at, certainty=LIVE_LEASE, reason="lease")
+    ended = recently_ended_leases(db, tracker.id, at, window)
     if ended:
-        return choose(db, ended, at, certainty=ENDED_LEASE, reason="recent_lease")
+        return choose(db, tracker, ended, at, certainty=ENDED_LEASE, reason="recent_lease")
     return Attribution(reason="no_lease")
 
 
@@ -153,7 +153,13 @@ def recently_ended_leases(
 
 
 def choose(
-    db: Session, leases: list[Lease], at: datetime, *, certainty: float, reason: str
+    db: Session,
+    tracker: Tracker,
+    leases: list[Lease],
+    at: datetime,
+    *,
+    certainty: float,
+    reason: str,
 ) -> Attribution:
     session_ids = list(dict.fromkeys(lease.session_id for lease in leases))
     sessions = {
@@ -162,7 +168,7 @@ def choose(
     if len(sessions) == 1:
         (only,) = sessions.values()
         return _to(only, reason, certainty, [])
-    clicked = sessions_with_tel_click(db, list(sessions), at)
+    clicked = sessions_with_tel_click(db, list(sessions), tracker.number, at)
     if clicked:
         winner = sessions[clicked[0]]
         confidence = certainty * (SHARED_WITH_TEL_CLICK if len(clicked) == 1 else 0.5)
@@ -176,10 +182,16 @@ def choose(
     return _to(winner, why, confidence, others)
 
 
-def sessions_with_tel_click(db: Session, session_ids: list[str], at: datetime) -> list[str]:
-    """Sessions with a tel: click around the call, latest click first."""
+def sessions_with_tel_click(
+    db: Session, session_ids: list[str], number: str, at: datetime
+) -> list[str]:
+    """Sessions with a click on this tracker's ``tel:`` link around the call, latest first.
+
+    A page can show several tracking numbers (one per pool): a click on another one is no
+    evidence for this call.
+    """
     rows = db.execute(
-        select(SessionEvent.session_id, SessionEvent.at)
+        select(SessionEvent.session_id, SessionEvent.detail)
         .where(
             SessionEvent.session_id.in_(session_ids),
             SessionEvent.kind == "tel_click",
@@ -188,7 +200,13 @@ def sessions_with_tel_click(db: Session, session_ids: list[str], at: datetime) -
         )
         .order_by(SessionEvent.at.desc())
     ).all()
-    return list(dict.fromkeys(session_id for session_id, _at in rows))
+    return list(
+        dict.fromkeys(
+            session_id
+            for session_id, detail in rows
+            if (detail or {}).get("number") in (None, number)
+        )
+    )
 
 
 def attribute_to_source(db: Session, tracker_id: int, at: datetime) -> Attribution:

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from callpool import clock
 from callpool.calls import service
-from callpool.calls.routing import refresh_routing, warm_routing
+from callpool.calls.routing import refresh_routing, routing_table, warm_routing
 from callpool.db import Database
 from callpool.settings import Settings
 from callpool.telephony.base import Forward, InboundCall, Provider
@@ -41,7 +41,12 @@ ROUTING_REFRESH_SECONDS = 60.0
 async def keep_routing_fresh(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     database: Database = app.state.database
-    await run_in_threadpool(warm_routing, database, settings)
+    routing_table(settings)  # loads the file: calls route even if the database never answers
+    # A database that hangs (rather than refuses) must not hold up the start either.
+    with anyio.move_on_after(settings.webhook_db_deadline_seconds):
+        await anyio.to_thread.run_sync(
+            partial(warm_routing, database, settings), abandon_on_cancel=True
+        )
     task = asyncio.create_task(_refresh_forever(database, settings))
     try:
         yield

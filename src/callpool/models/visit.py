@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callpool.models.base import Base
@@ -27,6 +27,15 @@ class VisitSession(Base):
     __table_args__ = (
         Index("ix_sessions_site_started", "site_id", "started_at"),
         Index("ix_sessions_site_source", "site_id", "source", "medium", "started_at"),
+        # Reports count human sessions by time, source and medium from this index alone.
+        Index(
+            "ix_sessions_humans",
+            "site_id",
+            "started_at",
+            postgresql_include=["source", "medium"],
+            postgresql_where=text("is_bot = false"),
+            sqlite_where=text("is_bot = 0"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -1,4 +1,4 @@
-"""SQL the two engines spell differently: time buckets and the path of a landing URL.
+"""SQL the two engines spell differently: time buckets and the page of a landing URL.
 
 Each construct compiles to native SQL on PostgreSQL (so it runs inside the server's plan) and
 to SQLite's own functions there; both give the same answers, which the tests check on each.
@@ -12,15 +12,11 @@ from typing import Any
 
 from sqlalchemy import DateTime, Text
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 # Scheme and host are dropped, then everything from "?" or "#": what is left is the path.
-# PostgreSQL's regular expressions (ARE) read this pattern the same way Python's `re` does.
-LANDING_PATH_PATTERN = r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*)?([^?#]*)"
-_LANDING_PATH = re.compile(LANDING_PATH_PATTERN)
-SQLITE_LANDING_PATH = "callpool_landing_path"
+_LANDING_PATH = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*)?([^?#]*)")
 
 
 def landing_path_of(url: str | None) -> str | None:
@@ -31,35 +27,35 @@ def landing_path_of(url: str | None) -> str | None:
     return (match.group(1) if match else "") or "/"
 
 
-class landing_path(FunctionElement[str]):
-    """The path of a landing URL, computed by the database."""
+class landing_page(FunctionElement[str]):
+    """A landing URL without its query and fragment: what the reports group by.
+
+    Grouping by this, not by the whole URL, folds the click ids that make each paid visit's URL
+    unique into a few hundred rows; Python then takes the path of each (``landing_path_of``).
+    Cheap string functions on every row, a regular expression only on the grouped few.
+    """
 
     type = Text()
     inherit_cache = True
 
 
-@compiles(landing_path, "postgresql")
-def _landing_path_pg(element: landing_path, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(landing_page, "postgresql")
+def _landing_page_pg(element: landing_page, compiler: SQLCompiler, **kw: Any) -> str:
     url = compiler.process(element.clauses, **kw)
-    extracted = f"substring({url} from '{LANDING_PATH_PATTERN}')"
-    return f"CASE WHEN {url} IS NULL THEN NULL ELSE coalesce(nullif({extracted}, ''), '/') END"
+    return f"split_part(split_part({url}, '#', 1), '?', 1)"
 
 
-@compiles(landing_path, "sqlite")
-def _landing_path_sqlite(element: landing_path, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite has no regular expressions; the same Python function is registered on the
-    # connection by `register_sqlite_functions` before the query runs.
-    return f"{SQLITE_LANDING_PATH}({compiler.process(element.clauses, **kw)})"
+@compiles(landing_page, "sqlite")
+def _landing_page_sqlite(element: landing_page, compiler: SQLCompiler, **kw: Any) -> str:
+    return _sqlite_cut(_sqlite_cut(compiler.process(element.clauses, **kw), "#"), "?")
 
 
-def register_sqlite_functions(db: Session) -> None:
-    """Make ``landing_path`` callable on this session's SQLite connection (no-op elsewhere)."""
-    connection = db.connection()
-    if connection.dialect.name != "sqlite":
-        return
-    raw = connection.connection.driver_connection
-    assert raw is not None
-    raw.create_function(SQLITE_LANDING_PATH, 1, landing_path_of, deterministic=True)
+def _sqlite_cut(text: str, mark: str) -> str:
+    """SQL for ``text`` up to the first ``mark`` (all of it without one)."""
+    return (
+        f"CASE WHEN instr({text}, '{mark}') > 0 "
+        f"THEN substr({text}, 1, instr({text}, '{mark}') - 1) ELSE {text} END"
+    )
 
 
 class _bucket_start(FunctionElement[datetime]):

@@ -25,7 +25,7 @@ from callpool.models import Pool, Site
 from callpool.models.pool import SESSION
 from callpool.models.tracker import RELEASED, TRACKER_STATUSES
 from callpool.reports import repository
-from callpool.reports.expressions import as_utc
+from callpool.reports.expressions import as_utc, landing_path_of
 from callpool.reports.schemas import (
     Breakdown,
     BreakdownRow,
@@ -132,8 +132,9 @@ def breakdown(
     """Sessions and calls by one dimension: the top ``limit`` values by calls, then "other".
 
     Conversion rate is calls / sessions of the same value in the period (it can pass 1 when
-    visits from before the period call during it). First-time callers count calls from a
-    number that had never called the account before.
+    visits from before the period call during it). First-time callers count the calls that
+    attribution did not link to an earlier call from the same number (``first_call_id``).
+    Landing pages are paths: query string and fragment dropped.
     """
     require_site(db, account_id, site_id)
     counts: dict[str | None, list[int]] = {}  # value → [sessions, calls, first-time callers]
@@ -158,6 +159,8 @@ def breakdown(
 
 
 def _value(dimension: Dimension, values: Sequence[Any]) -> str | None:
+    if dimension == "landing_page":
+        return landing_path_of(values[0])  # the database grouped by URL without its query
     if dimension != "source_medium":
         return values[0]  # type: ignore[no-any-return]
     source, medium = values

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
+from callpool.assignment.prepared import Prepared
 from callpool.db import Database
 from callpool.models import Pageview, SessionEvent, Visitor, VisitSession
 from callpool.models.base import UTCDateTime
@@ -32,16 +33,43 @@ def writing(database: Database) -> Iterator[Connection]:
         yield conn
 
 
-VISITOR_LAST_TRACKER = select(visitors.c.last_tracker_id).where(
-    visitors.c.id == bindparam("visitor_id"), visitors.c.site_id == bindparam("site_id")
+VISITOR_LAST_TRACKER = Prepared(
+    select(visitors.c.last_tracker_id).where(
+        visitors.c.id == bindparam("visitor"), visitors.c.site_id == bindparam("site")
+    )
 )
-INSERT_VISITOR = insert(visitors)
-SET_LAST_TRACKER = (
+INSERT_VISITOR = Prepared(insert(visitors), ["id", "site_id", "first_seen_at", "last_tracker_id"])
+SET_LAST_TRACKER = Prepared(
     update(visitors)
-    .where(visitors.c.id == bindparam("visitor_id"))
-    .values(last_tracker_id=bindparam("tracker_id"))
+    .where(visitors.c.id == bindparam("visitor"))
+    .values(last_tracker_id=bindparam("tracker"))
 )
-INSERT_SESSION = insert(sessions)
+SESSION_COLUMNS = (
+    "id",
+    "site_id",
+    "visitor_id",
+    "started_at",
+    "last_seen_at",
+    "source",
+    "medium",
+    "campaign",
+    "term",
+    "content",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "fbclid",
+    "msclkid",
+    "ttclid",
+    "referrer",
+    "landing_url",
+    "user_agent",
+    "device",
+    "ip_hash",
+    "is_bot",
+    "pageview_count",
+)
+INSERT_SESSION = Prepared(insert(sessions), SESSION_COLUMNS)
 FIND_SESSION = select(
     sessions.c.id,
     sessions.c.visitor_id,
@@ -52,72 +80,70 @@ FIND_SESSION = select(
     sessions.c.term,
     sessions.c.content,
     sessions.c.is_bot,
-).where(sessions.c.id == bindparam("session_id"), sessions.c.site_id == bindparam("site_id"))
-TOUCH_SESSION = (
+).where(sessions.c.id == bindparam("session"), sessions.c.site_id == bindparam("site"))
+TOUCH_SESSION = Prepared(
     update(sessions)
-    .where(sessions.c.id == bindparam("session_id"))
-    .values(
-        last_seen_at=_now,
-        pageview_count=sessions.c.pageview_count + bindparam("views"),
-    )
+    .where(sessions.c.id == bindparam("session"))
+    .values(last_seen_at=_now, pageview_count=sessions.c.pageview_count + bindparam("views"))
 )
-COUNT_PAGEVIEW = (
+COUNT_PAGEVIEW = Prepared(
     update(sessions)
-    .where(sessions.c.id == bindparam("session_id"))
+    .where(sessions.c.id == bindparam("session"))
     .values(pageview_count=sessions.c.pageview_count + 1)
 )
-INSERT_PAGEVIEW = insert(pageviews)
-INSERT_EVENT = insert(session_events)
+INSERT_PAGEVIEW = Prepared(insert(pageviews), ["session_id", "url", "title", "at"])
 
 
 def visitor_exists(conn: Connection, visitor_id: str, site_id: int) -> tuple[bool, int | None]:
     """Whether the site knows the visitor, and the tracker it was shown last."""
-    row = conn.execute(VISITOR_LAST_TRACKER, {"visitor_id": visitor_id, "site_id": site_id}).first()
-    return (False, None) if row is None else (True, row.last_tracker_id)
+    row = VISITOR_LAST_TRACKER.first(conn, {"visitor": visitor_id, "site": site_id})
+    return (False, None) if row is None else (True, row[0])
 
 
 def insert_visitor(
     conn: Connection, visitor_id: str, site_id: int, now: datetime, tracker_id: int | None
 ) -> None:
-    conn.execute(
-        INSERT_VISITOR,
+    INSERT_VISITOR.rows(
+        conn,
         {"id": visitor_id, "site_id": site_id, "first_seen_at": now, "last_tracker_id": tracker_id},
     )
 
 
 def set_last_tracker(conn: Connection, visitor_id: str, tracker_id: int) -> None:
-    conn.execute(SET_LAST_TRACKER, {"visitor_id": visitor_id, "tracker_id": tracker_id})
+    SET_LAST_TRACKER.rows(conn, {"visitor": visitor_id, "tracker": tracker_id})
 
 
 def insert_session(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(INSERT_SESSION, values)
+    INSERT_SESSION.rows(conn, values)
 
 
 def find_session(conn: Connection, session_id: str, site_id: int) -> Row[Any] | None:
+    """The session if it is one of the site's (through SQLAlchemy: it reads a timestamp)."""
     row: Row[Any] | None = conn.execute(
-        FIND_SESSION, {"session_id": session_id, "site_id": site_id}
+        FIND_SESSION, {"session": session_id, "site": site_id}
     ).first()
     return row
 
 
 def touch_session(conn: Connection, session_id: str, now: datetime, *, views: int) -> None:
     """Activity in a live session: it was last seen now, with ``views`` more pageviews."""
-    conn.execute(TOUCH_SESSION, {"session_id": session_id, "now": now, "views": views})
+    TOUCH_SESSION.rows(conn, {"session": session_id, "now": now, "views": views})
 
 
 def count_pageview(conn: Connection, session_id: str) -> None:
-    conn.execute(COUNT_PAGEVIEW, {"session_id": session_id})
+    COUNT_PAGEVIEW.rows(conn, {"session": session_id})
 
 
 def insert_pageview(
     conn: Connection, session_id: str, url: str, title: str | None, now: datetime
 ) -> None:
-    conn.execute(INSERT_PAGEVIEW, {"session_id": session_id, "url": url, "title": title, "at": now})
+    INSERT_PAGEVIEW.rows(conn, {"session_id": session_id, "url": url, "title": title, "at": now})
 
 
 def insert_event(
     conn: Connection, session_id: str, kind: str, now: datetime, detail: dict[str, Any]
 ) -> None:
+    # Through SQLAlchemy: its JSON type serializes ``detail`` for each engine.
     conn.execute(
-        INSERT_EVENT, {"session_id": session_id, "kind": kind, "at": now, "detail": detail}
+        insert(session_events), {"session_id": session_id, "kind": kind, "at": now, "detail": detail}
     )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:10:45.849357
+Create Date: 2026-11-22 19:38:39.046317
 """
 
 from collections.abc import Sequence
@@ -214,6 +214,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sessions")),
     )
     with op.batch_alter_table("sessions", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sessions_humans",
+            ["site_id", "started_at"],
+            unique=False,
+            postgresql_include=["source", "medium"],
+            postgresql_where=sa.text("is_bot = false"),
+            sqlite_where=sa.text("is_bot = 0"),
+        )
         batch_op.create_index(
             "ix_sessions_site_source", ["site_id", "source", "medium", "started_at"], unique=False
         )
@@ -438,6 +446,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sessions_visitor_id"))
         batch_op.drop_index("ix_sessions_site_started")
         batch_op.drop_index("ix_sessions_site_source")
+        batch_op.drop_index(
+            "ix_sessions_humans",
+            postgresql_include=["source", "medium"],
+            postgresql_where=sa.text("is_bot = false"),
+            sqlite_where=sa.text("is_bot = 0"),
+        )
 
     op.drop_table("sessions")
     with op.batch_alter_table("pool_events", schema=None) as batch_op:
