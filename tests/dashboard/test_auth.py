@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 
-from callpool.accounts.users import user_by_email
+from callpool.accounts.users import create_user_with_account, ensure_user, user_by_email
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from tests.dashboard.conftest import PASSWORD, Person, csrf_of, post_form, sign_in
@@ -127,3 +132,47 @@ def test_next_never_leaves_the_site(client: TestClient, owner: Person) -> None:
         follow_redirects=False,
     )
     assert response.headers["location"] == "/dashboard"
+
+
+def test_createuser_then_sign_in(client: TestClient, database: Database) -> None:
+    with database.session() as db:
+        user, account = create_user_with_account(db, "First@Example.test", "long enough")
+        assert (user.email, account.name) == ("first@example.test", "Default account")
+        assert not ensure_user(db, "first@example.test", "other password", account.id)
+    sign_in(client, "first@example.test", "long enough")
+    assert "Default account" in client.get("/dashboard").text
+
+
+def test_createuser_command(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CALLPOOL_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "CALLPOOL_SECRET_KEY": "cli-test-secret-key-0123",
+    }
+    command = [sys.executable, "-m", "callpool", "createuser", "--email", "ops@acme.test"]
+    made = subprocess.run(
+        [*command, "--password", "s3cret-enough"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "created ops@acme.test, owner of account 'Default account'" in made.stdout
+    again = subprocess.run(
+        [*command, "--password", "s3cret-enough"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    short = subprocess.run(
+        [*command[:-1], "new@acme.test", "--password", "short"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "at least 8 characters" in short.stderr

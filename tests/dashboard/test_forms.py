@@ -156,3 +156,74 @@ def test_bad_site_is_refused(as_owner: TestClient) -> None:
     assert response.status_code == 422
     assert "is not an http(s) URL" in error_beside(response.text, "allowed_origins")
     assert "/dashboard/sites/" not in as_owner.get("/dashboard").text
+
+
+def change_settings(as_owner: TestClient, pool_id: int, **fields: str) -> httpx.Response:
+    data = {"name": "Website visitors", "original_number": "(512) 555-0123", "size": "3"}
+    page = f"/dashboard/pools/{pool_id}"
+    return post_form(as_owner, page, f"{page}/settings", {**data, **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"size": "0"}, "size", "greater than or equal to 1"),
+        ({"original_number": "12"}, "original_number", "valid phone number"),
+        ({"name": ""}, "name", "at least 1 character"),
+    ],
+)
+def test_bad_settings_are_refused_beside_their_field(
+    as_owner: TestClient,
+    database: Database,
+    account_data: AccountData,
+    fields: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    response = change_settings(as_owner, account_data.pool_id, **fields)
+    assert response.status_code == 422
+    assert message in error_beside(response.text, field)
+    with database.reader() as db:
+        pool = db.get(Pool, account_data.pool_id)
+        assert pool is not None
+        assert (pool.name, pool.size, pool.original_number) == (
+            "Website visitors",
+            3,
+            "+15125550123",
+        )
+
+
+def test_a_larger_size_buys_numbers(as_owner: TestClient, account_data: AccountData) -> None:
+    response = change_settings(as_owner, account_data.pool_id, size="5")
+    assert response.status_code == 303
+    page = as_owner.get(response.headers["location"]).text
+    assert "Settings saved" in page
+    assert page.count("(737) 555-01") == 5
+
+
+def test_utilization_over_one_is_refused_for_an_automated_pool(
+    as_owner: TestClient, account_data: AccountData
+) -> None:
+    created = new_pool(as_owner, account_data.site_id, kind="automated", utilization="0.5")
+    assert created.status_code == 303
+    pool_id = int(created.headers["location"].split("/")[3].split("?")[0])
+    response = change_settings(as_owner, pool_id, name="Paid search", utilization="1.5")
+    assert response.status_code == 422
+    assert "utilization must be in (0, 1]" in error_beside(response.text, "utilization")
+    assert 'value="0.5"' in as_owner.get(f"/dashboard/pools/{pool_id}").text
+
+
+def test_site_origins_are_checked_and_saved(
+    as_owner: TestClient, account_data: AccountData
+) -> None:
+    page = f"/dashboard/sites/{account_data.site_id}"
+    data = {"name": "Acme", "region": "US", "allowed_origins": "ftp://acme.test"}
+    refused = post_form(as_owner, page, page, data)
+    assert refused.status_code == 422
+    assert "is not an http(s) URL" in error_beside(refused.text, "allowed_origins")
+    assert "https://acme.test" in as_owner.get(page).text
+
+    data["allowed_origins"] = "https://acme.test\nhttps://www.acme.test/contact"
+    assert post_form(as_owner, page, page, data).status_code == 303
+    verify = as_owner.get(f"{page}/verify").text
+    assert "https://www.acme.test/?callpool_debug=1" in verify

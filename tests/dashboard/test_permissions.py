@@ -27,6 +27,9 @@ def pages(data: AccountData) -> list[str]:
 def forms(data: AccountData) -> list[tuple[str, dict[str, str]]]:
     pool = f"/dashboard/pools/{data.pool_id}"
     return [
+        (f"/dashboard/sites/{data.site_id}", {"name": "Mine now", "region": "US"}),
+        (f"{pool}/settings", {"name": "Mine now", "original_number": "+15125550100", "size": "1"}),
+        (f"{pool}/reassign", {}),
         (
             f"/dashboard/sites/{data.site_id}/pools",
             {"name": "Mine now", "original_number": "+15125550100", "size": "2"},

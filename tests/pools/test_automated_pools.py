@@ -6,17 +6,17 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from callpool.calls.routing import routing_table
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, PoolEvent, Tracker
 from callpool.pools import service
 from callpool.pools.assignments import source_medium_at
-from callpool.pools.rebalance import rebalance_due_pools
+from callpool.pools.rebalance import rebalance_due_pools, rebalance_job
 from callpool.pools.schemas import PoolOut, PoolUpdate
 from callpool.pools.service import Deps
-from callpool.pools.sourcelevel import others_target, tracker_for_session
-
-from .conftest import BUSINESS, NEW_BUSINESS, AddVisits, MakePool, RecordingSandbox
+from callpool.pools.sourcelevel import active_number_for, others_target, tracker_for_session
+from tests.pools.conftest import BUSINESS, NEW_BUSINESS, AddVisits, MakePool, RecordingSandbox
 
 GOOGLE, BING, FACEBOOK, NEWSLETTER = (
     ("google", "cpc"),
@@ -357,6 +357,9 @@ def test_the_visit_engine_sees_active_trackers_only(
         assert google.source == "google"
         assert tracker_for_session(db, stored, *BING) is None
         assert others_target(stored).original
+    with database.engine.connect() as conn:
+        assert active_number_for(conn, pool.id, *GOOGLE) == (google.id, google.number)
+        assert active_number_for(conn, pool.id, *BING) is None
     clock.advance(days=1)
     visits(*BING, 300)
     rebalance(deps, account, pool)
@@ -401,3 +404,23 @@ def test_the_worker_rebalances_due_pools_once(
     with database.reader() as db:
         events = db.scalars(select(PoolEvent.kind).where(PoolEvent.pool_id == pool.id)).all()
     assert events == ["rebalanced"]
+
+
+def test_the_worker_job_refreshes_routing_for_newly_activated_trackers(
+    make_pool: MakePool,
+    database: Database,
+    visits: AddVisits,
+    deps: Deps,
+    clock: FrozenClock,
+    provider: RecordingSandbox,
+) -> None:
+    pool = make_pool(size=1, utilization=1.0)
+    visits(*GOOGLE, 200)
+    clock.advance(minutes=5)
+
+    assert rebalance_job(database, deps.settings, provider) == 1
+
+    [tracker] = trackers(database, pool.id)
+    route = routing_table(deps.settings).lookup(tracker.number)
+    assert route is not None
+    assert (route.forward_to, tracker.status) == (BUSINESS, "active")

@@ -14,8 +14,7 @@ from callpool.models import Site
 from callpool.pools.assignments import source_medium_at
 from callpool.pools.rebalance import rebalance_due_pools
 from callpool.settings import Settings
-
-from .conftest import BUSINESS, AddVisits, RecordingSandbox
+from tests.pools.conftest import BUSINESS, AddVisits, RecordingSandbox
 
 API = "/api/v1/pools"
 

@@ -9,13 +9,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from callpool.calls.routing import routing_table
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Pool, Site, Tracker
-from callpool.calls.routing import routing_table
 from callpool.settings import Settings
-
-from .conftest import BUSINESS, RecordingSandbox, add_site
+from tests.pools.conftest import BUSINESS, RecordingSandbox, add_site
 
 API = "/api/v1/pools"
 

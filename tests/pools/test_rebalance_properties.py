@@ -31,8 +31,7 @@ from callpool.pools import service
 from callpool.pools.assignments import source_medium_at
 from callpool.pools.schemas import PoolCreate, PoolUpdate
 from callpool.pools.service import Deps
-
-from .conftest import add_site, insert_visits
+from tests.pools.conftest import add_site, insert_visits
 
 SOURCES = [
     ("google", "cpc"),

@@ -341,3 +341,13 @@ def test_landing_page_paths_are_the_same_on_both_engines(
         "/plumbing",
         "/relative/page",
     ]
+
+
+def test_a_period_starting_mid_hour_counts_only_from_its_start(
+    client: TestClient, auth: dict[str, str], world: World
+) -> None:
+    series = get(client, auth, "timeseries", start="2026-01-02T10:30", end="2026-01-02T12:00")
+
+    assert [
+        (bucket["start"], bucket["calls"], bucket["sessions"]) for bucket in series["buckets"]
+    ] == [("2026-01-02T10:00:00Z", 0, 0), ("2026-01-02T11:00:00Z", 0, 1)]

@@ -79,6 +79,15 @@ def create_user_with_account(db: Session, email: str, password: str) -> tuple[Us
     return user, account
 
 
+def ensure_user(db: Session, email: str, password: str, account_id: int, role: str = OWNER) -> bool:
+    """Make ``email`` a user of ``account_id`` unless that email exists (the demo's sign-in);
+    returns whether it was created."""
+    if user_by_email(db, email) is not None:
+        return False
+    add_membership(db, create_user(db, email, password).id, account_id, role)
+    return True
+
+
 def authenticate(db: Session, email: str, password: str) -> User | None:
     """The user whose email and password these are, or ``None``."""
     user = user_by_email(db, email)

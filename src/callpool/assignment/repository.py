@@ -15,19 +15,19 @@ has to sweep them. Only ``active`` trackers are handed out (see ``service.py``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, insert, or_, select, update
 
-from callpool.assignment.prepared import Prepared
+from callpool.assignment.prepared import Prepared, Tx
 from callpool.models import Lease, Pool, PoolEvent, Tracker
 from callpool.models.base import UTCDateTime
 from callpool.models.tracker import ACTIVE
 
-trackers = Tracker.__table__
-leases = Lease.__table__
-pools = Pool.__table__
-pool_events = PoolEvent.__table__
+trackers = cast(Table, Tracker.__table__)
+leases = cast(Table, Lease.__table__)
+pools = cast(Table, Pool.__table__)
+pool_events = cast(Table, PoolEvent.__table__)
 
 _now = bindparam("now", type_=UTCDateTime())
 _until = bindparam("until", type_=UTCDateTime())
@@ -98,6 +98,8 @@ SHARE_IDLEST = Prepared(
     .returning(trackers.c.id, trackers.c.number)
 )
 
+INSERT_POOL_EVENT = Prepared(insert(pool_events), ["pool_id", "kind", "at", "detail"])
+
 INSERT_LEASE = Prepared(
     insert(leases).returning(leases.c.id),
     ["tracker_id", "session_id", "started_at", "leased_until", "shared"],
@@ -108,6 +110,8 @@ MIRROR_LEASE_ID = Prepared(
     .where(trackers.c.id == bindparam("tracker"))
     .values(lease_id=bindparam("lease"))
 )
+
+INSERT_POOL_EVENT = Prepared(insert(pool_events), ["pool_id", "kind", "at", "detail"])
 
 LIVE_LEASES = Prepared(
     select(
@@ -132,15 +136,15 @@ EXTEND_TRACKER = Prepared(
 
 
 def claim(
-    conn: Connection, statement: Prepared, *, pool_id: int, until: datetime, **params: Any
+    tx: Tx, statement: Prepared, *, pool_id: int, until: datetime, **params: Any
 ) -> tuple[int, str] | None:
     """Run one of the claim statements; the claimed tracker's ``(id, number)`` or ``None``."""
-    row = statement.first(conn, {"pool": pool_id, "until": until, **params})
+    row = statement.first(tx, {"pool": pool_id, "until": until, **params})
     return None if row is None else (row[0], row[1])
 
 
 def insert_lease(
-    conn: Connection,
+    tx: Tx,
     *,
     tracker_id: int,
     session_id: str,
@@ -149,7 +153,7 @@ def insert_lease(
     shared: bool,
 ) -> int:
     row = INSERT_LEASE.first(
-        conn,
+        tx,
         {
             "tracker_id": tracker_id,
             "session_id": session_id,
@@ -160,27 +164,24 @@ def insert_lease(
     )
     assert row is not None
     lease_id: int = row[0]
-    MIRROR_LEASE_ID.rows(conn, {"tracker": tracker_id, "lease": lease_id})
+    MIRROR_LEASE_ID.rows(tx, {"tracker": tracker_id, "lease": lease_id})
     return lease_id
 
 
 def insert_pool_event(
-    conn: Connection, *, pool_id: int, kind: str, at: datetime, detail: dict[str, Any]
+    tx: Tx, *, pool_id: int, kind: str, at: datetime, detail: dict[str, Any]
 ) -> None:
-    # Through SQLAlchemy: its JSON type serializes ``detail`` for each engine. Rare (exhaustion).
-    conn.execute(insert(pool_events), {"pool_id": pool_id, "kind": kind, "at": at, "detail": detail})
+    INSERT_POOL_EVENT.rows(tx, {"pool_id": pool_id, "kind": kind, "at": at, "detail": detail})
 
 
-def live_leases(
-    conn: Connection, session_id: str, now: datetime
-) -> list[tuple[int, int, int, str, int]]:
+def live_leases(tx: Tx, session_id: str, now: datetime) -> list[tuple[int, int, int, str, int]]:
     """The session's leases that have not ended: ``(id, tracker_id, pool_id, number, minutes)``."""
     return [
         (row[0], row[1], row[2], row[3], row[4])
-        for row in LIVE_LEASES.rows(conn, {"session": session_id, "now": now})
+        for row in LIVE_LEASES.rows(tx, {"session": session_id, "now": now})
     ]
 
 
-def extend(conn: Connection, *, lease_id: int, tracker_id: int, until: datetime) -> None:
-    EXTEND_LEASE.rows(conn, {"lease": lease_id, "until": until})
-    EXTEND_TRACKER.rows(conn, {"tracker": tracker_id, "until": until})
+def extend(tx: Tx, *, lease_id: int, tracker_id: int, until: datetime) -> None:
+    EXTEND_LEASE.rows(tx, {"lease": lease_id, "until": until})
+    EXTEND_TRACKER.rows(tx, {"tracker": tracker_id, "until": until})

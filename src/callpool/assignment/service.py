@@ -26,9 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection
-
 from callpool.assignment import repository
+from callpool.assignment.prepared import Tx
 
 REUSE, FALLBACK, ORIGINAL = "reuse", "fallback", "original"
 EXHAUSTED = "exhausted"
@@ -63,15 +62,13 @@ class Claim:
     overflow: str | None = None  # the policy applied when the pool was exhausted
 
 
-def claim(
-    conn: Connection, pool: SessionPool, *, previous_tracker_id: int | None, now: datetime
-) -> Claim:
+def claim(tx: Tx, pool: SessionPool, *, previous_tracker_id: int | None, now: datetime) -> Claim:
     """Take a tracker of ``pool`` for a new lease starting ``now`` (see ``record_lease``)."""
     until = pool.lease_end(now)
     row = None
     if previous_tracker_id is not None:
         row = repository.claim(
-            conn,
+            tx,
             repository.CLAIM_PREVIOUS,
             pool_id=pool.id,
             until=until,
@@ -79,22 +76,22 @@ def claim(
             now=now,
         )
     if row is None:
-        row = repository.claim(conn, repository.CLAIM_NEVER_LEASED, pool_id=pool.id, until=until)
+        row = repository.claim(tx, repository.CLAIM_NEVER_LEASED, pool_id=pool.id, until=until)
     if row is None:
         row = repository.claim(
-            conn, repository.CLAIM_LEAST_RECENTLY_USED, pool_id=pool.id, until=until, now=now
+            tx, repository.CLAIM_LEAST_RECENTLY_USED, pool_id=pool.id, until=until, now=now
         )
     if row is not None:
         tracker_id, number = row
         return Claim(pool.id, number, tracker_id, until)
-    return _overflow(conn, pool, until=until, now=now)
+    return _overflow(tx, pool, until=until, now=now)
 
 
-def _overflow(conn: Connection, pool: SessionPool, *, until: datetime, now: datetime) -> Claim:
+def _overflow(tx: Tx, pool: SessionPool, *, until: datetime, now: datetime) -> Claim:
     policy = pool.overflow_policy
     outcome = Claim(pool.id, None, overflow=policy)
     if policy == REUSE:
-        row = repository.claim(conn, repository.SHARE_IDLEST, pool_id=pool.id, until=until)
+        row = repository.claim(tx, repository.SHARE_IDLEST, pool_id=pool.id, until=until)
         if row is not None:
             tracker_id, number = row
             outcome = Claim(pool.id, number, tracker_id, until, shared=True, overflow=policy)
@@ -102,7 +99,7 @@ def _overflow(conn: Connection, pool: SessionPool, *, until: datetime, now: date
         # Without an overflow number, falling back can only mean the original number.
         outcome = Claim(pool.id, pool.overflow_number, overflow=policy)
     repository.insert_pool_event(
-        conn,
+        tx,
         pool_id=pool.id,
         kind=EXHAUSTED,
         at=now,
@@ -111,12 +108,12 @@ def _overflow(conn: Connection, pool: SessionPool, *, until: datetime, now: date
     return outcome
 
 
-def record_lease(conn: Connection, claimed: Claim, *, session_id: str, now: datetime) -> int | None:
+def record_lease(tx: Tx, claimed: Claim, *, session_id: str, now: datetime) -> int | None:
     """Store the lease of a claim for ``session_id`` (which must exist); its id, if any."""
     if claimed.tracker_id is None or claimed.leased_until is None:
         return None
     return repository.insert_lease(
-        conn,
+        tx,
         tracker_id=claimed.tracker_id,
         session_id=session_id,
         started_at=now,
@@ -134,16 +131,16 @@ class LiveLease:
     leased_until: datetime
 
 
-def extend_session(conn: Connection, session_id: str, now: datetime) -> list[LiveLease]:
+def extend_session(tx: Tx, session_id: str, now: datetime) -> list[LiveLease]:
     """Activity in a session: push its live leases to ``lease_minutes`` after ``now``.
 
     Leases that already ended stay ended: their tracker may be someone else's by now.
     """
     extended = []
     for lease_id, tracker_id, pool_id, number, minutes in repository.live_leases(
-        conn, session_id, now
+        tx, session_id, now
     ):
         until = now + timedelta(minutes=minutes)
-        repository.extend(conn, lease_id=lease_id, tracker_id=tracker_id, until=until)
+        repository.extend(tx, lease_id=lease_id, tracker_id=tracker_id, until=until)
         extended.append(LiveLease(lease_id, tracker_id, pool_id, number, until))
     return extended

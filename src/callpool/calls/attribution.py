@@ -33,7 +33,8 @@ from callpool.models.pool import SESSION
 TEL_CLICK_BEFORE = timedelta(minutes=10)
 TEL_CLICK_AFTER = timedelta(minutes=1)
 
-# Caller ids that say "withheld", not who called: never link calls by them.
+# Caller ids that say "withheld", not who called: never link calls by them. The numbers are
+# how carriers spell ANONYMOUS, RESTRICTED, BLOCKED, UNKNOWN, UNAVAILABLE on a keypad.
 WITHHELD = {
     "",
     "anonymous",
@@ -53,6 +54,7 @@ WITHHELD = {
 LIVE_LEASE = 1.0
 ENDED_LEASE = 0.9
 SHARED_WITH_TEL_CLICK = 0.75
+SHARED_WITH_SEVERAL_TEL_CLICKS = 0.5  # the latest click wins, but who knows
 SOURCE_ASSIGNMENT = 1.0
 REPEAT_CALLER_FACTOR = 0.8
 
@@ -171,7 +173,9 @@ def choose(
     clicked = sessions_with_tel_click(db, list(sessions), tracker.number, at)
     if clicked:
         winner = sessions[clicked[0]]
-        confidence = certainty * (SHARED_WITH_TEL_CLICK if len(clicked) == 1 else 0.5)
+        confidence = certainty * (
+            SHARED_WITH_TEL_CLICK if len(clicked) == 1 else SHARED_WITH_SEVERAL_TEL_CLICKS
+        )
         why = "shared_lease_tel_click"
     else:
         # Nothing but timing: the visitor active last is the likeliest to be on the phone.

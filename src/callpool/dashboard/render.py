@@ -66,9 +66,19 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     html = templates.get_template(template).render(
         request=request, csrf=session.csrf, path=request.url.path, **context
     )
-    response = HTMLResponse(html, status_code=status_code)
+    response = HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
     save_session(request, response)
     return response
+
+
+PAGE_HEADERS = {
+    # Pages show one account's calls: no shared cache keeps them, no other site frames them.
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def redirect(request: Request, url: str) -> RedirectResponse:

@@ -32,6 +32,7 @@ from callpool.pools.service import Deps
 from callpool.reports import service as reports
 from callpool.sessions import repository as visits
 from callpool.sites import service as sites
+from callpool.sites.schemas import SiteUpdate
 from callpool.telephony.base import ProviderError
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
@@ -64,10 +65,10 @@ def as_e164(raw: str | None, region: str) -> str | None:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-def provider_message(error: ProviderError) -> str:
+def provider_message(error: ProviderError, outcome: str = "Nothing was bought") -> str:
     if error.permanent:
-        return f"The telephony provider refused: {error}. Nothing was bought."
-    return f"The telephony provider could not be reached ({error}). Nothing was bought; retry."
+        return f"The telephony provider refused: {error}. {outcome}."
+    return f"The telephony provider could not be reached ({error}). {outcome}; retry."
 
 
 # -- the site and its steps ------------------------------------------------------------------
@@ -75,20 +76,57 @@ def provider_message(error: ProviderError) -> str:
 
 @router.get("/sites/{site_id}")
 def site_page(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
-    site = _site(request, viewer, site_id)
-    pool_list = pools.list_pools(deps_of(request), viewer.account_id, site_id)
+    return _site_page(request, viewer, _site(request, viewer, site_id))
+
+
+def _site_page(
+    request: Request,
+    viewer: Viewer,
+    site: Site,
+    form: Mapping[str, Any] | None = None,
+    errors: FieldErrors | None = None,
+) -> Response:
+    pool_list = pools.list_pools(deps_of(request), viewer.account_id, site.id)
     with request.app.state.database.reader() as db:
-        seen = visits.latest_sessions(db, viewer.account_id, site_id=site_id, limit=1, offset=0)
+        seen = visits.latest_sessions(db, viewer.account_id, site_id=site.id, limit=1, offset=0)
+    if form is None:
+        form = {
+            "name": site.name,
+            "allowed_origins": "\n".join(site.allowed_origins),
+            "region": site.region,
+        }
     return render(
         request,
         "site.html",
+        422 if errors else 200,
         title=site.name,
         viewer=viewer,
         site=site,
         pools=pool_list,
         has_target=any(p.swap_number or p.swap_selector for p in pool_list),
         has_visits=bool(seen),
+        form=form,
+        errors=errors or {},
     )
+
+
+@router.post("/sites/{site_id}", dependencies=[CsrfChecked])
+async def change_site(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+    """The site's name, where it runs (origins allowed to ask for numbers) and country."""
+    site = _site(request, viewer, site_id)
+    form = await request.form()
+    data = {
+        "name": text(form, "name") or "",
+        "allowed_origins": lines(form, "allowed_origins"),
+        "region": text(form, "region") or "",
+    }
+    try:
+        changes = build(SiteUpdate, data)
+    except FormInvalid as invalid:
+        return _site_page(request, viewer, site, form, invalid.errors)
+    with request.app.state.database.session() as db:
+        sites.update_site(db, viewer.account_id, site_id, changes)
+    return redirect(request, f"/dashboard/sites/{site_id}?saved=1")
 
 
 # -- step 1: create a pool -------------------------------------------------------------------
@@ -174,9 +212,10 @@ def _pool_page(
     pool_id: int,
     target_form: Mapping[str, Any] | None = None,
     errors: FieldErrors | None = None,
-    status_code: int = 200,
-    notice: str | None = None,
+    status_code: int | None = None,
+    settings_form: Mapping[str, Any] | None = None,
 ) -> Response:
+    """The pool's page; a form given back (with ``errors``) keeps what the user typed."""
     deps = deps_of(request)
     pool = pools.get_pool(deps, viewer.account_id, pool_id)
     site = _site(request, viewer, pool.site_id)
@@ -188,6 +227,8 @@ def _pool_page(
         health = reports.pool_health_for(
             db, viewer.account_id, pool_id, reports.default_period(7), interval="day"
         )
+    if status_code is None:
+        status_code = 422 if errors else 200
     return render(
         request,
         "pool.html",
@@ -200,8 +241,8 @@ def _pool_page(
         diagnosis=diagnosis,
         health=health,
         form=target_form if target_form is not None else _target_form(pool, site.region),
+        settings=settings_form if settings_form is not None else _settings_form(pool, site.region),
         errors=errors or {},
-        notice=notice,
         created=request.query_params.get("created") == "1",
     )
 
@@ -256,6 +297,57 @@ async def set_target(request: Request, viewer: CurrentViewer, pool_id: int) -> R
     return redirect(request, f"/dashboard/pools/{pool_id}?saved=target#target")
 
 
+def _settings_form(pool: PoolOut, region: str) -> dict[str, str]:
+    return {
+        "name": pool.name,
+        "original_number": pretty_number(pool.original_number, region),
+        "size": str(pool.size),
+        "utilization": "" if pool.utilization is None else f"{pool.utilization:g}",
+        "record_calls": "on" if pool.record_calls else "",
+    }
+
+
+def settings_update_data(form: Mapping[str, Any], kind: str, region: str) -> dict[str, Any]:
+    # Every field is on the form: an emptied one is an error to show, not "leave unchanged".
+    data: dict[str, Any] = {
+        "name": text(form, "name") or "",
+        "original_number": as_e164(text(form, "original_number"), region) or "",
+        "size": text(form, "size") or "",
+        "record_calls": checkbox(form, "record_calls"),
+    }
+    if kind == "automated":
+        data["utilization"] = text(form, "utilization") or ""
+    return data
+
+
+@router.post("/pools/{pool_id}/settings", dependencies=[CsrfChecked])
+async def change_settings(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
+    """Size, utilization and original number changes behave as the pools FAQ says."""
+    deps = deps_of(request)
+    pool = pools.get_pool(deps, viewer.account_id, pool_id)
+    site = _site(request, viewer, pool.site_id)
+    form = await request.form()
+    try:
+        update = build(PoolUpdate, settings_update_data(form, pool.kind, site.region))
+        pools.update_pool(deps, viewer.account_id, pool_id, update)
+    except FormInvalid as invalid:
+        return _pool_page(request, viewer, pool_id, settings_form=form, errors=invalid.errors)
+    except Invalid as error:
+        errors = from_invalid(error).errors
+        return _pool_page(request, viewer, pool_id, settings_form=form, errors=errors)
+    except (Conflict, ProviderError) as error:
+        message = provider_message(error) if isinstance(error, ProviderError) else str(error)
+        return _pool_page(request, viewer, pool_id, settings_form=form, errors={"form": message})
+    return redirect(request, f"/dashboard/pools/{pool_id}?saved=settings#settings")
+
+
+@router.post("/pools/{pool_id}/reassign", dependencies=[CsrfChecked])
+def reassign(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
+    """Move active and flagged trackers to the pool's current original number."""
+    pools.reassign_original_number(deps_of(request), viewer.account_id, pool_id)
+    return redirect(request, f"/dashboard/pools/{pool_id}?saved=reassigned#trackers")
+
+
 @router.post("/pools/{pool_id}/delete", dependencies=[CsrfChecked])
 def delete_pool(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
     deps = deps_of(request)
@@ -263,7 +355,11 @@ def delete_pool(request: Request, viewer: CurrentViewer, pool_id: int) -> Respon
     try:
         pools.delete_pool(deps, viewer.account_id, pool_id)
     except (Conflict, ProviderError) as error:
-        message = provider_message(error) if isinstance(error, ProviderError) else str(error)
+        message = (
+            provider_message(error, "The pool was kept")
+            if isinstance(error, ProviderError)
+            else str(error)
+        )
         return _pool_page(request, viewer, pool_id, errors={"form": message}, status_code=409)
     return redirect(request, f"/dashboard/sites/{pool.site_id}")
 

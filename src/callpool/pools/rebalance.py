@@ -17,6 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from callpool import clock
+from callpool.calls.routing import refresh_routing
 from callpool.db import Database
 from callpool.errors import Conflict
 from callpool.models import Pool, PoolEvent, Tracker
@@ -26,6 +27,7 @@ from callpool.pools import repository
 from callpool.pools.assignments import close_assignment, open_assignment
 from callpool.pools.provisioning import buy_trackers, release_tracker
 from callpool.pools.repository import SourceMediumKey
+from callpool.settings import Settings
 from callpool.telephony.base import Provider, ProviderError
 
 log = logging.getLogger(__name__)
@@ -122,7 +124,7 @@ def _automated_pass(
     # 3. Unflag flagged trackers whose source/medium is back (the latest dropped first).
     flagged = sorted(_with_status(trackers, FLAGGED), key=_dropped_at, reverse=True)
     for tracker in flagged:
-        if False:
+        if _key(tracker) in in_top and _key(tracker) not in served:
             tracker.status, tracker.dropped_at = ACTIVE, None
             served.add(_key(tracker))
             outcome.unflagged += 1
@@ -236,6 +238,15 @@ def rebalance_due_pools(
             # One broken pool (a provider outage while releasing, say) must not stop the rest;
             # its transaction rolled back and it stays due for the next round.
             log.exception("rebalancing pool %s failed", pool_id)
+    return done
+
+
+def rebalance_job(database: Database, settings: Settings, provider: Provider) -> int:
+    """The worker's job (``callpool.worker.Job``): rebalance due pools, then refresh routing
+    if any was rebalanced (a tracker may have been activated, freed or released)."""
+    done = rebalance_due_pools(database, provider, public_url=settings.public_url)
+    if done:
+        refresh_routing(database, settings)
     return done
 
 

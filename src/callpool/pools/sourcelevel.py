@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from callpool import clock
@@ -38,6 +39,26 @@ def tracker_for_session(db: Session, pool: Pool, source: str, medium: str) -> Tr
     """The active (not flagged) tracker serving ``source``/``medium`` in ``pool``, or None:
     then ``others_target(pool)`` says what the visitor sees."""
     return repository.active_tracker_for(db, pool.id, source, medium)
+
+
+def active_number_for(
+    conn: Connection, pool_id: int, source: str, medium: str
+) -> tuple[int, str] | None:
+    """``(tracker id, number)`` of the active tracker serving ``source``/``medium`` in the pool,
+    or None. For the visit engine, which works on a Core connection inside its own
+    transaction; no lease is taken: a call is attributed by the tracker's assignment history."""
+    row = conn.execute(
+        select(Tracker.id, Tracker.number)
+        .where(
+            Tracker.pool_id == pool_id,
+            Tracker.status == ACTIVE,
+            Tracker.source == source,
+            Tracker.medium == medium,
+        )
+        .order_by(Tracker.activated_at.desc(), Tracker.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (row.id, row.number)
 
 
 def others_target(pool: Pool) -> OthersTarget:

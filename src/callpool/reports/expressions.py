@@ -39,6 +39,7 @@ class landing_page(FunctionElement[str]):
     inherit_cache = True
 
 
+@compiles(landing_page)  # PostgreSQL, and the default for printing a statement
 @compiles(landing_page, "postgresql")
 def _landing_page_pg(element: landing_page, compiler: SQLCompiler, **kw: Any) -> str:
     url = compiler.process(element.clauses, **kw)
@@ -78,6 +79,8 @@ class hour_start(_bucket_start):
     unit = "hour"
 
 
+@compiles(day_start)  # PostgreSQL, and the default for printing a statement
+@compiles(hour_start)
 @compiles(day_start, "postgresql")
 @compiles(hour_start, "postgresql")
 def _bucket_pg(element: _bucket_start, compiler: SQLCompiler, **kw: Any) -> str:

@@ -220,18 +220,18 @@ def calls_over_time(
             db, account_id, period, interval, site_id
         )
     }
+    step = timedelta(hours=1) if interval == "hour" else timedelta(days=1)
+    bounds = [(max(start, period.start), min(start + step, period.end)) for start in starts]
     sessions = {
         as_utc(bucket): count
-        for bucket, count in repository.sessions_per_bucket(
-            db, account_id, period, interval, site_id
-        )
+        for bucket, count in repository.sessions_per_bucket(db, account_id, site_id, bounds)
     }
     buckets = [
         TimeBucket(
             start=start,
             calls=calls.get(start, (0, 0))[0],
             answered=calls.get(start, (0, 0))[1],
-            sessions=sessions.get(start, 0),
+            sessions=sessions.get(max(start, period.start), 0),
         )
         for start in starts
     ]

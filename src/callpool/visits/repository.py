@@ -6,31 +6,22 @@ here is limited to the site the key names (another site's session id is unknown)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
-from callpool.assignment.prepared import Prepared
-from callpool.db import Database
+from callpool.assignment.prepared import Prepared, Tx, read_time
 from callpool.models import Pageview, SessionEvent, Visitor, VisitSession
 from callpool.models.base import UTCDateTime
 
-visitors = Visitor.__table__
-sessions = VisitSession.__table__
-pageviews = Pageview.__table__
-session_events = SessionEvent.__table__
+visitors = cast(Table, Visitor.__table__)
+sessions = cast(Table, VisitSession.__table__)
+pageviews = cast(Table, Pageview.__table__)
+session_events = cast(Table, SessionEvent.__table__)
 
 _now = bindparam("now", type_=UTCDateTime())
-
-
-@contextmanager
-def writing(database: Database) -> Iterator[Connection]:
-    """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
-    with database.engine.begin() as conn:
-        yield conn
 
 
 VISITOR_LAST_TRACKER = Prepared(
@@ -70,17 +61,19 @@ SESSION_COLUMNS = (
     "pageview_count",
 )
 INSERT_SESSION = Prepared(insert(sessions), SESSION_COLUMNS)
-FIND_SESSION = select(
-    sessions.c.id,
-    sessions.c.visitor_id,
-    sessions.c.last_seen_at,
-    sessions.c.source,
-    sessions.c.medium,
-    sessions.c.campaign,
-    sessions.c.term,
-    sessions.c.content,
-    sessions.c.is_bot,
-).where(sessions.c.id == bindparam("session"), sessions.c.site_id == bindparam("site"))
+FIND_SESSION = Prepared(
+    select(
+        sessions.c.id,
+        sessions.c.visitor_id,
+        sessions.c.last_seen_at,
+        sessions.c.source,
+        sessions.c.medium,
+        sessions.c.campaign,
+        sessions.c.term,
+        sessions.c.content,
+        sessions.c.is_bot,
+    ).where(sessions.c.id == bindparam("session"), sessions.c.site_id == bindparam("site"))
+)
 TOUCH_SESSION = Prepared(
     update(sessions)
     .where(sessions.c.id == bindparam("session"))
@@ -92,58 +85,68 @@ COUNT_PAGEVIEW = Prepared(
     .values(pageview_count=sessions.c.pageview_count + 1)
 )
 INSERT_PAGEVIEW = Prepared(insert(pageviews), ["session_id", "url", "title", "at"])
+INSERT_EVENT = Prepared(insert(session_events), ["session_id", "kind", "at", "detail"])
 
 
-def visitor_exists(conn: Connection, visitor_id: str, site_id: int) -> tuple[bool, int | None]:
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: str
+    visitor_id: str
+    last_seen_at: datetime
+    source: str
+    medium: str
+    campaign: str | None
+    term: str | None
+    content: str | None
+    is_bot: bool
+
+
+def visitor_exists(tx: Tx, visitor_id: str, site_id: int) -> tuple[bool, int | None]:
     """Whether the site knows the visitor, and the tracker it was shown last."""
-    row = VISITOR_LAST_TRACKER.first(conn, {"visitor": visitor_id, "site": site_id})
+    row = VISITOR_LAST_TRACKER.first(tx, {"visitor": visitor_id, "site": site_id})
     return (False, None) if row is None else (True, row[0])
 
 
 def insert_visitor(
-    conn: Connection, visitor_id: str, site_id: int, now: datetime, tracker_id: int | None
+    tx: Tx, visitor_id: str, site_id: int, now: datetime, tracker_id: int | None
 ) -> None:
     INSERT_VISITOR.rows(
-        conn,
+        tx,
         {"id": visitor_id, "site_id": site_id, "first_seen_at": now, "last_tracker_id": tracker_id},
     )
 
 
-def set_last_tracker(conn: Connection, visitor_id: str, tracker_id: int) -> None:
-    SET_LAST_TRACKER.rows(conn, {"visitor": visitor_id, "tracker": tracker_id})
+def set_last_tracker(tx: Tx, visitor_id: str, tracker_id: int) -> None:
+    SET_LAST_TRACKER.rows(tx, {"visitor": visitor_id, "tracker": tracker_id})
 
 
-def insert_session(conn: Connection, values: dict[str, Any]) -> None:
-    INSERT_SESSION.rows(conn, values)
+def insert_session(tx: Tx, values: dict[str, Any]) -> None:
+    INSERT_SESSION.rows(tx, values)
 
 
-def find_session(conn: Connection, session_id: str, site_id: int) -> Row[Any] | None:
-    """The session if it is one of the site's (through SQLAlchemy: it reads a timestamp)."""
-    row: Row[Any] | None = conn.execute(
-        FIND_SESSION, {"session": session_id, "site": site_id}
-    ).first()
-    return row
+def find_session(tx: Tx, session_id: str, site_id: int) -> SessionRow | None:
+    """The session if it is one of the site's."""
+    row = FIND_SESSION.first(tx, {"session": session_id, "site": site_id})
+    if row is None:
+        return None
+    values = list(row)
+    values[2] = read_time(values[2])
+    values[8] = bool(values[8])
+    return SessionRow(*values)
 
 
-def touch_session(conn: Connection, session_id: str, now: datetime, *, views: int) -> None:
+def touch_session(tx: Tx, session_id: str, now: datetime, *, views: int) -> None:
     """Activity in a live session: it was last seen now, with ``views`` more pageviews."""
-    TOUCH_SESSION.rows(conn, {"session": session_id, "now": now, "views": views})
+    TOUCH_SESSION.rows(tx, {"session": session_id, "now": now, "views": views})
 
 
-def count_pageview(conn: Connection, session_id: str) -> None:
-    COUNT_PAGEVIEW.rows(conn, {"session": session_id})
+def count_pageview(tx: Tx, session_id: str) -> None:
+    COUNT_PAGEVIEW.rows(tx, {"session": session_id})
 
 
-def insert_pageview(
-    conn: Connection, session_id: str, url: str, title: str | None, now: datetime
-) -> None:
-    INSERT_PAGEVIEW.rows(conn, {"session_id": session_id, "url": url, "title": title, "at": now})
+def insert_pageview(tx: Tx, session_id: str, url: str, title: str | None, now: datetime) -> None:
+    INSERT_PAGEVIEW.rows(tx, {"session_id": session_id, "url": url, "title": title, "at": now})
 
 
-def insert_event(
-    conn: Connection, session_id: str, kind: str, now: datetime, detail: dict[str, Any]
-) -> None:
-    # Through SQLAlchemy: its JSON type serializes ``detail`` for each engine.
-    conn.execute(
-        insert(session_events), {"session_id": session_id, "kind": kind, "at": now, "detail": detail}
-    )
+def insert_event(tx: Tx, session_id: str, kind: str, now: datetime, detail: dict[str, Any]) -> None:
+    INSERT_EVENT.rows(tx, {"session_id": session_id, "kind": kind, "at": now, "detail": detail})

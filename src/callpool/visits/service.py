@@ -17,10 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
-from sqlalchemy import Connection
 
 from callpool import clock
 from callpool.assignment import service as assignment
+from callpool.assignment.prepared import Tx, transaction
 from callpool.assignment.service import Claim
 from callpool.db import Database
 from callpool.errors import NotFound
@@ -28,6 +28,7 @@ from callpool.visits import repository
 from callpool.visits.agents import BOT, device_of
 from callpool.visits.classify import Attribution, classify, host_of
 from callpool.visits.directory import PoolEntry, SiteEntry
+from callpool.visits.repository import SessionRow
 from callpool.visits.schemas import EventIn, HeartbeatIn, PageviewIn, VisitIn
 
 
@@ -90,12 +91,12 @@ def visit(
 ) -> Visit:
     """Resume the session ``body.s`` if it is live, else start a new one (same visitor)."""
     now = clock.now()
-    with repository.writing(database) as conn:
+    with transaction(database) as tx:
         if body.s is not None:
-            session = repository.find_session(conn, body.s, site.id)
+            session = repository.find_session(tx, body.s, site.id)
             if session is not None and _live(session.last_seen_at, site, now):
-                return _resume(conn, site, body, session, now)
-        return _start(conn, site, body, client, secret_key, now)
+                return _resume(tx, site, body, session, now)
+        return _start(tx, site, body, client, secret_key, now)
 
 
 def _live(last_seen_at: datetime, site: SiteEntry, now: datetime) -> bool:
@@ -103,7 +104,7 @@ def _live(last_seen_at: datetime, site: SiteEntry, now: datetime) -> bool:
 
 
 def _start(
-    conn: Connection,
+    tx: Tx,
     site: SiteEntry,
     body: VisitIn,
     client: Client,
@@ -116,7 +117,7 @@ def _start(
     attribution = classify(body.u, body.r, own_hosts)
     known, previous_tracker = (False, None)
     if body.v is not None:
-        known, previous_tracker = repository.visitor_exists(conn, body.v, site.id)
+        known, previous_tracker = repository.visitor_exists(tx, body.v, site.id)
     visitor_id = body.v if known and body.v is not None else new_id()
     session_id = new_id()
 
@@ -125,22 +126,22 @@ def _start(
     if not bot:
         path = urlsplit(body.u).path or "/"
         for pool in site.pools_for(path, attribution.source, attribution.medium):
-            claimed = _offer(conn, pool, previous_tracker, now)
+            claimed = _offer(tx, pool, previous_tracker, now)
             if claimed is not None:
                 claims.append((pool, claimed))
     leased = next((c.tracker_id for _, c in claims if c.tracker_id is not None), None)
 
     if not known:
-        repository.insert_visitor(conn, visitor_id, site.id, now, leased)
+        repository.insert_visitor(tx, visitor_id, site.id, now, leased)
     elif leased is not None and leased != previous_tracker:
-        repository.set_last_tracker(conn, visitor_id, leased)
+        repository.set_last_tracker(tx, visitor_id, leased)
     repository.insert_session(
-        conn,
+        tx,
         _session_row(session_id, visitor_id, site, body, client, attribution, secret_key, now),
     )
-    repository.insert_pageview(conn, session_id, body.u, body.t, now)
+    repository.insert_pageview(tx, session_id, body.u, body.t, now)
     for _, claimed in claims:
-        assignment.record_lease(conn, claimed, session_id=session_id, now=now)
+        assignment.record_lease(tx, claimed, session_id=session_id, now=now)
     return Visit(
         visitor_id=visitor_id,
         session_id=session_id,
@@ -151,29 +152,29 @@ def _start(
     )
 
 
-def _resume(
-    conn: Connection, site: SiteEntry, body: VisitIn, session: Any, now: datetime
-) -> Visit:
+def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: datetime) -> Visit:
     """A live session: the same numbers, extended; a pool it has no lease in yet is asked now."""
-    repository.touch_session(conn, session.id, now, views=1)
-    repository.insert_pageview(conn, session.id, body.u, body.t, now)
+    repository.touch_session(tx, session.id, now, views=1)
+    repository.insert_pageview(tx, session.id, body.u, body.t, now)
     attribution = Attribution(
         session.source, session.medium, session.campaign, session.term, session.content
     )
     if session.is_bot:
         return Visit(session.visitor_id, session.id, True, attribution, [], _expiry([], site, now))
-    held = {lease.pool_id: lease for lease in assignment.extend_session(conn, session.id, now)}
+    held = {lease.pool_id: lease for lease in assignment.extend_session(tx, session.id, now)}
     path = urlsplit(body.u).path or "/"
     claims: list[tuple[PoolEntry, Claim]] = []
     for pool in site.pools_for(path, session.source, session.medium):
         lease = held.get(pool.id)
         if lease is not None:
-            claimed: Claim | None = Claim(pool.id, lease.number, lease.tracker_id, lease.leased_until)
+            claimed: Claim | None = Claim(
+                pool.id, lease.number, lease.tracker_id, lease.leased_until
+            )
         else:
-            _, previous = repository.visitor_exists(conn, session.visitor_id, site.id)
-            claimed = _offer(conn, pool, previous, now)
+            _, previous = repository.visitor_exists(tx, session.visitor_id, site.id)
+            claimed = _offer(tx, pool, previous, now)
             if claimed is not None:
-                assignment.record_lease(conn, claimed, session_id=session.id, now=now)
+                assignment.record_lease(tx, claimed, session_id=session.id, now=now)
         if claimed is not None:
             claims.append((pool, claimed))
     return Visit(
@@ -186,9 +187,7 @@ def _resume(
     )
 
 
-def _offer(
-    conn: Connection, pool: PoolEntry, previous_tracker: int | None, now: datetime
-) -> Claim | None:
+def _offer(tx: Tx, pool: PoolEntry, previous_tracker: int | None, now: datetime) -> Claim | None:
     """What ``pool`` shows this visit: the one dispatch point per pool kind.
 
     Session pools lease a tracker per visit. Automated and manual pools (source-level DNI) are
@@ -196,7 +195,7 @@ def _offer(
     return ``None``: the target keeps the number written on the site.
     """
     if pool.session is not None:
-        return assignment.claim(conn, pool.session, previous_tracker_id=previous_tracker, now=now)
+        return assignment.claim(tx, pool.session, previous_tracker_id=previous_tracker, now=now)
     return None
 
 
@@ -258,39 +257,39 @@ def pageview(database: Database, site: SiteEntry, body: PageviewIn) -> None:
     is still recorded, and the snippet starts a new session on its next ``/t/visit``.
     """
     now = clock.now()
-    with repository.writing(database) as conn:
-        session = _session_of(conn, site, body.s)
+    with transaction(database) as tx:
+        session = _session_of(tx, site, body.s)
         if _live(session.last_seen_at, site, now):
-            repository.touch_session(conn, session.id, now, views=1)
-            assignment.extend_session(conn, session.id, now)
+            repository.touch_session(tx, session.id, now, views=1)
+            assignment.extend_session(tx, session.id, now)
         else:
-            repository.count_pageview(conn, session.id)
-        repository.insert_pageview(conn, session.id, body.u, body.t, now)
+            repository.count_pageview(tx, session.id)
+        repository.insert_pageview(tx, session.id, body.u, body.t, now)
 
 
 def heartbeat(database: Database, site: SiteEntry, body: HeartbeatIn) -> None:
     """The page is still visible: keep the session and its numbers."""
     now = clock.now()
-    with repository.writing(database) as conn:
-        session = _session_of(conn, site, body.s)
+    with transaction(database) as tx:
+        session = _session_of(tx, site, body.s)
         if _live(session.last_seen_at, site, now):
-            repository.touch_session(conn, session.id, now, views=0)
-            assignment.extend_session(conn, session.id, now)
+            repository.touch_session(tx, session.id, now, views=0)
+            assignment.extend_session(tx, session.id, now)
 
 
 def event(database: Database, site: SiteEntry, body: EventIn) -> None:
     """A click on a ``tel:`` link: evidence for attribution, and activity that keeps the lease."""
     now = clock.now()
-    with repository.writing(database) as conn:
-        session = _session_of(conn, site, body.s)
-        repository.insert_event(conn, session.id, body.e, now, {"number": body.n})
+    with transaction(database) as tx:
+        session = _session_of(tx, site, body.s)
+        repository.insert_event(tx, session.id, body.e, now, {"number": body.n})
         if _live(session.last_seen_at, site, now):
-            repository.touch_session(conn, session.id, now, views=0)
-            assignment.extend_session(conn, session.id, now)
+            repository.touch_session(tx, session.id, now, views=0)
+            assignment.extend_session(tx, session.id, now)
 
 
-def _session_of(conn: Connection, site: SiteEntry, session_id: str) -> Any:
-    session = repository.find_session(conn, session_id, site.id)
+def _session_of(tx: Tx, site: SiteEntry, session_id: str) -> SessionRow:
+    session = repository.find_session(tx, session_id, site.id)
     if session is None:
         raise NotFound("unknown session")
     return session

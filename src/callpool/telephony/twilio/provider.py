@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
@@ -135,8 +136,11 @@ class TwilioProvider(Provider):
                 permanent=True,
             )
         if self._client is None:
-            client = Client(self.account_sid, self.auth_token)
-            client.http_client.timeout = API_TIMEOUT
+            client = Client(
+                self.account_sid,
+                self.auth_token,
+                http_client=TwilioHttpClient(timeout=API_TIMEOUT),
+            )
             if self.api_base_url:
                 client.api.base_url = self.api_base_url.rstrip("/")
             self._client = client

@@ -1,0 +1,123 @@
+"""Several OS processes assigning numbers at once never lease one tracker to two sessions.
+
+Each process has its own engine and connections, as app processes behind a load balancer do.
+They start together (a barrier) and each starts many new sessions against the same pool. The
+pool holds fewer trackers than sessions: the first ``TRACKERS`` sessions must each get their
+own tracker, and only the rest may share (overflow ``reuse``), marked as shared.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import traceback
+from collections import defaultdict
+from multiprocessing.synchronize import Barrier
+
+import pytest
+from sqlalchemy import select
+
+from callpool.clock import FrozenClock
+from callpool.db import Database
+from callpool.models import Account, Lease, Pool, PoolEvent, Site, Tracker
+from callpool.visits import service
+from callpool.visits.directory import Directory
+from callpool.visits.schemas import VisitIn
+
+PROCESSES = 5
+VISITS_EACH = 40
+TRACKERS = 180  # 200 visits: 20 must overflow
+SITE_KEY = "site_race"
+CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+
+
+def _visit_many(url: str, barrier: Barrier, worker: int) -> None:
+    try:
+        database = Database(url)
+        site = Directory(database).site(SITE_KEY)
+        assert site is not None
+        client = service.Client(CHROME, f"10.0.0.{worker}")
+        barrier.wait(timeout=60)
+        for n in range(VISITS_EACH):
+            body = VisitIn(k=SITE_KEY, u=f"https://race.example/?w={worker}&n={n}")
+            service.visit(database, site, body, client, "concurrency-secret-key")
+        database.dispose()
+    except BaseException:
+        traceback.print_exc()
+        raise
+
+
+@pytest.mark.slow
+def test_no_tracker_is_leased_twice_while_free_ones_remain(
+    database: Database, database_url: str, account: Account, clock: FrozenClock
+) -> None:
+    with database.session() as db:
+        site = Site(
+            account_id=account.id,
+            name="Race",
+            public_key=SITE_KEY,
+            allowed_origins=["https://race.example"],
+            created_at=clock.now(),
+        )
+        db.add(site)
+        db.flush()
+        pool = Pool(
+            account_id=account.id,
+            site_id=site.id,
+            name="Race pool",
+            kind="session",
+            original_number="+15125550100",
+            size=TRACKERS,
+            overflow_policy="reuse",
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        db.add(pool)
+        db.flush()
+        for i in range(TRACKERS):
+            db.add(
+                Tracker(
+                    pool_id=pool.id,
+                    number=f"+1512555{i:04d}",
+                    provider="sandbox",
+                    status="active",
+                    created_at=clock.now(),
+                )
+            )
+    database.dispose()
+
+    # fork: the children inherit the frozen clock, so every lease overlaps every other.
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(PROCESSES)
+    workers = [
+        context.Process(target=_visit_many, args=(database_url, barrier, w))
+        for w in range(PROCESSES)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(timeout=300)
+    assert [process.exitcode for process in workers] == [0] * PROCESSES
+
+    with database.reader() as db:
+        leases = db.scalars(select(Lease)).all()
+        exhausted = db.scalars(select(PoolEvent).where(PoolEvent.kind == "exhausted")).all()
+    own = [lease for lease in leases if not lease.shared]
+    assert len(leases) == PROCESSES * VISITS_EACH
+    assert len(own) == TRACKERS  # every tracker went to exactly one session first...
+    assert len({lease.tracker_id for lease in own}) == TRACKERS
+    assert len(exhausted) == PROCESSES * VISITS_EACH - TRACKERS  # ...and only then shared
+    assert _overlapping_unshared(own) == []
+
+
+def _overlapping_unshared(leases: list[Lease]) -> list[tuple[int, int]]:
+    by_tracker: dict[int, list[Lease]] = defaultdict(list)
+    for lease in leases:
+        by_tracker[lease.tracker_id].append(lease)
+    clashes = []
+    for held in by_tracker.values():
+        held.sort(key=lambda lease: lease.started_at)
+        for before, after in itertools.pairwise(held):
+            if after.started_at < before.leased_until:
+                clashes.append((before.id, after.id))
+    return clashes
