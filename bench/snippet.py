@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import platform
 import re
 import socket
@@ -205,6 +206,7 @@ def main() -> None:
     args = parser.parse_args()
 
     raw, zipped = sizes()
+    load = os.getloadavg()[0]  # other work on the machine slows the browser as much as ours
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         port = free_port()
@@ -252,19 +254,22 @@ def main() -> None:
         )
     text = "\n".join(
         [
-            f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, "
+            f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} "
+            f"({os.cpu_count()} cores, load average {load:.1f} at the start), "
             f"Chromium {version} headless, Python {platform.python_version()}.",
             "",
             f"- Size of `src/callpool/static/callpool.js`: **{raw:,} bytes** minified, "
-            f"**{zipped:,} bytes** min+gzip (budget 2,500; aim 2,000).",
+            f"**{zipped:,} bytes** min+gzip (budget 2,500; aim 2,000; gzip -9 by Python's "
+            "zlib: `npm run build`, with Node's, reports a few bytes more).",
             f"- Pages generated with the business number written {OCCURRENCES} times "
             "(five text forms, each with a `tel:` link); median (best) of "
             f"{args.runs} fresh visitors, each with a first and a later pageview.",
             "",
             *rows,
             "",
-            "- *Swap*: one full pass (text walk, matching, writes, `tel:` links), measured "
-            "between the snippet's `callpool:swap` and `callpool:swapped` marks.",
+            "- *Swap*: the first full pass on a freshly loaded page (text walk, matching, "
+            "writes, `tel:` links; cold JavaScript, as a visitor gets it), between the "
+            "snippet's `callpool:swap` and `callpool:swapped` marks.",
             "- *First pageview*: includes the `POST /t/visit` round trip to the app on "
             "127.0.0.1 (SQLite); a real network adds its latency. *Later pageview*: from "
             "first-party storage, no request before the swap.",

@@ -12,7 +12,7 @@ from sqlalchemy import func, inspect, select
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, ApiKey, Pool, Site, Tracker
-from callpool.seeding import DEMO_BUSINESS_NUMBER, ensure_demo
+from callpool.seeding import DEMO_BUSINESS_NUMBER, demo_origins, ensure_demo
 from callpool.settings import Settings
 from callpool.telephony.sandbox.provider import SandboxProvider
 
@@ -74,3 +74,11 @@ def test_bad_settings_give_a_message_and_a_nonzero_exit(tmp_path: Path) -> None:
     )
     assert weak.returncode != 0
     assert "CALLPOOL_SECRET_KEY" in weak.stderr
+
+
+def test_the_demo_site_accepts_both_loopback_names() -> None:
+    assert demo_origins("http://127.0.0.1:8000") == [
+        "http://127.0.0.1:8000",
+        "http://localhost:8000",
+    ]
+    assert demo_origins("https://calls.example.com/") == ["https://calls.example.com"]

@@ -15,12 +15,7 @@ export function overlay(state) {
   el.id = id;
   // The overlay shows numbers; it must never be swapped itself.
   el.setAttribute('data-callpool-noswap', '');
-  el.style.cssText = 'position:fixed;bottom:0;z-index:2147483647;margin:0;background:#ffd';
-  el.textContent =
-    'callpool ' +
-    JSON.stringify(
-      { numbers: state.numbers, source: state.src, session: state.s, expires: new Date(state.exp), crawler: state.bot },
-      0,
-      1,
-    );
+  el.style.cssText = 'position:fixed;bottom:0;right:0;max-height:50vh;overflow:auto;z-index:999999;margin:0;background:#ffd';
+  // Everything the visit API answered: numbers and pools, source, session, lease expiry.
+  el.textContent = 'callpool ' + JSON.stringify({ ...state, exp: new Date(state.exp) }, 0, 1);
 }

@@ -28,9 +28,10 @@ const safe =
 const on = (target, type, f) => target.addEventListener(type, safe(f), true);
 
 mark('start');
-const script = d.currentScript || d.querySelector('script[data-key]');
+// A tag without its data-key gets a 400 from the server (seen in the console), never an error.
+const script = d.currentScript || d.querySelector('script[data-key]') || d.createElement('script');
 const cfg = script.dataset;
-const server = cfg.server || new URL(script.src).origin;
+const server = cfg.server || new URL(script.src, location).origin;
 const storeKey = 'callpool:' + cfg.key;
 let consent = cfg.consent != 'required';
 // The visit answer {v, s, exp, hb, src, numbers, bot}, plus `l`: the lease length in ms.
@@ -113,8 +114,8 @@ safe(() => {
   if (d.readyState == 'loading') on(d, 'DOMContentLoaded', () => apply());
   for (const name of ['pushState', 'replaceState']) {
     const original = history[name];
-    history[name] = function () {
-      const result = original.apply(this, arguments);
+    history[name] = (...args) => {
+      const result = original.apply(history, args);
       navigated();
       return result;
     };

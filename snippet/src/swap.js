@@ -67,10 +67,20 @@ function swapIn(root, map) {
   // Few on any page: a parent inside one of them is skipped.
   const skips = [...root.querySelectorAll(NOSWAP)];
   const skipped = (el) => RAW.test(el.tagName) || skips.some((s) => s.contains(el));
+  // A run of text nodes in one block is read as one text, from its first digit on.
+  let group = [];
+  const flush = () => {
+    const out = group[0] && rewrite(
+      group.map((n) => n.data),
+      re,
+      map,
+    );
+    if (out) group.forEach((n, i) => n.data != out[i] && (n.data = out[i]));
+    group = [];
+  };
   // No filter callback: a JS callback per node is ~17× slower than checking the parent here.
   const walker = document.createTreeWalker(root, 4);
-  const groups = [];
-  let group, node, parent, skip, container, b;
+  let node, parent, skip, container, b;
   while ((node = walker.nextNode())) {
     if (node.parentNode != parent) {
       parent = b = node.parentNode;
@@ -78,18 +88,11 @@ function swapIn(root, map) {
       while (INLINE.has(b.tagName) && b.parentNode) b = b.parentNode;
     }
     if (skip) continue;
-    if (b != container) groups.push((group = [])), (container = b);
-    group.push(node);
+    if (b != container) flush(), (container = b);
+    // Most text has no digit at all: such a run is never joined nor matched.
+    if (group[0] || /\d/.test(node.data)) group.push(node);
   }
-  // Most text has no digit at all; the matcher only reads what does.
-  for (const g of groups.filter((g) => g.some((n) => /\d/.test(n.data)))) {
-    const out = rewrite(
-      g.map((n) => n.data),
-      re,
-      map,
-    );
-    if (out) g.forEach((n, i) => n.data != out[i] && (n.data = out[i]));
-  }
+  flush();
   for (const a of [root, ...root.querySelectorAll(TEL)]) {
     if (a.matches?.(TEL) && !skipped(a)) {
       const out = rewrite([a.getAttribute('href')], re, map);

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from callpool import worker
 from callpool.db import Database
-from callpool.seeding import ensure_demo
+from callpool.seeding import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo
 from callpool.settings import Settings, get_settings
 from callpool.telephony.registry import provider_for
 
@@ -95,7 +95,8 @@ def run_demo(args: argparse.Namespace) -> int:
 callpool demo is ready.
   Sample business website (numbers swap here):  {base}/demo/
   The same, with the debug overlay:             {base}/demo/?callpool_debug=1
-  Dashboard:                                    {base}/
+  Dashboard:                                    {base}/dashboard
+  Sign in as:                                   {DEMO_EMAIL} / {DEMO_PASSWORD}
   API documentation:                            {base}/api/v1/docs
   Site key:                                     {demo.site.public_key}
   Business number / pool:                       {demo.pool.original_number} / {demo.pool.name}""")

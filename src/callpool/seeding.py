@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.service import create_api_key, first_account
+from callpool.accounts.users import ensure_user
 from callpool.models import ApiKey, Pool, Site, Tracker
 from callpool.settings import Settings
 from callpool.sites.schemas import origin_of
@@ -17,6 +19,9 @@ from callpool.telephony.base import Provider
 
 DEMO_BUSINESS_NUMBER = "+15125550199"  # fictional (555-01xx), never rings anyone
 DEMO_POOL_SIZE = 10
+DEMO_EMAIL = "demo@callpool.test"
+# Printed by `callpool demo`: a sandbox demo, not a secret. Real users: `callpool createuser`.
+DEMO_PASSWORD = "demo-password"  # noqa: S105
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ def ensure_demo(db: Session, settings: Settings, provider: Provider) -> Demo:
             account_id=account.id,
             name="Demo plumbing website",
             public_key=new_public_key(),
-            allowed_origins=[origin_of(settings.public_url)],
+            allowed_origins=demo_origins(settings.public_url),
             region="US",
             created_at=clock.now(),
         )
@@ -46,9 +51,22 @@ def ensure_demo(db: Session, settings: Settings, provider: Provider) -> Demo:
     pool = db.scalar(select(Pool).where(Pool.site_id == site.id).order_by(Pool.id))
     if pool is None:
         pool = _demo_pool(db, settings, provider, site)
+    ensure_user(db, DEMO_EMAIL, DEMO_PASSWORD, account.id)
     has_key = db.scalar(select(ApiKey.id).where(ApiKey.account_id == account.id).limit(1))
     api_key = None if has_key else create_api_key(db, account.id, "demo")
     return Demo(account_id=account.id, site=site, pool=pool, api_key=api_key)
+
+
+def demo_origins(public_url: str) -> list[str]:
+    """The public origin, and its loopback twins: a browser at localhost must work too."""
+    origin = origin_of(public_url)
+    parts = urlsplit(origin)
+    if parts.hostname not in ("127.0.0.1", "localhost"):
+        return [origin]
+    port = f":{parts.port}" if parts.port else ""
+    return sorted(
+        {origin, f"{parts.scheme}://127.0.0.1{port}", f"{parts.scheme}://localhost{port}"}
+    )
 
 
 def _demo_pool(db: Session, settings: Settings, provider: Provider, site: Site) -> Pool:

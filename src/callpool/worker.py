@@ -11,6 +11,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from callpool.calls.routing import refresh_routing
+from callpool.calls.service import replay_spool
 from callpool.db import Database
 from callpool.settings import Settings
 from callpool.telephony.base import Provider
@@ -21,7 +23,18 @@ Job = Callable[[Database, Settings, Provider], object]
 
 
 def jobs() -> list[tuple[str, Job]]:
-    return []
+    return [
+        # Calls taken while the database was down: store them now that it may be back.
+        (
+            "replay spooled calls",
+            lambda database, settings, _provider: replay_spool(database, settings),
+        ),
+        # Keep the local routing file fresh, so an outage routes with today's numbers.
+        (
+            "refresh routing",
+            lambda database, settings, _provider: refresh_routing(database, settings),
+        ),
+    ]
 
 
 def run_once(database: Database, settings: Settings, provider: Provider) -> None:

@@ -176,3 +176,15 @@ def test_createuser_command(tmp_path: Path) -> None:
         check=False,
     )
     assert "at least 8 characters" in short.stderr
+
+
+def test_the_cookie_is_secure_and_http_only_on_the_public_https_url(
+    client: TestClient, owner: Person
+) -> None:
+    # settings.public_url is https://callpool.test: a proxy in front ends TLS for it.
+    page = client.get("https://callpool.test/dashboard/login")
+    cookie = page.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "Secure" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Secure" not in client.get("http://testserver/dashboard/login").headers["set-cookie"]

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from callpool.assignment.prepared import transaction
 from callpool.calls.routing import routing_table
 from callpool.clock import FrozenClock
 from callpool.db import Database
@@ -15,7 +16,7 @@ from callpool.pools.assignments import source_medium_at
 from callpool.pools.rebalance import rebalance_due_pools, rebalance_job
 from callpool.pools.schemas import PoolOut, PoolUpdate
 from callpool.pools.service import Deps
-from callpool.pools.sourcelevel import active_number_for, others_target, tracker_for_session
+from callpool.pools.sourcelevel import offer_for_source, others_target, tracker_for_session
 from tests.pools.conftest import BUSINESS, NEW_BUSINESS, AddVisits, MakePool, RecordingSandbox
 
 GOOGLE, BING, FACEBOOK, NEWSLETTER = (
@@ -357,9 +358,9 @@ def test_the_visit_engine_sees_active_trackers_only(
         assert google.source == "google"
         assert tracker_for_session(db, stored, *BING) is None
         assert others_target(stored).original
-    with database.engine.connect() as conn:
-        assert active_number_for(conn, pool.id, *GOOGLE) == (google.id, google.number)
-        assert active_number_for(conn, pool.id, *BING) is None
+    with transaction(database) as tx:
+        assert offer_for_source(tx, pool.id, *GOOGLE) == (google.id, google.number)
+        assert offer_for_source(tx, pool.id, *BING) is None
     clock.advance(days=1)
     visits(*BING, 300)
     rebalance(deps, account, pool)

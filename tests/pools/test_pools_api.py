@@ -14,7 +14,7 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Pool, Site, Tracker
 from callpool.settings import Settings
-from tests.pools.conftest import BUSINESS, RecordingSandbox, add_site
+from tests.pools.conftest import BUSINESS, AddVisits, RecordingSandbox, add_site
 
 API = "/api/v1/pools"
 
@@ -237,6 +237,16 @@ def test_an_invalid_number_in_an_update_changes_nothing(
     assert client.get(f"{API}/{pool['id']}", headers=auth).json()["name"] == "Website"
 
 
+@pytest.mark.parametrize("field", ["name", "size", "original_number", "rules", "others"])
+def test_required_settings_cannot_be_cleared(
+    client: TestClient, auth: dict[str, str], site: Site, field: str
+) -> None:
+    pool = client.post(API, json=session_pool(site), headers=auth).json()
+    response = client.patch(f"{API}/{pool['id']}", json={field: None}, headers=auth)
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+
+
 def test_kind_and_site_cannot_change(client: TestClient, auth: dict[str, str], site: Site) -> None:
     pool = client.post(API, json=session_pool(site), headers=auth).json()
     response = client.patch(f"{API}/{pool['id']}", json={"kind": "manual"}, headers=auth)
@@ -328,3 +338,45 @@ def test_too_few_numbers_at_the_provider_is_a_409(
     assert response.status_code == 409
     assert "area code 512" in response.json()["detail"]
     assert count_rows(database, Pool) == 0
+
+
+def test_automated_pool_endpoints(
+    client: TestClient, auth: dict[str, str], site: Site, visits: AddVisits
+) -> None:
+    body = session_pool(site, kind="automated", size=2, utilization=0.5, others="original")
+    pool = client.post(API, json=body, headers=auth).json()
+    base = f"{API}/{pool['id']}"
+    visits("google", "cpc", 150)
+    visits("bing", "cpc", 120)
+
+    rebalanced = client.post(f"{base}/rebalance", headers=auth)
+    assert rebalanced.json() == {
+        "created": 0,
+        "flagged": 0,
+        "unflagged": 0,
+        "activated": 1,
+        "deactivated": 0,
+        "released": 0,
+    }
+    report = client.get(f"{base}/diagnostics", headers=auth).json()
+    assert report["top_list_length"] == 1
+    assert [(s["source"], s["visits"], s["in_top_list"]) for s in report["sources"]] == [
+        ("google", 150, True),
+        ("bing", 120, False),
+    ]
+    client.patch(base, json={"original_number": "+15125550142"}, headers=auth)
+    assert client.post(f"{base}/reassign-original-number", headers=auth).json() == {"reassigned": 1}
+    [active] = client.get(f"{base}/trackers?status=active", headers=auth).json()
+    assert (active["source"], active["original_number"]) == ("google", "+15125550142")
+
+
+def test_a_session_pool_serving_another_pool_cannot_be_deleted(
+    client: TestClient, auth: dict[str, str], site: Site
+) -> None:
+    fallback = client.post(API, json=session_pool(site, size=1), headers=auth).json()
+    body = session_pool(site, kind="automated", size=1, others=f"pool:{fallback['id']}")
+    automated = client.post(API, json=body, headers=auth)
+    assert automated.status_code == 201, automated.text
+    response = client.delete(f"{API}/{fallback['id']}", headers=auth)
+    assert response.status_code == 409
+    assert "others" in response.json()["detail"]

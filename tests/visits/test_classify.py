@@ -6,6 +6,7 @@ import pytest
 
 from callpool.visits.agents import device_of
 from callpool.visits.classify import classify
+from callpool.visits.service import display
 
 SITE = "https://acme-plumbing.example"
 OWN = frozenset({"acme-plumbing.example"})
@@ -97,3 +98,22 @@ def test_absurd_parameter_values_are_cut_to_the_column_sizes() -> None:
 )
 def test_device_from_the_user_agent(agent: str, device: str) -> None:
     assert device_of(agent) == device
+
+
+@pytest.mark.parametrize(
+    ("number", "region", "shown"),
+    [
+        ("+15125550123", "US", "(512) 555-0123"),
+        ("+15125550199", "US", "(512) 555-0199"),
+        ("+18005550123", "US", "(800) 555-0123"),
+        ("+442079460018", "GB", "020 7946 0018"),
+        ("+442079460018", "US", "+44 20 7946 0018"),
+        ("+33123456789", "FR", "01 23 45 67 89"),
+        ("+15125550123", "GB", "+1 512-555-0123"),
+    ],
+)
+def test_numbers_are_shown_the_way_the_sites_visitors_write_them(
+    number: str, region: str, shown: str
+) -> None:
+    assert display(number, region) == shown
+    assert display(number, region) == shown  # and again, from the cached layout

@@ -13,6 +13,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -100,8 +101,17 @@ def save_session(request: Request, response: Response) -> None:
         max_age=SESSION_DAYS * 86400,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=_over_https(request),
         path="/",
+    )
+
+
+def _over_https(request: Request) -> bool:
+    """Whether the browser reached us over HTTPS. Behind a TLS-terminating proxy the app sees
+    plain HTTP, so a request for the public URL's host counts when that URL is https."""
+    public = urlsplit(request.app.state.settings.public_url)
+    return request.url.scheme == "https" or (
+        public.scheme == "https" and request.url.hostname == public.hostname
     )
 
 

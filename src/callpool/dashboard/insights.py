@@ -172,9 +172,10 @@ def calls_csv(
         _csv_chunks(_database(request), viewer, period, site_id),
         media_type="text/csv; charset=utf-8",
         headers={
+            "Cache-Control": "no-store",
             "Content-Disposition": (
                 f'attachment; filename="calls-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"'
-            )
+            ),
         },
     )
 

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from callpool import clock
+from callpool.accounts.repository import get_scoped, scoped
 from callpool.accounts.service import create_api_key
-from callpool.errors import NotFound
 from callpool.models import ApiKey
 
 
-def _account_keys(account_id: int) -> Select[ApiKey]:
-    # ApiKey hangs directly off its account; accounts.repository.scoped has no path for it yet.
-    return select(ApiKey).where(ApiKey.account_id == account_id)
-
-
 def list_keys(db: Session, account_id: int) -> Sequence[ApiKey]:
-    return db.scalars(_account_keys(account_id).order_by(ApiKey.id.desc())).all()
+    return db.scalars(scoped(ApiKey, account_id).order_by(ApiKey.id.desc())).all()
 
 
 def create_key(db: Session, account_id: int, name: str) -> str:
@@ -28,8 +22,6 @@ def create_key(db: Session, account_id: int, name: str) -> str:
 
 
 def revoke_key(db: Session, account_id: int, key_id: int) -> None:
-    key = db.scalar(_account_keys(account_id).where(ApiKey.id == key_id))
-    if key is None:
-        raise NotFound(f"api key {key_id} not found")
+    key: ApiKey = get_scoped(db, ApiKey, account_id, key_id)
     if key.revoked_at is None:
         key.revoked_at = clock.now()

@@ -37,6 +37,8 @@ from callpool.settings import Settings
 from callpool.telephony.base import Provider
 
 DEFAULT_UTILIZATION = 1.0
+# Settings an update may clear with null; the others always have a value.
+CLEARABLE = {"area_code", "overflow_number", "whisper", "swap_number", "swap_selector"}
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,9 @@ def update_pool(deps: Deps, account_id: int, pool_id: int, data: PoolUpdate) -> 
         pool = repository.get_pool(db, account_id, pool_id, lock=True)
         if pool.kind != AUTOMATED:
             changes.pop("utilization", None)  # ignored outside automated pools
-        if changes.get("utilization", 0) is None:
-            raise Invalid("utilization cannot be removed from an automated pool", "utilization")
+        for name, value in changes.items():
+            if value is None and name not in CLEARABLE:
+                raise Invalid(f"{name} cannot be null", field=name)
         old_size, old_number = pool.size, pool.original_number
         for name, value in changes.items():
             setattr(pool, name, value)

@@ -13,8 +13,11 @@ get 403. Errors are JSON ``{"detail": …}`` and store nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -157,16 +160,22 @@ async def _run_for_session(
 
 
 async def _run(request: Request, work: Callable[..., R], *args: Any) -> R:
-    """Run blocking database work.
+    """Run blocking database work off the event loop.
 
-    On SQLite it runs right here, on the event loop: writes are serialized by the database
-    anyway, and handing them to threads only adds thread switches and, worse, SQLite's
-    busy-wait sleeps (1, 2, 5, 10 … ms) when threads of one process queue for its write lock.
-    On PostgreSQL it runs in the thread pool, so requests overlap their round trips.
+    On SQLite, on one dedicated thread: writes are serialized by the database anyway, and
+    threads of one process queueing for its write lock would wait in SQLite's busy handler,
+    which sleeps (1, 2, 5, 10 … ms). One thread also keeps the event loop free while a commit
+    waits on the disk, and SQLite's C code runs without the GIL beside the loop's Python.
+    On PostgreSQL, in the thread pool, so requests overlap their round trips.
     """
     if _database(request).is_sqlite:
-        return work(*args)
+        return await asyncio.get_running_loop().run_in_executor(
+            _SQLITE_WRITER, partial(work, *args)
+        )
     return await run_in_threadpool(work, *args)
+
+
+_SQLITE_WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callpool-sqlite")
 
 
 def _database(request: Request) -> Database:

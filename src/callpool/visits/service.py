@@ -70,20 +70,45 @@ def hash_ip(ip: str | None, secret_key: str) -> str | None:
     return hmac.new(secret_key.encode(), ip.encode(), hashlib.sha256).hexdigest()
 
 
-@lru_cache(maxsize=8192)
 def display(number: str, region: str) -> str:
-    """``+15125550123`` as the site's visitors write it: ``(512) 555-0123`` on a US site."""
+    """``+15125550123`` as the site's visitors write it: ``(512) 555-0123`` on a US site.
+
+    Formatting with ``phonenumbers`` costs about 60 µs. Numbers that differ only in their last
+    two digits format alike (same length, same leading digits), so the work is done once per
+    such block and the digits are filled into the cached layout.
+    """
+    if len(number) < 8 or not number[-2:].isdigit():
+        return _format(number, region)
+    layout = _layout(number[:-2], region)
+    if layout is None:
+        return _format(number, region)
+    return layout.replace("\x00", number[-2], 1).replace("\x01", number[-1], 1)
+
+
+@lru_cache(maxsize=4096)
+def _layout(block: str, region: str) -> str | None:
+    """How ``block`` + two digits is written, the two digits replaced by markers."""
+    formatted = _format(block + "00", region)
+    positions = [i for i, char in enumerate(formatted) if char.isdigit()][-2:]
+    if len(positions) < 2:
+        return None
+    chars = list(formatted)
+    chars[positions[0]], chars[positions[1]] = "\x00", "\x01"
+    return "".join(chars)
+
+
+def _format(number: str, region: str) -> str:
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return number
-    if phonenumbers.region_code_for_number(parsed) == region:
-        national: str = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-        return national
-    international: str = phonenumbers.format_number(
-        parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if phonenumbers.region_code_for_number(parsed) == region
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
-    return international
+    formatted: str = phonenumbers.format_number(parsed, style)
+    return formatted
 
 
 def visit(

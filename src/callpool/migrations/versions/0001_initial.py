@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:38:39.046317
+Create Date: 2026-11-22 19:59:49.168293
 """
 
 from collections.abc import Sequence
@@ -219,6 +219,14 @@ def upgrade() -> None:
             ["site_id", "started_at"],
             unique=False,
             postgresql_include=["source", "medium"],
+            postgresql_where=sa.text("is_bot = false"),
+            sqlite_where=sa.text("is_bot = 0"),
+        )
+        batch_op.create_index(
+            "ix_sessions_humans_campaign",
+            ["site_id", "started_at"],
+            unique=False,
+            postgresql_include=["campaign", "term"],
             postgresql_where=sa.text("is_bot = false"),
             sqlite_where=sa.text("is_bot = 0"),
         )
@@ -446,6 +454,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sessions_visitor_id"))
         batch_op.drop_index("ix_sessions_site_started")
         batch_op.drop_index("ix_sessions_site_source")
+        batch_op.drop_index(
+            "ix_sessions_humans_campaign",
+            postgresql_include=["campaign", "term"],
+            postgresql_where=sa.text("is_bot = false"),
+            sqlite_where=sa.text("is_bot = 0"),
+        )
         batch_op.drop_index(
             "ix_sessions_humans",
             postgresql_include=["source", "medium"],
