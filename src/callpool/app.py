@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from callpool import __version__
+from callpool.accounts.api import router as api_keys_router
 from callpool.accounts.service import ensure_bootstrap_key
 from callpool.calls.api import router as calls_router
 from callpool.calls.webhooks import router as webhooks_router
@@ -58,6 +59,7 @@ def create_app(
 
     _map_domain_errors(app)
     app.include_router(sites_router)
+    app.include_router(api_keys_router)
     app.include_router(visits_router)
     app.include_router(snippet_router)
     app.include_router(demo_router)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callpool import clock
+from callpool.accounts.repository import get_scoped, scoped
 from callpool.models import Account, ApiKey
 
 KEY_PREFIX = "cp_"
@@ -60,3 +62,15 @@ def account_for_key(db: Session, raw: str) -> int | None:
         return None
     key.last_used_at = clock.now()
     return key.account_id
+
+
+def list_api_keys(db: Session, account_id: int) -> Sequence[ApiKey]:
+    """Newest first, revoked ones included (listed by prefix only)."""
+    return db.scalars(scoped(ApiKey, account_id).order_by(ApiKey.id.desc())).all()
+
+
+def revoke_api_key(db: Session, account_id: int, key_id: int) -> ApiKey:
+    key: ApiKey = get_scoped(db, ApiKey, account_id, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+    return key

@@ -2,11 +2,10 @@
 
 from fastapi import APIRouter
 
-from callpool.dashboard import api, insights, rest, setup
+from callpool.dashboard import api, insights, setup
 
 router = APIRouter()
 router.include_router(api.root)
 router.include_router(api.router)
 router.include_router(setup.router)
 router.include_router(insights.router)
-router.include_router(rest.router)  # API keys and install tags, in the OpenAPI schema

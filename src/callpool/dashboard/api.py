@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from callpool.accounts import service as api_keys
 from callpool.accounts import users
-from callpool.dashboard import keys as api_keys
 from callpool.dashboard.auth import (
     CsrfChecked,
     CurrentViewer,
@@ -147,7 +147,7 @@ async def create_site(request: Request, viewer: CurrentViewer) -> Response:
 @router.get("/keys")
 def keys_page(request: Request, viewer: CurrentViewer) -> Response:
     with database(request).reader() as db:
-        key_list = api_keys.list_keys(db, viewer.account_id)
+        key_list = api_keys.list_api_keys(db, viewer.account_id)
     return render(request, "keys.html", title="API keys", viewer=viewer, keys=key_list, errors={})
 
 
@@ -159,8 +159,8 @@ async def create_key(request: Request, viewer: CurrentViewer) -> Response:
         {} if name and len(name) <= 200 else {"name": "give the key a name (up to 200 characters)"}
     )
     with database(request).session() as db:
-        raw = None if errors else api_keys.create_key(db, viewer.account_id, name or "")
-        key_list = api_keys.list_keys(db, viewer.account_id)
+        raw = None if errors else api_keys.create_api_key(db, viewer.account_id, name or "")
+        key_list = api_keys.list_api_keys(db, viewer.account_id)
     return render(
         request,
         "keys.html",
@@ -176,5 +176,5 @@ async def create_key(request: Request, viewer: CurrentViewer) -> Response:
 @router.post("/keys/{key_id}/revoke", dependencies=[CsrfChecked])
 def revoke_key(request: Request, viewer: CurrentViewer, key_id: int) -> Response:
     with database(request).session() as db:
-        api_keys.revoke_key(db, viewer.account_id, key_id)
+        api_keys.revoke_api_key(db, viewer.account_id, key_id)
     return redirect(request, "/dashboard/keys")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from callpool.accounts.auth import AccountId, DatabaseDep
 from callpool.sites import service
-from callpool.sites.schemas import SiteCreate, SiteOut, SiteUpdate
+from callpool.sites.schemas import InstallOut, SiteCreate, SiteOut, SiteUpdate
+from callpool.snippet import install_tag, script, script_url
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
@@ -45,3 +46,19 @@ def delete_site(site_id: int, account_id: AccountId, database: DatabaseDep) -> N
     """Delete a site with its pools, sessions and calls."""
     with database.session() as db:
         service.delete_site(db, account_id, site_id)
+
+
+@router.get("/{site_id}/install")
+def site_install(
+    site_id: int, request: Request, account_id: AccountId, database: DatabaseDep
+) -> InstallOut:
+    """The script tag to paste into the site, with its integrity hash (setup step 3)."""
+    server = request.app.state.settings.public_url
+    with database.reader() as db:
+        key = service.get_site(db, account_id, site_id).public_key
+    return InstallOut(
+        tag=install_tag(server, key),
+        src=script_url(server),
+        integrity=script().integrity,
+        site_key=key,
+    )

@@ -60,3 +60,10 @@ class SiteOut(BaseModel):
     allowed_origins: list[str]
     region: str
     created_at: datetime
+
+
+class InstallOut(BaseModel):
+    tag: str = Field(description="The HTML to paste before </body>")
+    src: str
+    integrity: str = Field(description="Subresource Integrity hash of the script")
+    site_key: str
