@@ -141,7 +141,10 @@ def _first_problem(error: ValidationError) -> str:
 
 async def _site_and_origin(request: Request, site_key: str) -> tuple[SiteEntry, dict[str, str]]:
     """The site of ``site_key`` and the CORS headers for this request's origin, or 404 / 403."""
-    site = await _run(request, _directory(request).site, site_key)
+    directory = _directory(request)
+    known, site = directory.cached(site_key)
+    if not known:  # only a cache miss reads the database (off the event loop)
+        site = await _run(request, directory.site, site_key)
     if site is None:
         raise HTTPException(404, "unknown site key")
     origin = request.headers.get("origin", "").lower()

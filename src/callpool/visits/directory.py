@@ -70,11 +70,19 @@ class Directory:
         self._entries: dict[str, tuple[datetime, SiteEntry | None]] = {}
         self._lock = threading.Lock()
 
-    def site(self, public_key: str) -> SiteEntry | None:
-        now = clock.now()
+    def cached(self, public_key: str) -> tuple[bool, SiteEntry | None]:
+        """``(True, entry)`` if the cache answers (``entry`` is None for unknown keys)."""
         cached = self._entries.get(public_key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is not None and cached[0] > clock.now():
+            return True, cached[1]
+        return False, None
+
+    def site(self, public_key: str) -> SiteEntry | None:
+        """The site of ``public_key`` (``None`` if unknown), from the cache or the database."""
+        known, entry = self.cached(public_key)
+        if known:
+            return entry
+        now = clock.now()
         entry = self._load(public_key)
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:

@@ -22,7 +22,7 @@ def _page_url(value: str) -> str:
         parts = urlsplit(value)
     except ValueError:
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError("must be the page's http(s) URL")
     return value
 
