@@ -14,6 +14,7 @@ from collections.abc import Callable
 from callpool.calls.routing import refresh_routing
 from callpool.calls.service import replay_spool
 from callpool.db import Database
+from callpool.reports.rollup import rollup_days
 from callpool.settings import Settings
 from callpool.telephony.base import Provider
 
@@ -34,6 +35,8 @@ def jobs() -> list[tuple[str, Job]]:
             "refresh routing",
             lambda database, settings, _provider: refresh_routing(database, settings),
         ),
+        # Reports read closed days from daily rollups: write the days not rolled up yet.
+        ("roll up report days", lambda database, _settings, _provider: rollup_days(database)),
     ]
 
 

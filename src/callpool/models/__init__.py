@@ -4,6 +4,7 @@ from callpool.models.account import Account, ApiKey, Membership, User
 from callpool.models.base import Base, UTCDateTime
 from callpool.models.call import Call
 from callpool.models.pool import Pool, PoolEvent
+from callpool.models.rollup import DailyCallStats, DailySessionStats, HourlyPoolStats, RolledDay
 from callpool.models.site import Site
 from callpool.models.tracker import Tracker, TrackerAssignment
 from callpool.models.visit import Lease, Pageview, SessionEvent, Visitor, VisitSession
@@ -13,11 +14,15 @@ __all__ = [
     "ApiKey",
     "Base",
     "Call",
+    "DailyCallStats",
+    "DailySessionStats",
+    "HourlyPoolStats",
     "Lease",
     "Membership",
     "Pageview",
     "Pool",
     "PoolEvent",
+    "RolledDay",
     "SessionEvent",
     "Site",
     "Tracker",

@@ -7,8 +7,8 @@ merges the few grouped rows that come back.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -29,7 +29,20 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from callpool.accounts.repository import scoped
-from callpool.models import Call, Lease, Pool, PoolEvent, Site, Tracker, UTCDateTime, VisitSession
+from callpool.models import (
+    Call,
+    DailyCallStats,
+    DailySessionStats,
+    HourlyPoolStats,
+    Lease,
+    Pool,
+    PoolEvent,
+    RolledDay,
+    Site,
+    Tracker,
+    UTCDateTime,
+    VisitSession,
+)
 from callpool.reports.expressions import bucket_start, landing_page
 from callpool.reports.schemas import Dimension, Interval, Period
 
@@ -86,6 +99,109 @@ def tune_for_reports(db: Session) -> None:
         db.execute(text("SET LOCAL jit = off"))
 
 
+# --- rolled-up days and live stretches -----------------------------------------------------
+
+DAY = timedelta(days=1)
+DayRange = tuple[date, date]  # [first, last + 1)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A period cut into whole days read from the rollups and stretches read live.
+
+    Together they cover the period exactly once; ``live`` is in time order.
+    """
+
+    rolled: list[DayRange] = field(default_factory=list)
+    live: list[Period] = field(default_factory=list)
+
+    def is_rolled(self, moment: datetime) -> bool:
+        return any(first <= moment.date() < end for first, end in self.rolled)
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def live_only(period: Period) -> Split:
+    return Split(live=[period])
+
+
+def split_period(db: Session, period: Period) -> Split:
+    """Whole UTC days of the period that are rolled up, and the rest of it, live."""
+    start, end = period.start.astimezone(UTC), period.end.astimezone(UTC)
+    first_whole = start.date() if start == midnight(start.date()) else start.date() + DAY
+    last_end = end.date()
+    if first_whole >= last_end:
+        return live_only(period)
+    days = db.scalars(
+        select(RolledDay.day)
+        .where(RolledDay.day >= first_whole, RolledDay.day < last_end)
+        .order_by(RolledDay.day)
+    ).all()
+    rolled: list[DayRange] = []
+    live: list[Period] = []
+    cursor = start
+    for day in days:
+        if cursor < midnight(day):
+            live.append(Period(start=cursor, end=midnight(day)))
+        if rolled and rolled[-1][1] == day:
+            rolled[-1] = (rolled[-1][0], day + DAY)
+        else:
+            rolled.append((day, day + DAY))
+        cursor = midnight(day + DAY)
+    if cursor < end:
+        live.append(Period(start=cursor, end=end))
+    return Split(rolled=rolled, live=live)
+
+
+def _on_days(column: Any, ranges: Sequence[DayRange]) -> ColumnElement[bool]:
+    return or_(*(and_(column >= first, column < end) for first, end in ranges))
+
+
+def _session_stats_where(
+    account_id: int, split: Split, dimension: str, site_id: int | None
+) -> list[Any]:
+    return [
+        DailySessionStats.site_id.in_(_site_ids(account_id, site_id)),
+        DailySessionStats.dimension == dimension,
+        _on_days(DailySessionStats.day, split.rolled),
+    ]
+
+
+def _call_stats_where(
+    account_id: int, split: Split, dimension: str, site_id: int | None
+) -> list[Any]:
+    conditions: list[Any] = [
+        DailyCallStats.account_id == account_id,
+        DailyCallStats.dimension == dimension,
+        _on_days(DailyCallStats.day, split.rolled),
+    ]
+    if site_id is not None:
+        site_pools = scoped(Pool, account_id).with_only_columns(Pool.id)
+        conditions.append(DailyCallStats.pool_id.in_(site_pools.where(Pool.site_id == site_id)))
+    return conditions
+
+
+# How each breakdown dimension reads the rollups: (stored dimension, columns grouped by).
+_ROLLED_SESSION_COLUMNS: dict[str, tuple[str, list[Any]]] = {
+    "source": ("source_medium", [DailySessionStats.value]),
+    "medium": ("source_medium", [DailySessionStats.value2]),
+    "source_medium": ("source_medium", [DailySessionStats.value, DailySessionStats.value2]),
+    "campaign": ("campaign", [DailySessionStats.value]),
+    "term": ("term", [DailySessionStats.value]),
+    "landing_page": ("landing_page", [DailySessionStats.value]),
+}
+_ROLLED_CALL_COLUMNS: dict[str, tuple[str, list[Any]]] = {
+    "source": ("source_medium", [DailyCallStats.value]),
+    "medium": ("source_medium", [DailyCallStats.value2]),
+    "source_medium": ("source_medium", [DailyCallStats.value, DailyCallStats.value2]),
+    "campaign": ("campaign", [DailyCallStats.value]),
+    "term": ("term", [DailyCallStats.value]),
+    "landing_page": ("landing_page", [DailyCallStats.value]),
+}
+
+
 # --- breakdown -----------------------------------------------------------------------------
 
 
@@ -110,24 +226,52 @@ def _call_dimension(dimension: Dimension) -> list[Any]:
 
 
 def sessions_by(
-    db: Session, account_id: int, period: Period, dimension: Dimension, site_id: int | None
+    db: Session, account_id: int, split: Split, dimension: Dimension, site_id: int | None
 ) -> list[tuple[Any, ...]]:
-    """Rows of (*dimension values, sessions)."""
+    """Rows of (*dimension values, sessions); a value can come once per source, so sum them."""
     tune_for_reports(db)
+    rows = []
     columns = _session_dimension(dimension)
-    query = (
-        select(*columns, func.count())
-        .where(*_sessions_where(account_id, period, site_id))
-        .group_by(*columns)
-    )
-    return [tuple(row) for row in db.execute(query)]
+    for period in split.live:
+        query = (
+            select(*columns, func.count())
+            .where(*_sessions_where(account_id, period, site_id))
+            .group_by(*columns)
+        )
+        rows += [tuple(row) for row in db.execute(query)]
+    if split.rolled:
+        stored, rolled_columns = _ROLLED_SESSION_COLUMNS[dimension]
+        query = (
+            select(*rolled_columns, func.sum(DailySessionStats.sessions))
+            .where(*_session_stats_where(account_id, split, stored, site_id))
+            .group_by(*rolled_columns)
+        )
+        rows += [tuple(row) for row in db.execute(query)]
+    return rows
 
 
 def calls_by(
+    db: Session, account_id: int, split: Split, dimension: Dimension, site_id: int | None
+) -> list[tuple[Any, ...]]:
+    """Rows of (*dimension values, calls, first-time callers); sum rows of the same value."""
+    tune_for_reports(db)
+    rows = []
+    for period in split.live:
+        rows += _live_calls_by(db, account_id, period, dimension, site_id)
+    if split.rolled:
+        stored, columns = _ROLLED_CALL_COLUMNS[dimension]
+        query = (
+            select(*columns, func.sum(DailyCallStats.calls), func.sum(DailyCallStats.first_time))
+            .where(*_call_stats_where(account_id, split, stored, site_id))
+            .group_by(*columns)
+        )
+        rows += [tuple(row) for row in db.execute(query)]
+    return rows
+
+
+def _live_calls_by(
     db: Session, account_id: int, period: Period, dimension: Dimension, site_id: int | None
 ) -> list[tuple[Any, ...]]:
-    """Rows of (*dimension values, calls, first-time callers)."""
-    tune_for_reports(db)
     calls_where = _calls_where(account_id, period, site_id)
     if dimension in ("source", "medium", "source_medium"):
         # Calls carry their own source/medium (automated pools attribute without a session).
@@ -158,54 +302,125 @@ def calls_by(
 
 @dataclass(frozen=True)
 class CallTotals:
-    calls: int
-    answered: int
-    missed: int
-    average_duration: float | None
-    attributed: int
-    first_time_callers: int
+    calls: int = 0
+    answered: int = 0
+    missed: int = 0
+    duration_sum: int = 0
+    duration_count: int = 0  # calls with a duration
+    attributed: int = 0
+    first_time_callers: int = 0
+
+    def __add__(self, other: CallTotals) -> CallTotals:
+        return CallTotals(
+            *(int(a) + int(b) for a, b in zip(_fields(self), _fields(other), strict=True))
+        )
+
+    @property
+    def average_duration(self) -> float | None:
+        return self.duration_sum / self.duration_count if self.duration_count else None
 
 
-def call_totals(db: Session, account_id: int, period: Period, site_id: int | None) -> CallTotals:
-    tune_for_reports(db)
-    attributed = or_(Call.session_id.is_not(None), Call.source.is_not(None))
-    query = select(
-        func.count(),
-        _count_if(Call.status.in_(ANSWERED)),
-        _count_if(Call.status.in_(MISSED)),
-        func.avg(Call.duration),
-        _count_if(attributed),
-        _count_if(_first_time_caller()),
-    ).where(*_calls_where(account_id, period, site_id))
-    calls, answered, missed, average, attributed_calls, first_time = db.execute(query).one()
-    return CallTotals(
-        calls=calls,
-        answered=answered,
-        missed=missed,
-        average_duration=None if average is None else float(average),
-        attributed=attributed_calls,
-        first_time_callers=first_time,
+def _fields(totals: CallTotals) -> tuple[int, ...]:
+    return (
+        totals.calls,
+        totals.answered,
+        totals.missed,
+        totals.duration_sum,
+        totals.duration_count,
+        totals.attributed,
+        totals.first_time_callers,
     )
 
 
-def session_count(db: Session, account_id: int, period: Period, site_id: int | None) -> int:
+def call_totals(db: Session, account_id: int, split: Split, site_id: int | None) -> CallTotals:
     tune_for_reports(db)
-    query = select(func.count()).where(*_sessions_where(account_id, period, site_id))
-    return db.scalar(query) or 0
+    attributed = or_(Call.session_id.is_not(None), Call.source.is_not(None))
+    total = CallTotals()
+    for period in split.live:
+        query = select(
+            func.count(),
+            _count_if(Call.status.in_(ANSWERED)),
+            _count_if(Call.status.in_(MISSED)),
+            func.coalesce(func.sum(Call.duration), 0),
+            func.count(Call.duration),
+            _count_if(attributed),
+            _count_if(_first_time_caller()),
+        ).where(*_calls_where(account_id, period, site_id))
+        total += CallTotals(*(int(value or 0) for value in db.execute(query).one()))
+    if split.rolled:
+        stats = DailyCallStats
+        sums = [
+            stats.calls,
+            stats.answered,
+            stats.missed,
+            stats.duration_sum,
+            stats.duration_count,
+            stats.attributed,
+            stats.first_time,
+        ]
+        rolled = select(*(func.coalesce(func.sum(column), 0) for column in sums)).where(
+            *_call_stats_where(account_id, split, "source_medium", site_id)
+        )
+        total += CallTotals(*(int(value or 0) for value in db.execute(rolled).one()))
+    return total
+
+
+def session_count(db: Session, account_id: int, split: Split, site_id: int | None) -> int:
+    tune_for_reports(db)
+    count = 0
+    for period in split.live:
+        count += (
+            db.scalar(select(func.count()).where(*_sessions_where(account_id, period, site_id)))
+            or 0
+        )
+    if split.rolled:
+        query = select(func.sum(DailySessionStats.sessions)).where(
+            *_session_stats_where(account_id, split, "source_medium", site_id)
+        )
+        count += db.scalar(query) or 0
+    return count
 
 
 def calls_per_bucket(
-    db: Session, account_id: int, period: Period, interval: Interval, site_id: int | None
+    db: Session, account_id: int, split: Split, interval: Interval, site_id: int | None
 ) -> list[tuple[Any, ...]]:
-    """Rows of (bucket start, calls, answered)."""
+    """Rows of (bucket start, calls, answered); rolled days are whole ``day`` buckets."""
     tune_for_reports(db)
+    rows = []
     bucket = bucket_start(Call.started_at, interval)
+    for period in split.live:
+        query = (
+            select(bucket, func.count(), _count_if(Call.status.in_(ANSWERED)))
+            .where(*_calls_where(account_id, period, site_id))
+            .group_by(bucket)
+        )
+        rows += [tuple(row) for row in db.execute(query)]
+    if split.rolled:
+        daily = (
+            select(
+                DailyCallStats.day,
+                func.sum(DailyCallStats.calls),
+                func.sum(DailyCallStats.answered),
+            )
+            .where(*_call_stats_where(account_id, split, "source_medium", site_id))
+            .group_by(DailyCallStats.day)
+        )
+        rows += [(midnight(day), calls, answered) for day, calls, answered in db.execute(daily)]
+    return rows
+
+
+def sessions_per_day_rolled(
+    db: Session, account_id: int, split: Split, site_id: int | None
+) -> list[tuple[datetime, int]]:
+    """Rows of (day start, sessions) for the split's rolled days."""
+    if not split.rolled:
+        return []
     query = (
-        select(bucket, func.count(), _count_if(Call.status.in_(ANSWERED)))
-        .where(*_calls_where(account_id, period, site_id))
-        .group_by(bucket)
+        select(DailySessionStats.day, func.sum(DailySessionStats.sessions))
+        .where(*_session_stats_where(account_id, split, "source_medium", site_id))
+        .group_by(DailySessionStats.day)
     )
-    return [tuple(row) for row in db.execute(query)]
+    return [(midnight(day), int(count)) for day, count in db.execute(query)]
 
 
 def sessions_per_bucket(
@@ -217,6 +432,8 @@ def sessions_per_bucket(
     skips the per-row date arithmetic and hashing of a GROUP BY on the bucket (measured on a
     million sessions: about half the time).
     """
+    if not buckets:
+        return []
     tune_for_reports(db)
     bounds = union_all(
         *(
@@ -270,7 +487,12 @@ def tracker_spans(db: Session, pool_id: int) -> list[TrackerSpan]:
 
 
 def lease_sweep(
-    db: Session, pool_id: int, period: Period, interval: Interval
+    db: Session,
+    pool_id: int,
+    period: Period,
+    interval: Interval,
+    *,
+    running_from: datetime | None = None,
 ) -> list[tuple[Any, ...]]:
     """Rows of (bucket start, first event, highest running level, net change, leases started).
 
@@ -278,7 +500,8 @@ def lease_sweep(
     order by a window function, so the database returns one row per bucket, not every lease.
     Ends sort before starts at the same instant: leases are half-open, [start, end).
     Leases that began before the period land in buckets before its first; the caller folds
-    them into the level the period starts with.
+    them into the level the period starts with. ``running_from``: no lease that is still
+    running at the period's start began before it (see ``leases_running_from``).
     """
     tune_for_reports(db)
     if db.get_bind().dialect.name == "postgresql":
@@ -298,6 +521,7 @@ def lease_sweep(
             Tracker.pool_id == pool_id,
             Lease.started_at < period.end,
             Lease.leased_until > period.start,
+            Lease.started_at >= running_from if running_from else true(),
             or_(sides.c.delta == 1, Lease.leased_until < period.end),
         )
         .subquery("events")
@@ -313,6 +537,27 @@ def lease_sweep(
         _count_if(and_(running.c.delta == 1, running.c.at >= period.start)),
     ).group_by(bucket)
     return [tuple(row) for row in db.execute(query)]
+
+
+def leases_running_from(db: Session, pool_id: int, moment: datetime) -> datetime | None:
+    """A lower bound for the start of the pool's leases running at ``moment``, or None.
+
+    Known when the day before ``moment``'s is rolled up: a lease running at ``moment`` either
+    began that day or later, or was running at midnight, so it began at or after the
+    earliest start the rollup kept for that midnight.
+    """
+    day = moment.astimezone(UTC).date()
+    if db.get(RolledDay, day - DAY) is None:
+        return None
+    last_hour = midnight(day) - timedelta(hours=1)
+    running = db.scalar(
+        select(HourlyPoolStats.running_from).where(
+            HourlyPoolStats.pool_id == pool_id,
+            HourlyPoolStats.day == day - DAY,
+            HourlyPoolStats.hour == last_hour,
+        )
+    )
+    return midnight(day) if running is None else min(running, midnight(day))
 
 
 def exhaustions_per_bucket(
@@ -332,6 +577,28 @@ def exhaustions_per_bucket(
         .group_by(bucket)
     )
     return [tuple(row) for row in db.execute(query)]
+
+
+def rolled_pool_peaks(
+    db: Session, pool_id: int, split: Split, interval: Interval
+) -> list[tuple[datetime, int, int]]:
+    """Rows of (bucket start, peak concurrent leases, leases started) for rolled days.
+
+    Hours without a lease are not stored: their peak is 0. A day's peak is its hours' highest.
+    """
+    if not split.rolled:
+        return []
+    stats = HourlyPoolStats
+    where = [stats.pool_id == pool_id, _on_days(stats.day, split.rolled)]
+    if interval == "hour":
+        query = select(stats.hour, stats.peak_leases, stats.leases_started).where(*where)
+        return [(hour, int(peak), int(started)) for hour, peak, started in db.execute(query)]
+    daily = (
+        select(stats.day, func.max(stats.peak_leases), func.sum(stats.leases_started))
+        .where(*where)
+        .group_by(stats.day)
+    )
+    return [(midnight(day), int(peak), int(started)) for day, peak, started in db.execute(daily)]
 
 
 # --- export --------------------------------------------------------------------------------

@@ -137,13 +137,14 @@ def breakdown(
     Landing pages are paths: query string and fragment dropped.
     """
     require_site(db, account_id, site_id)
+    split = repository.split_period(db, period)
     counts: dict[str | None, list[int]] = {}  # value → [sessions, calls, first-time callers]
-    for *values, sessions in repository.sessions_by(db, account_id, period, dimension, site_id):
+    for *values, sessions in repository.sessions_by(db, account_id, split, dimension, site_id):
         counts.setdefault(_value(dimension, values), [0, 0, 0])[0] += sessions
-    for *values, calls, first in repository.calls_by(db, account_id, period, dimension, site_id):
+    for *values, calls, first in repository.calls_by(db, account_id, split, dimension, site_id):
         entry = counts.setdefault(_value(dimension, values), [0, 0, 0])
-        entry[1] += calls
-        entry[2] += first
+        entry[1] += int(calls)
+        entry[2] += int(first)
     ranked = sorted(counts.items(), key=lambda item: (-item[1][1], -item[1][0], item[0] or ""))
     rows = [_row(value, *numbers) for value, numbers in ranked[:limit]]
     rest = [numbers for _value_, numbers in ranked[limit:]]
@@ -188,7 +189,8 @@ def _row(
 def totals(db: Session, account_id: int, period: Period, *, site_id: int | None = None) -> Totals:
     """Calls (answered, missed, average duration, attributed share) and sessions."""
     require_site(db, account_id, site_id)
-    calls = repository.call_totals(db, account_id, period, site_id)
+    split = repository.split_period(db, period)
+    calls = repository.call_totals(db, account_id, split, site_id)
     return Totals(
         period=period,
         calls=calls.calls,
@@ -197,7 +199,7 @@ def totals(db: Session, account_id: int, period: Period, *, site_id: int | None 
         average_duration=calls.average_duration,
         attributed=calls.attributed,
         attributed_share=calls.attributed / calls.calls if calls.calls else None,
-        sessions=repository.session_count(db, account_id, period, site_id),
+        sessions=repository.session_count(db, account_id, split, site_id),
         first_time_callers=calls.first_time_callers,
     )
 
@@ -214,24 +216,35 @@ def calls_over_time(
     require_site(db, account_id, site_id)
     interval = resolve_interval(period, interval)
     starts = bucket_starts(period, interval)
-    calls = {
-        as_utc(bucket): (count, answered)
-        for bucket, count, answered in repository.calls_per_bucket(
-            db, account_id, period, interval, site_id
-        )
-    }
+    # The rollups are daily: hourly buckets (short periods) are read live.
+    split = (
+        repository.split_period(db, period) if interval == "day" else repository.live_only(period)
+    )
+    calls: Counter[datetime] = Counter()
+    answered: Counter[datetime] = Counter()
+    for bucket, count, answered_count in repository.calls_per_bucket(
+        db, account_id, split, interval, site_id
+    ):
+        calls[as_utc(bucket)] += int(count)
+        answered[as_utc(bucket)] += int(answered_count)
     step = timedelta(hours=1) if interval == "hour" else timedelta(days=1)
-    bounds = [(max(start, period.start), min(start + step, period.end)) for start in starts]
-    sessions = {
-        as_utc(bucket): count
-        for bucket, count in repository.sessions_per_bucket(db, account_id, site_id, bounds)
-    }
+    bounds = [
+        (max(start, period.start), min(start + step, period.end))
+        for start in starts
+        if not split.is_rolled(start)
+    ]
+    sessions: Counter[datetime] = Counter()
+    for bucket, count in [
+        *repository.sessions_per_bucket(db, account_id, site_id, bounds),
+        *repository.sessions_per_day_rolled(db, account_id, split, site_id),
+    ]:
+        sessions[as_utc(bucket)] += int(count)
     buckets = [
         TimeBucket(
             start=start,
-            calls=calls.get(start, (0, 0))[0],
-            answered=calls.get(start, (0, 0))[1],
-            sessions=sessions.get(max(start, period.start), 0),
+            calls=calls[start],
+            answered=answered[start],
+            sessions=sessions[max(start, period.start)],
         )
         for start in starts
     ]
@@ -257,7 +270,8 @@ def pool_health(
     require_site(db, account_id, site_id)
     interval = resolve_interval(period, interval)
     pools = repository.pools_in_period(db, account_id, period, site_id)
-    return [_pool_health(db, pool, period, interval) for pool in pools]
+    split = repository.split_period(db, period)
+    return [_pool_health(db, pool, period, interval, split) for pool in pools]
 
 
 def pool_health_for(
@@ -265,14 +279,17 @@ def pool_health_for(
 ) -> PoolHealth:
     """Health of one pool; ``NotFound`` for another account's pool."""
     pool = get_scoped(db, Pool, account_id, pool_id)
-    return _pool_health(db, pool, period, resolve_interval(period, interval))
+    split = repository.split_period(db, period)
+    return _pool_health(db, pool, period, resolve_interval(period, interval), split)
 
 
-def _pool_health(db: Session, pool: Pool, period: Period, interval: Interval) -> PoolHealth:
+def _pool_health(
+    db: Session, pool: Pool, period: Period, interval: Interval, split: repository.Split
+) -> PoolHealth:
     starts = bucket_starts(period, interval)
     step = starts[1] - starts[0] if len(starts) > 1 else period.end - starts[0]
     spans = repository.tracker_spans(db, pool.id)
-    peaks, leases = _peaks(repository.lease_sweep(db, pool.id, period, interval), starts)
+    peaks, leases = lease_peaks(db, pool.id, split, interval)
     exhaustions = {
         as_utc(bucket): count
         for bucket, count in repository.exhaustions_per_bucket(db, pool.id, period, interval)
@@ -318,10 +335,32 @@ def _pool_health(db: Session, pool: Pool, period: Period, interval: Interval) ->
     )
 
 
-def _peaks(
+def lease_peaks(
+    db: Session, pool_id: int, split: repository.Split, interval: Interval
+) -> tuple[Counter[datetime], int]:
+    """Each bucket's peak concurrent leases (0 when none), and the leases started.
+
+    Rolled days come from the hourly rollup; each live stretch gets its own sweep, which
+    counts the leases running into it from before, so its buckets match a whole-period sweep.
+    """
+    peaks: Counter[datetime] = Counter()
+    leases = 0
+    for stretch in split.live:
+        running_from = repository.leases_running_from(db, pool_id, stretch.start)
+        sweep = repository.lease_sweep(db, pool_id, stretch, interval, running_from=running_from)
+        stretch_peaks, started = fold_sweep(sweep, bucket_starts(stretch, interval))
+        peaks.update(stretch_peaks)
+        leases += sum(started.values())
+    for bucket, peak, count in repository.rolled_pool_peaks(db, pool_id, split, interval):
+        peaks[as_utc(bucket)] = max(peaks[as_utc(bucket)], peak)
+        leases += count
+    return peaks, leases
+
+
+def fold_sweep(
     sweep: Iterable[Sequence[Any]], starts: list[datetime]
-) -> tuple[dict[datetime, int], int]:
-    """Fold the per-bucket sweep into each bucket's peak, and count leases started.
+) -> tuple[dict[datetime, int], Counter[datetime]]:
+    """Fold the per-bucket sweep into each bucket's peak, and its leases started.
 
     A bucket's peak is its highest running level, or the level it began with if that held for
     a while (no event at its very first instant): a lease spanning a quiet bucket counts, one
@@ -330,7 +369,7 @@ def _peaks(
     rows = {as_utc(bucket): row for bucket, *row in sweep}
     level = sum(int(row[2]) for bucket, row in rows.items() if bucket < starts[0])
     peaks: dict[datetime, int] = {}
-    leases = 0
+    leases: Counter[datetime] = Counter()
     for start in starts:
         if start not in rows:
             peaks[start] = level
@@ -339,7 +378,7 @@ def _peaks(
         held = level if as_utc(first_event) > start else 0
         peaks[start] = max(held, int(high))
         level += int(net)
-        leases += int(started)
+        leases[start] += int(started)
     return peaks, leases
 
 

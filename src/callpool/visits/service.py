@@ -151,7 +151,7 @@ def _start(
     if not bot:
         path = urlsplit(body.u).path or "/"
         for pool in site.pools_for(path, attribution.source, attribution.medium):
-            claimed = _offer(tx, pool, previous_tracker, now)
+            claimed = _offer(tx, pool, attribution, previous_tracker, now)
             if claimed is not None:
                 claims.append((pool, claimed))
     leased = next((c.tracker_id for _, c in claims if c.tracker_id is not None), None)
@@ -197,7 +197,7 @@ def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: da
             )
         else:
             _, previous = repository.visitor_exists(tx, session.visitor_id, site.id)
-            claimed = _offer(tx, pool, previous, now)
+            claimed = _offer(tx, pool, attribution, previous, now)
             if claimed is not None:
                 assignment.record_lease(tx, claimed, session_id=session.id, now=now)
         if claimed is not None:
@@ -212,15 +212,29 @@ def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: da
     )
 
 
-def _offer(tx: Tx, pool: PoolEntry, previous_tracker: int | None, now: datetime) -> Claim | None:
+def _offer(
+    tx: Tx,
+    pool: PoolEntry,
+    attribution: Attribution,
+    previous_tracker: int | None,
+    now: datetime,
+) -> Claim | None:
     """What ``pool`` shows this visit: the one dispatch point per pool kind.
 
     Session pools lease a tracker per visit. Automated and manual pools (source-level DNI) are
-    served by the pool service of ``callpool.pools``, which plugs in here; until it does they
-    return ``None``: the target keeps the number written on the site.
+    served by the pool service of ``callpool.pools`` (by ``attribution.source`` / ``medium``),
+    which plugs in here; until it does they return ``None``: the target keeps the number
+    written on the site.
     """
     if pool.session is not None:
         return assignment.claim(tx, pool.session, previous_tracker_id=previous_tracker, now=now)
+    if pool.kind in ("automated", "manual"):
+        # Source-level DNI: the active tracker of the visit's source/medium, no lease (calls
+        # are attributed by the tracker's assignment history); none: the site's own number.
+        from callpool.pools.sourcelevel import offer_for_source
+
+        served = offer_for_source(tx, pool.id, attribution.source, attribution.medium)
+        return None if served is None else Claim(pool.id, served[1])
     return None
 
 

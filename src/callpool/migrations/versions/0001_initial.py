@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:59:49.168293
+Create Date: 2026-11-22 20:20:44.116455
 """
 
 from collections.abc import Sequence
@@ -26,6 +26,13 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
+    )
+    op.create_table(
+        "rolled_days",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("rolled_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("calls", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_rolled_days")),
     )
     op.create_table(
         "users",
@@ -57,6 +64,36 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_api_keys_account_id"), ["account_id"], unique=False)
+
+    op.create_table(
+        "daily_call_stats",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("pool_id", sa.Integer(), nullable=True),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dimension", sa.String(length=20), nullable=False),
+        sa.Column("value", sa.Text(), nullable=True),
+        sa.Column("value2", sa.String(length=200), nullable=True),
+        sa.Column("calls", sa.Integer(), nullable=False),
+        sa.Column("answered", sa.Integer(), nullable=False),
+        sa.Column("missed", sa.Integer(), nullable=False),
+        sa.Column("first_time", sa.Integer(), nullable=False),
+        sa.Column("attributed", sa.Integer(), nullable=False),
+        sa.Column("duration_sum", sa.Integer(), nullable=False),
+        sa.Column("duration_count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_daily_call_stats_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_daily_call_stats")),
+    )
+    with op.batch_alter_table("daily_call_stats", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_daily_call_stats_account_day", ["account_id", "dimension", "day"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_daily_call_stats_day"), ["day"], unique=False)
 
     op.create_table(
         "memberships",
@@ -100,6 +137,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sites_account_id"), ["account_id"], unique=False)
+
+    op.create_table(
+        "daily_session_stats",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dimension", sa.String(length=20), nullable=False),
+        sa.Column("value", sa.Text(), nullable=True),
+        sa.Column("value2", sa.String(length=200), nullable=True),
+        sa.Column("sessions", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["sites.id"],
+            name=op.f("fk_daily_session_stats_site_id_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_daily_session_stats")),
+    )
+    with op.batch_alter_table("daily_session_stats", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_daily_session_stats_day"), ["day"], unique=False)
+        batch_op.create_index(
+            "ix_daily_session_stats_site_day", ["site_id", "dimension", "day"], unique=False
+        )
 
     op.create_table(
         "pools",
@@ -159,6 +219,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("visitors", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_visitors_site_id"), ["site_id"], unique=False)
+
+    op.create_table(
+        "hourly_pool_stats",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("pool_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("hour", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("peak_leases", sa.Integer(), nullable=False),
+        sa.Column("leases_started", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["pool_id"],
+            ["pools.id"],
+            name=op.f("fk_hourly_pool_stats_pool_id_pools"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hourly_pool_stats")),
+    )
+    with op.batch_alter_table("hourly_pool_stats", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_hourly_pool_stats_day"), ["day"], unique=False)
+        batch_op.create_index("ix_hourly_pool_stats_pool_hour", ["pool_id", "hour"], unique=False)
 
     op.create_table(
         "pool_events",
@@ -472,6 +552,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_pool_events_pool_kind_at")
 
     op.drop_table("pool_events")
+    with op.batch_alter_table("hourly_pool_stats", schema=None) as batch_op:
+        batch_op.drop_index("ix_hourly_pool_stats_pool_hour")
+        batch_op.drop_index(batch_op.f("ix_hourly_pool_stats_day"))
+
+    op.drop_table("hourly_pool_stats")
     with op.batch_alter_table("visitors", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_visitors_site_id"))
 
@@ -481,6 +566,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pools_account_id"))
 
     op.drop_table("pools")
+    with op.batch_alter_table("daily_session_stats", schema=None) as batch_op:
+        batch_op.drop_index("ix_daily_session_stats_site_day")
+        batch_op.drop_index(batch_op.f("ix_daily_session_stats_day"))
+
+    op.drop_table("daily_session_stats")
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sites_account_id"))
 
@@ -490,10 +580,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_memberships_account_id"))
 
     op.drop_table("memberships")
+    with op.batch_alter_table("daily_call_stats", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_daily_call_stats_day"))
+        batch_op.drop_index("ix_daily_call_stats_account_day")
+
+    op.drop_table("daily_call_stats")
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_keys_account_id"))
 
     op.drop_table("api_keys")
     op.drop_table("users")
+    op.drop_table("rolled_days")
     op.drop_table("accounts")
     # ### end Alembic commands ###
