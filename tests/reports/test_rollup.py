@@ -176,13 +176,18 @@ def test_pool_peaks_across_a_rolled_day_boundary(
     world: World,
     interval: str,
 ) -> None:
-    # A lease running from a rolled day into a live one counts on both sides of midnight.
+    # Leases running from rolled days into a live one count on both sides of midnight, the
+    # one that began three days earlier as well (the live sweep reads no older leases).
     with database.session() as db:
         make = Factory(db)
-        pool = make.pool(make.site(world.account_id, "night.test"), name="Night")
+        site = make.site(world.account_id, "night.test")
+        pool = make.pool(site, name="Night")
         tracker = make.tracker(pool, "+15125550222")
-        visit = make.session(make.site(world.account_id, "late.test"), "01-05 23:00", "x", "y")
+        other = make.tracker(pool, "+15125550223")
+        visit = make.session(site, "01-05 23:00", "x", "y")
         make.lease(tracker, "01-05 23:00", "01-06 01:00", visit)
+        make.lease(other, "01-03 08:00", "01-06 02:00", make.session(site, "01-03 08:00", "x", "y"))
+        make.lease(tracker, "01-02 08:00", "01-02 09:00", visit)  # over before: never read
     params = {"start": "2026-01-05T20:00", "end": "2026-01-06T03:00", "interval": interval}
     live = client.get(f"/api/v1/reports/pools/{pool.id}", params=params, headers=auth).json()
 
@@ -191,7 +196,7 @@ def test_pool_peaks_across_a_rolled_day_boundary(
     after = client.get(f"/api/v1/reports/pools/{pool.id}", params=params, headers=auth).json()
     assert after == live
     assert [b["peak_leases"] for b in after["buckets"]] == (
-        [0, 0, 0, 1, 1, 0, 0] if interval == "hour" else [1, 1]
+        [1, 1, 1, 2, 2, 1, 0] if interval == "hour" else [2, 2]
     )
 
 

@@ -1,5 +1,8 @@
 """The report queries. Tenant data starts from ``scoped``; every query is bounded by a period.
 
+A period is first cut by ``split_period`` into whole days that are rolled up (read from the
+daily rollup tables, see ``callpool.reports.rollup``) and stretches read from the live
+tables; each query returns rows from both, which the service sums by value or bucket.
 Aggregation happens in the database (the benchmark loads a million sessions); Python only
 merges the few grouped rows that come back.
 """

@@ -34,6 +34,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.orm import Session
 
@@ -45,9 +46,11 @@ from callpool.models import (
     DailyCallStats,
     DailySessionStats,
     HourlyPoolStats,
+    Lease,
     Pool,
     RolledDay,
     Site,
+    Tracker,
     VisitSession,
 )
 from callpool.reports import repository
@@ -58,6 +61,7 @@ from callpool.reports.service import bucket_starts, fold_sweep
 
 log = logging.getLogger("callpool.reports.rollup")
 
+HOUR = timedelta(hours=1)
 LATE_WINDOW = timedelta(days=2)
 RECHECK = timedelta(days=35)  # how far back late calls are looked for on each run
 BATCH_DAYS = 31  # days written per transaction: one lease sweep per pool covers them
@@ -279,9 +283,11 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 def _write_pool_stats(db: Session, period: Period) -> None:
     """Each pool's peak concurrent leases and leases started per hour, from one sweep."""
     starts = bucket_starts(period, "hour")
-    for pool_id in db.scalars(select(Pool.id).order_by(Pool.id)):
-        sweep = repository.lease_sweep(db, pool_id, period, "hour")
+    for pool_id in list(db.scalars(select(Pool.id).order_by(Pool.id))):
+        bound = repository.leases_running_from(db, pool_id, period.start)
+        sweep = repository.lease_sweep(db, pool_id, period, "hour", running_from=bound)
         peaks, started = fold_sweep(sweep, starts)
+        running = _running_from(db, pool_id, period, bound)
         rows = [
             {
                 "pool_id": pool_id,
@@ -289,9 +295,40 @@ def _write_pool_stats(db: Session, period: Period) -> None:
                 "hour": hour,
                 "peak_leases": peaks[hour],
                 "leases_started": started[hour],
+                "running_from": running.get(hour + HOUR),
             }
             for hour in starts
-            if peaks[hour] or started[hour]
+            if peaks[hour] or started[hour] or hour + HOUR in running
         ]
         if rows:
             db.execute(insert(HourlyPoolStats), rows)
+
+
+def _running_from(
+    db: Session, pool_id: int, period: Period, bound: datetime | None
+) -> dict[datetime, datetime]:
+    """For each midnight that ends a day of ``period``: the earliest start among the pool's
+    leases running across it (midnights nothing runs across are left out).
+
+    Each midnight's answer bounds the next one's search (a lease running at a midnight began
+    that day or was running at the one before), so each query reads about one day of leases.
+    """
+    running: dict[datetime, datetime] = {}
+    day = period.start
+    while day < period.end:
+        end = day + DAY
+        first = db.scalar(
+            select(func.min(Lease.started_at))
+            .join(Tracker, Tracker.id == Lease.tracker_id)
+            .where(
+                Tracker.pool_id == pool_id,
+                Lease.started_at < end,
+                Lease.leased_until > end,
+                Lease.started_at >= bound if bound else true(),
+            )
+        )
+        if first is not None:
+            running[end] = as_utc(first)
+        bound = running.get(end, end)
+        day = end
+    return running

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:20:44.116455
+Create Date: 2026-11-22 20:28:58.558398
 """
 
 from collections.abc import Sequence
@@ -228,6 +228,7 @@ def upgrade() -> None:
         sa.Column("hour", callpool.models.base.UTCDateTime(), nullable=False),
         sa.Column("peak_leases", sa.Integer(), nullable=False),
         sa.Column("leases_started", sa.Integer(), nullable=False),
+        sa.Column("running_from", callpool.models.base.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["pool_id"],
             ["pools.id"],
