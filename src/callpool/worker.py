@@ -14,6 +14,7 @@ from collections.abc import Callable
 from callpool.calls.routing import refresh_routing
 from callpool.calls.service import replay_spool
 from callpool.db import Database
+from callpool.pools.rebalance import rebalance_job
 from callpool.reports.rollup import rollup_days
 from callpool.settings import Settings
 from callpool.telephony.base import Provider
@@ -25,6 +26,8 @@ Job = Callable[[Database, Settings, Provider], object]
 
 def jobs() -> list[tuple[str, Job]]:
     return [
+        # Automated pools follow their traffic; manual pools drop expired flagged trackers.
+        ("rebalance pools", rebalance_job),
         # Calls taken while the database was down: store them now that it may be back.
         (
             "replay spooled calls",

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.models import Account, Site
+from callpool.models import Account, Lease, Site
 from callpool.pools import service
 from callpool.settings import Settings
 from tests.pools.conftest import BUSINESS, AddVisits, MakePool, RecordingSandbox
@@ -71,3 +72,34 @@ def test_each_source_sees_its_own_number_and_others_the_original(
     assert facebook == [active["facebook"]]
     assert direct == []  # no tracker for (direct)/(none): the site keeps BUSINESS
     assert BUSINESS not in google + facebook
+
+
+def test_others_can_be_served_by_a_session_pool(
+    client: TestClient,
+    site: Site,
+    make_pool: MakePool,
+    visits: AddVisits,
+    account: Account,
+    deps: Any,
+    database: Database,
+) -> None:
+    session_pool = make_pool(name="visitors", kind="session", size=2, utilization=None)
+    session_numbers = {
+        t.number for t in service.list_trackers(deps, account.id, session_pool.id, "active")
+    }
+    pool = make_pool(size=2, utilization=1.0, others=f"pool:{session_pool.id}", priority=10)
+    visits("google", "cpc", 150)
+    service.rebalance_now(deps, account.id, pool.id)
+    (google_tracker,) = service.list_trackers(deps, account.id, pool.id, "active")
+
+    google = shown(client, site, "https://acme.example/?utm_source=google&utm_medium=cpc")
+    direct = shown(client, site, "https://acme.example/")
+    newsletter = shown(client, site, "https://acme.example/?utm_source=news&utm_medium=email")
+
+    assert google == [google_tracker.number]
+    assert direct[0] in session_numbers
+    assert newsletter[0] in session_numbers
+    assert newsletter != direct  # a session pool: each visit leases its own number
+    with database.reader() as db:
+        leased = db.scalars(select(Lease.tracker_id)).all()
+    assert len(leased) == 2  # the two "others" visits; the google visit holds no lease

@@ -132,7 +132,7 @@ def test_a_selector_target_is_passed_to_the_snippet(
     assert (entry["target"], entry["selector"]) == (None, ".phone")
 
 
-def test_automated_pools_swap_nothing_until_the_pool_service_serves_them(
+def test_an_automated_pool_with_no_tracker_for_the_source_swaps_and_leases_nothing(
     browser: Any, make_pool: Callable[..., int], database: Database
 ) -> None:
     make_pool(["+15125550101"], kind="automated", utilization=0.8)

@@ -39,6 +39,9 @@ class PoolEntry:
     selector: str | None
     rules: Rules
     session: SessionPool | None  # set for pools of kind "session"
+    # Source-level pools: the session pool that serves visitors whose source/medium has no
+    # tracker of its own (the pool's ``others`` setting); None keeps the site's own number.
+    others: SessionPool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +113,9 @@ class Directory:
 def _site_entry(public_key: str, site: Row[Any], pools: list[Pool]) -> SiteEntry:
     origins = frozenset(str(origin).lower().rstrip("/") for origin in site.allowed_origins or [])
     targets: dict[tuple[str | None, str | None], list[PoolEntry]] = {}
+    session_pools = {pool.id: _session_pool(pool) for pool in pools if pool.kind == SESSION}
     for pool in pools:
-        entry = _pool_entry(pool)
+        entry = _pool_entry(pool, session_pools)
         if entry is not None:
             targets.setdefault((entry.target, entry.selector), []).append(entry)
     minutes = [p.lease_minutes for p in pools if p.kind == SESSION] or [DEFAULT_LEASE_MINUTES]
@@ -129,21 +133,26 @@ def _site_entry(public_key: str, site: Row[Any], pools: list[Pool]) -> SiteEntry
     )
 
 
-def _pool_entry(pool: Pool) -> PoolEntry | None:
+def _session_pool(pool: Pool) -> SessionPool:
+    return SessionPool(
+        id=pool.id,
+        lease_minutes=pool.lease_minutes,
+        overflow_policy=pool.overflow_policy,
+        overflow_number=pool.overflow_number,
+    )
+
+
+def _pool_entry(pool: Pool, session_pools: dict[int, SessionPool]) -> PoolEntry | None:
     try:
         rules = compile_rules(pool.rules)
     except ValueError as error:
         # Rules are validated when a pool is saved; one stored before that must not break visits.
         log.warning("pool %s has invalid rules and serves no visit: %s", pool.id, error)
         return None
-    session = None
-    if pool.kind == SESSION:
-        session = SessionPool(
-            id=pool.id,
-            lease_minutes=pool.lease_minutes,
-            overflow_policy=pool.overflow_policy,
-            overflow_number=pool.overflow_number,
-        )
+    others = None
+    if pool.kind != SESSION and pool.others.startswith("pool:"):
+        # A session pool of this site that is live; a deleted or foreign one means "original".
+        others = session_pools.get(int(pool.others.removeprefix("pool:")))
     return PoolEntry(
         id=pool.id,
         name=pool.name,
@@ -152,5 +161,6 @@ def _pool_entry(pool: Pool) -> PoolEntry | None:
         target=pool.swap_number or (None if pool.swap_selector else pool.original_number),
         selector=pool.swap_selector,
         rules=rules,
-        session=session,
+        session=session_pools.get(pool.id),
+        others=others,
     )

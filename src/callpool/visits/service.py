@@ -24,6 +24,7 @@ from callpool.assignment.prepared import Tx, transaction
 from callpool.assignment.service import Claim
 from callpool.db import Database
 from callpool.errors import NotFound
+from callpool.pools.sourcelevel import offer_for_source
 from callpool.visits import repository
 from callpool.visits.agents import BOT, device_of
 from callpool.visits.classify import Attribution, classify, host_of
@@ -221,20 +222,18 @@ def _offer(
 ) -> Claim | None:
     """What ``pool`` shows this visit: the one dispatch point per pool kind.
 
-    Session pools lease a tracker per visit. Automated and manual pools (source-level DNI) are
-    served by the pool service of ``callpool.pools`` (by ``attribution.source`` / ``medium``),
-    which plugs in here; until it does they return ``None``: the target keeps the number
-    written on the site.
+    Session pools lease a tracker per visit. Automated and manual pools (source-level DNI)
+    show the active tracker of the visit's source/medium, with no lease: calls to it are
+    attributed by the tracker's assignment history. A visit whose source/medium has no tracker
+    sees what the pool's ``others`` setting says: a session pool's number, or the site's own.
     """
     if pool.session is not None:
         return assignment.claim(tx, pool.session, previous_tracker_id=previous_tracker, now=now)
-    if pool.kind in ("automated", "manual"):
-        # Source-level DNI: the active tracker of the visit's source/medium, no lease (calls
-        # are attributed by the tracker's assignment history); none: the site's own number.
-        from callpool.pools.sourcelevel import offer_for_source
-
-        served = offer_for_source(tx, pool.id, attribution.source, attribution.medium)
-        return None if served is None else Claim(pool.id, served[1])
+    served = offer_for_source(tx, pool.id, attribution.source, attribution.medium)
+    if served is not None:
+        return Claim(pool.id, served[1])
+    if pool.others is not None:
+        return assignment.claim(tx, pool.others, previous_tracker_id=previous_tracker, now=now)
     return None
 
 
