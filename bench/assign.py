@@ -8,7 +8,7 @@ Not a test: run it by hand on a quiet machine and it rewrites its section of
 
 For each engine it makes a fresh database (a temporary SQLite file; a new PostgreSQL database,
 dropped afterwards), seeds one site with a session pool big enough that every new session finds
-a free tracker, starts ``uvicorn callpool.app:create_app`` (one worker) and drives it with
+a free tracker, starts ``callpool serve`` (one process, one worker) and drives it with
 ``wrk`` (``apt-get install wrk``) at 16 connections: ``GET /healthz`` and ``POST /t/visit``
 (every body distinct, no visitor or session id: each request starts a session and leases a
 tracker), alternating, several rounds. Afterwards it checks in the database that every request
@@ -193,20 +193,8 @@ def server(url: str, port: int) -> Iterator[str]:
         "CALLPOOL_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "CALLPOOL_SECRET_KEY": "bench-secret-key-0123456789",
     }
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "callpool.app:create_app",
-        "--factory",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--log-level",
-        os.environ.get("BENCH_LOG", "warning"),
-        "--no-access-log",
-    ]
+    # What an operator runs: one process, the worker's jobs in a thread on SQLite.
+    command = [sys.executable, "-m", "callpool", "serve", "--port", str(port), "--no-access-log"]
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -42,7 +42,10 @@ def create_app(
         if settings.bootstrap_api_key:
             with database.session() as db:
                 ensure_bootstrap_key(db, settings.bootstrap_api_key)
+        stop_checkpoints = database.checkpoint_in_background() if database.is_sqlite else None
         yield
+        if stop_checkpoints is not None:
+            stop_checkpoints.set()
 
     app = FastAPI(
         title="callpool",
@@ -58,9 +61,10 @@ def create_app(
     app.state.provider = provider
 
     _map_domain_errors(app)
+    # First: routes are matched in order, and the snippet's calls are the hot path.
+    app.include_router(visits_router)
     app.include_router(sites_router)
     app.include_router(api_keys_router)
-    app.include_router(visits_router)
     app.include_router(snippet_router)
     app.include_router(demo_router)
     app.include_router(sessions_router)
@@ -71,7 +75,7 @@ def create_app(
     app.include_router(dashboard_router)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, bool]:
+    async def healthz() -> dict[str, bool]:
         """Liveness; also the benchmark's trivial endpoint."""
         return {"ok": True}
 

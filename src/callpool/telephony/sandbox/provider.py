@@ -13,12 +13,8 @@ from collections.abc import Mapping
 from twilio.request_validator import RequestValidator
 
 from callpool.telephony.base import (
-    Forward,
-    InboundCall,
-    Provider,
     ProviderError,
     PurchasedNumber,
-    StatusUpdate,
 )
 from callpool.telephony.twilio import wire
 
@@ -27,7 +23,7 @@ DEFAULT_AREA_CODE = "512"
 FICTIONAL = range(100, 199)
 
 
-class SandboxProvider(Provider):
+class SandboxProvider(wire.TwilioWireProvider):
     name = "sandbox"
 
     def __init__(self, signing_key: str) -> None:
@@ -56,15 +52,3 @@ class SandboxProvider(Provider):
 
     def verify_request(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
         return bool(signature) and bool(self.validator.validate(url, dict(params), signature))
-
-    def parse_inbound(self, params: Mapping[str, str]) -> InboundCall:
-        return wire.parse_inbound(params)
-
-    def parse_status(self, params: Mapping[str, str]) -> StatusUpdate:
-        return wire.parse_status(params)
-
-    def forward_response(self, forward: Forward) -> tuple[str, str]:
-        return wire.forward_twiml(forward), "application/xml"
-
-    def not_in_service_response(self) -> tuple[str, str]:
-        return wire.not_in_service_twiml(), "application/xml"

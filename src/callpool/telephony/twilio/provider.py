@@ -18,12 +18,8 @@ from twilio.rest import Client
 
 from callpool.settings import Settings
 from callpool.telephony.base import (
-    Forward,
-    InboundCall,
-    Provider,
     ProviderError,
     PurchasedNumber,
-    StatusUpdate,
 )
 from callpool.telephony.twilio import wire
 
@@ -33,7 +29,7 @@ T = TypeVar("T")
 API_TIMEOUT = 15.0
 
 
-class TwilioProvider(Provider):
+class TwilioProvider(wire.TwilioWireProvider):
     name = "twilio"
 
     def __init__(
@@ -110,18 +106,6 @@ class TwilioProvider(Provider):
         if not signature or not self.auth_token:
             return False
         return bool(RequestValidator(self.auth_token).validate(url, dict(params), signature))
-
-    def parse_inbound(self, params: Mapping[str, str]) -> InboundCall:
-        return wire.parse_inbound(params)
-
-    def parse_status(self, params: Mapping[str, str]) -> StatusUpdate:
-        return wire.parse_status(params)
-
-    def forward_response(self, forward: Forward) -> tuple[str, str]:
-        return wire.forward_twiml(forward), "application/xml"
-
-    def not_in_service_response(self) -> tuple[str, str]:
-        return wire.not_in_service_twiml(), "application/xml"
 
     # Plumbing
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from callpool.telephony.base import Forward, InboundCall, StatusUpdate
+from callpool.telephony.base import Forward, InboundCall, Provider, StatusUpdate
 
 # Twilio sends these when a call moves; later states never go back to earlier ones.
 STATUS_RANK = {
@@ -98,3 +98,19 @@ def not_in_service_twiml() -> str:
     response.say(NOT_IN_SERVICE)
     response.hangup()
     return str(response)
+
+
+class TwilioWireProvider(Provider):
+    """The webhook half of a provider that speaks Twilio's wire format (Twilio, the sandbox)."""
+
+    def parse_inbound(self, params: Mapping[str, str]) -> InboundCall:
+        return parse_inbound(params)
+
+    def parse_status(self, params: Mapping[str, str]) -> StatusUpdate:
+        return parse_status(params)
+
+    def forward_response(self, forward: Forward) -> tuple[str, str]:
+        return forward_twiml(forward), "application/xml"
+
+    def not_in_service_response(self) -> tuple[str, str]:
+        return not_in_service_twiml(), "application/xml"
