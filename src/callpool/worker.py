@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
-from callpool.calls.routing import refresh_routing
 from callpool.calls.service import replay_spool
 from callpool.db import Database
 from callpool.pools.rebalance import rebalance_job
@@ -33,22 +33,24 @@ def jobs() -> list[tuple[str, Job]]:
             "replay spooled calls",
             lambda database, settings, _provider: replay_spool(database, settings),
         ),
-        # Keep the local routing file fresh, so an outage routes with today's numbers.
-        (
-            "refresh routing",
-            lambda database, settings, _provider: refresh_routing(database, settings),
-        ),
         # Reports read closed days from daily rollups: write the days not rolled up yet.
         ("roll up report days", lambda database, _settings, _provider: rollup_days(database)),
     ]
 
 
+SLOW_JOB_SECONDS = 1.0
+
+
 def run_once(database: Database, settings: Settings, provider: Provider) -> None:
     for name, job in jobs():
+        started = time.perf_counter()
         try:
             job(database, settings, provider)
         except Exception:  # one failing job must not stop the others, nor the loop
             log.exception("worker job %s failed", name)
+        took = time.perf_counter() - started
+        if took > SLOW_JOB_SECONDS:
+            log.warning("worker job %s took %.1f s", name, took)
 
 
 def run_forever(

@@ -100,10 +100,8 @@ SHARE_IDLEST = Prepared(
 
 INSERT_POOL_EVENT = Prepared(insert(pool_events), ["pool_id", "kind", "at", "detail"])
 
-INSERT_LEASE = Prepared(
-    insert(leases).returning(leases.c.id),
-    ["tracker_id", "session_id", "started_at", "leased_until", "shared"],
-)
+_LEASE_COLUMNS = ["tracker_id", "session_id", "started_at", "leased_until", "shared"]
+INSERT_LEASE = Prepared(insert(leases).returning(leases.c.id), _LEASE_COLUMNS)
 
 MIRROR_LEASE_ID = Prepared(
     update(trackers)
@@ -111,7 +109,20 @@ MIRROR_LEASE_ID = Prepared(
     .values(lease_id=bindparam("lease"))
 )
 
-INSERT_POOL_EVENT = Prepared(insert(pool_events), ["pool_id", "kind", "at", "detail"])
+# PostgreSQL: both in one statement (a data-modifying CTE), which needs no answer and so can
+# be queued with the rest of the transaction (see ``prepared``). SQLite has no such CTEs.
+_new_lease = (
+    insert(leases)
+    .values({name: bindparam(name, type_=leases.c[name].type) for name in _LEASE_COLUMNS})
+    .returning(leases.c.id)
+    .cte("new_lease")
+)
+INSERT_AND_MIRROR_LEASE = Prepared(
+    update(trackers)
+    .where(trackers.c.id == bindparam("tracker_id"))
+    .values(lease_id=select(_new_lease.c.id).scalar_subquery())
+    .add_cte(_new_lease)
+)
 
 LIVE_LEASES = Prepared(
     select(
@@ -151,27 +162,27 @@ def insert_lease(
     started_at: datetime,
     leased_until: datetime,
     shared: bool,
-) -> int:
-    row = INSERT_LEASE.first(
-        tx,
-        {
-            "tracker_id": tracker_id,
-            "session_id": session_id,
-            "started_at": started_at,
-            "leased_until": leased_until,
-            "shared": shared,
-        },
-    )
+) -> None:
+    """Add a lease and mirror its id on the tracker."""
+    values = {
+        "tracker_id": tracker_id,
+        "session_id": session_id,
+        "started_at": started_at,
+        "leased_until": leased_until,
+        "shared": shared,
+    }
+    if not tx.sqlite:
+        INSERT_AND_MIRROR_LEASE.send(tx, values)
+        return
+    row = INSERT_LEASE.first(tx, values)
     assert row is not None
-    lease_id: int = row[0]
-    MIRROR_LEASE_ID.rows(tx, {"tracker": tracker_id, "lease": lease_id})
-    return lease_id
+    MIRROR_LEASE_ID.send(tx, {"tracker": tracker_id, "lease": row[0]})
 
 
 def insert_pool_event(
     tx: Tx, *, pool_id: int, kind: str, at: datetime, detail: dict[str, Any]
 ) -> None:
-    INSERT_POOL_EVENT.rows(tx, {"pool_id": pool_id, "kind": kind, "at": at, "detail": detail})
+    INSERT_POOL_EVENT.send(tx, {"pool_id": pool_id, "kind": kind, "at": at, "detail": detail})
 
 
 def live_leases(tx: Tx, session_id: str, now: datetime) -> list[tuple[int, int, int, str, int]]:
@@ -183,5 +194,5 @@ def live_leases(tx: Tx, session_id: str, now: datetime) -> list[tuple[int, int, 
 
 
 def extend(tx: Tx, *, lease_id: int, tracker_id: int, until: datetime) -> None:
-    EXTEND_LEASE.rows(tx, {"lease": lease_id, "until": until})
-    EXTEND_TRACKER.rows(tx, {"tracker": tracker_id, "until": until})
+    EXTEND_LEASE.send(tx, {"lease": lease_id, "until": until})
+    EXTEND_TRACKER.send(tx, {"tracker": tracker_id, "until": until})

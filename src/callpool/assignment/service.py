@@ -108,11 +108,11 @@ def _overflow(tx: Tx, pool: SessionPool, *, until: datetime, now: datetime) -> C
     return outcome
 
 
-def record_lease(tx: Tx, claimed: Claim, *, session_id: str, now: datetime) -> int | None:
-    """Store the lease of a claim for ``session_id`` (which must exist); its id, if any."""
+def record_lease(tx: Tx, claimed: Claim, *, session_id: str, now: datetime) -> None:
+    """Store the lease of a claim for ``session_id`` (which must exist), if it took one."""
     if claimed.tracker_id is None or claimed.leased_until is None:
-        return None
-    return repository.insert_lease(
+        return
+    repository.insert_lease(
         tx,
         tracker_id=claimed.tracker_id,
         session_id=session_id,

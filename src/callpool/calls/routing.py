@@ -16,12 +16,12 @@ import logging
 import os
 import tempfile
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callpool import clock
@@ -97,10 +97,11 @@ class RoutingTable:
         data: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "refreshed_at": (self.refreshed_at or clock.now()).isoformat(),
-            "routes": {number: asdict(route) for number, route in self._routes.items()},
+            # vars(), not asdict(): no deep copy of tens of thousands of flat records.
+            "routes": {number: vars(route) for number, route in self._routes.items()},
         }
         try:
-            write_atomically(self.path, json.dumps(data, indent=1, sort_keys=True))
+            write_atomically(self.path, json.dumps(data, separators=(",", ":")))
         except OSError as error:
             # The memory copy still routes calls; the file only matters at the next start.
             log.error("could not write routing cache %s: %s", self.path, error)
@@ -166,12 +167,25 @@ def warm_routing(database: Database, settings: Settings) -> RoutingTable:
 
 
 def load_routes(db: Session) -> dict[str, Route]:
+    # Plain columns, not ORM objects: every process reloads this every minute, beside the
+    # visits, and an install may have tens of thousands of numbers (see route_of for the rules).
     rows = db.execute(
-        select(Tracker, Pool)
+        select(
+            Tracker.number,
+            Tracker.id,
+            Pool.id,
+            Pool.account_id,
+            func.coalesce(Tracker.original_number, Pool.original_number),
+            Pool.record_calls,
+            Pool.whisper,
+        )
         .join(Pool, Pool.id == Tracker.pool_id)
         .where(Tracker.status != RELEASED)
-    ).all()
-    return {tracker.number: route_of(tracker, pool) for tracker, pool in rows}
+    )
+    return {
+        number: Route(number, tracker_id, pool_id, account_id, forward_to, record, whisper or None)
+        for number, tracker_id, pool_id, account_id, forward_to, record, whisper in rows
+    }
 
 
 def route_of(tracker: Tracker, pool: Pool) -> Route:

@@ -110,18 +110,18 @@ def visitor_exists(tx: Tx, visitor_id: str, site_id: int) -> tuple[bool, int | N
 def insert_visitor(
     tx: Tx, visitor_id: str, site_id: int, now: datetime, tracker_id: int | None
 ) -> None:
-    INSERT_VISITOR.rows(
+    INSERT_VISITOR.send(
         tx,
         {"id": visitor_id, "site_id": site_id, "first_seen_at": now, "last_tracker_id": tracker_id},
     )
 
 
 def set_last_tracker(tx: Tx, visitor_id: str, tracker_id: int) -> None:
-    SET_LAST_TRACKER.rows(tx, {"visitor": visitor_id, "tracker": tracker_id})
+    SET_LAST_TRACKER.send(tx, {"visitor": visitor_id, "tracker": tracker_id})
 
 
 def insert_session(tx: Tx, values: dict[str, Any]) -> None:
-    INSERT_SESSION.rows(tx, values)
+    INSERT_SESSION.send(tx, values)
 
 
 def find_session(tx: Tx, session_id: str, site_id: int) -> SessionRow | None:
@@ -137,16 +137,16 @@ def find_session(tx: Tx, session_id: str, site_id: int) -> SessionRow | None:
 
 def touch_session(tx: Tx, session_id: str, now: datetime, *, views: int) -> None:
     """Activity in a live session: it was last seen now, with ``views`` more pageviews."""
-    TOUCH_SESSION.rows(tx, {"session": session_id, "now": now, "views": views})
+    TOUCH_SESSION.send(tx, {"session": session_id, "now": now, "views": views})
 
 
 def count_pageview(tx: Tx, session_id: str) -> None:
-    COUNT_PAGEVIEW.rows(tx, {"session": session_id})
+    COUNT_PAGEVIEW.send(tx, {"session": session_id})
 
 
 def insert_pageview(tx: Tx, session_id: str, url: str, title: str | None, now: datetime) -> None:
-    INSERT_PAGEVIEW.rows(tx, {"session_id": session_id, "url": url, "title": title, "at": now})
+    INSERT_PAGEVIEW.send(tx, {"session_id": session_id, "url": url, "title": title, "at": now})
 
 
 def insert_event(tx: Tx, session_id: str, kind: str, now: datetime, detail: dict[str, Any]) -> None:
-    INSERT_EVENT.rows(tx, {"session_id": session_id, "kind": kind, "at": now, "detail": detail})
+    INSERT_EVENT.send(tx, {"session_id": session_id, "kind": kind, "at": now, "detail": detail})

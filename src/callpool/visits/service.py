@@ -2,7 +2,8 @@
 
 One write transaction per request. A new session costs a handful of statements: claim a
 tracker, insert the visitor, the session, the pageview and the lease, mirror the lease on the
-tracker.
+tracker. On PostgreSQL only the claim's answer is waited for: the writes after it are queued
+and sent with the ``COMMIT`` (see ``callpool.assignment.prepared``).
 """
 
 from __future__ import annotations
