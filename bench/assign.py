@@ -313,7 +313,8 @@ def report(
     lines += [
         "",
         "Targets: ≥ 1,500 assignments/s and p99 ≤ 15 ms on SQLite; assignments at ≥ 40 % of "
-        "the `/healthz` rate.",
+        "the `/healthz` rate. Met: the SQLite ratio. Not met: SQLite throughput and p99, and "
+        "the PostgreSQL ratio.",
         "",
         "What a new session costs: one write transaction of seven statements (claim a tracker "
         "with `UPDATE … RETURNING`, insert visitor, session, pageview and lease, mirror the "
@@ -322,9 +323,23 @@ def report(
         "cost more than SQLite's own work); plain Starlette routes for `/t/*`; sites and pools "
         "cached for 5 s; on SQLite the transaction runs on the event loop (a dedicated writer "
         "thread measured ~520/s here: GIL hand-offs around every sqlite3 call); number display "
-        "layouts cached per block of 100 numbers. On PostgreSQL each new session is seven "
-        "round trips to a server sharing the same two cores. `/healthz` is a "
-        "synchronous FastAPI endpoint, run in the thread pool.",
+        "layouts cached per block of 100 numbers. On PostgreSQL the statements are pipelined "
+        "(psycopg pipeline mode): two round trips per new session, which lowered the latency of "
+        "a lone visit (2.0 → ~1.3 ms) but not the throughput at 16 connections, where Python "
+        "CPU per visit (~0.9 ms, psycopg's share ~50–100 µs a command) is the limit. The server "
+        "is `callpool serve`, as an operator runs it: the worker's jobs run in a thread on "
+        "SQLite, SQLite's checkpoints run in a background thread rather than inside a visit's "
+        "commit. `/healthz` is an `async` FastAPI endpoint.",
+        "",
+        "Where the time goes and what was tried (profile of `/t/visit` in process, SQLite): "
+        "~0.57 ms a visit, of which the commit ~0.15 ms and the seven statements ~0.09 ms. "
+        "Moving checkpoints off the request path took a visit from 0.79 to 0.57 ms; a "
+        "GIL-hungry routing refresh (5 s for 60,000 numbers) had stalled visits to ~10/s for "
+        "seconds at a time and now takes 0.4 s; a shorter GIL switch interval, turning "
+        "FastAPI's telemetry off, and no background checkpoint changed nothing measurable. The "
+        "p99 tail (~110–130 ms at 16 connections) is not explained yet: the next steps are one "
+        "statement per new session (claim + inserts in data-modifying CTEs) and finding the "
+        "stalls with a sampling profiler (py-spy) under load.",
         "",
         "Reproduce: `apt-get install wrk`, a PostgreSQL server at `CALLPOOL_TEST_PG` (default "
         "`postgresql://postgres@127.0.0.1:5432`, which may create databases), then "
