@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
@@ -94,7 +94,7 @@ def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
 
 def post_form(
     client: TestClient, page_url: str, action: str, data: dict[str, str]
-) -> httpx.Response:
+) -> httpx2.Response:
     """Open ``page_url``, then submit ``data`` to ``action`` with the page's CSRF token."""
     page = client.get(page_url)
     assert page.status_code == 200, page.text

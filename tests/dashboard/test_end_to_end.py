@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -223,7 +223,7 @@ def place_a_call(running: Running, tracking_number: str) -> None:
     status = status_request(
         running.settings, call_id=voice.call_id, status="completed", duration=95
     )
-    with httpx.Client(base_url=running.url) as carrier:
+    with httpx2.Client(base_url=running.url) as carrier:
         answer = carrier.post(voice.path, data=voice.data, headers=voice.headers)
         assert answer.status_code == 200
         assert "+15125550123" in answer.text  # forwarded to the business

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,7 +20,7 @@ def error_beside(page: str, field: str) -> str:
     return html.unescape(match.group(1)) if match else ""
 
 
-def new_pool(as_owner: TestClient, site_id: int, **fields: str) -> httpx.Response:
+def new_pool(as_owner: TestClient, site_id: int, **fields: str) -> httpx2.Response:
     data = {
         "name": "Paid search",
         "kind": "session",
@@ -94,7 +94,7 @@ def test_provider_refusal_is_shown_in_words(
     assert pool_names(as_owner, account_data.site_id) == ["Website visitors"]
 
 
-def set_target(as_owner: TestClient, pool_id: int, **fields: str) -> httpx.Response:
+def set_target(as_owner: TestClient, pool_id: int, **fields: str) -> httpx2.Response:
     data = {"swap_number": "(512) 555-0123", "swap_selector": "", "paths": "", "sources": ""}
     page = f"/dashboard/pools/{pool_id}"
     return post_form(as_owner, page, f"{page}/target", {**data, **fields})
@@ -158,7 +158,7 @@ def test_bad_site_is_refused(as_owner: TestClient) -> None:
     assert "/dashboard/sites/" not in as_owner.get("/dashboard").text
 
 
-def change_settings(as_owner: TestClient, pool_id: int, **fields: str) -> httpx.Response:
+def change_settings(as_owner: TestClient, pool_id: int, **fields: str) -> httpx2.Response:
     data = {"name": "Website visitors", "original_number": "(512) 555-0123", "size": "3"}
     page = f"/dashboard/pools/{pool_id}"
     return post_form(as_owner, page, f"{page}/settings", {**data, **fields})
