@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import phonenumbers
 from fastapi import HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -16,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from callpool.dashboard.auth import SignInRequired, browser_session, save_session
 from callpool.errors import NotFound
+from callpool.phones import display
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -30,18 +30,7 @@ templates = Environment(
 
 def pretty_number(number: str | None, region: str = "US") -> str:
     """``+15125550100`` → ``(512) 555-0100`` for a US site, international form otherwise."""
-    if not number:
-        return ""
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return number
-    style = (
-        phonenumbers.PhoneNumberFormat.NATIONAL
-        if phonenumbers.region_code_for_number(parsed) == region
-        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    )
-    return str(phonenumbers.format_number(parsed, style))
+    return display(number, region) if number else ""
 
 
 def when(value: datetime | None) -> str:

@@ -17,9 +17,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-import phonenumbers
-
-from callpool import clock
+from callpool import clock, phones
 from callpool.assignment import service as assignment
 from callpool.assignment.prepared import Tx, transaction
 from callpool.assignment.service import Claim
@@ -80,37 +78,23 @@ def display(number: str, region: str) -> str:
     such block and the digits are filled into the cached layout.
     """
     if len(number) < 8 or not number[-2:].isdigit():
-        return _format(number, region)
+        return phones.display(number, region)
     layout = _layout(number[:-2], region)
     if layout is None:
-        return _format(number, region)
+        return phones.display(number, region)
     return layout.replace("\x00", number[-2], 1).replace("\x01", number[-1], 1)
 
 
 @lru_cache(maxsize=4096)
 def _layout(block: str, region: str) -> str | None:
     """How ``block`` + two digits is written, the two digits replaced by markers."""
-    formatted = _format(block + "00", region)
+    formatted = phones.display(block + "00", region)
     positions = [i for i, char in enumerate(formatted) if char.isdigit()][-2:]
     if len(positions) < 2:
         return None
     chars = list(formatted)
     chars[positions[0]], chars[positions[1]] = "\x00", "\x01"
     return "".join(chars)
-
-
-def _format(number: str, region: str) -> str:
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return number
-    style = (
-        phonenumbers.PhoneNumberFormat.NATIONAL
-        if phonenumbers.region_code_for_number(parsed) == region
-        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    )
-    formatted: str = phonenumbers.format_number(parsed, style)
-    return formatted
 
 
 def visit(
