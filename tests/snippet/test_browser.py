@@ -193,7 +193,7 @@ def test_first_pageview_one_request_then_later_pages_swap_before_any_request(
 
     page.add_init_script(f"window.__expect = {json.dumps(us(number))};" + KEEP_REQUEST_DOM)
     traffic.requests.clear()
-    with page.expect_request(lambda r: r.url.endswith("/t/pageview")):
+    with page.expect_response(lambda r: r.url.endswith("/t/pageview")):
         page.click("#next")
     expect(page.locator("h1")).to_have_text("About")
     expect(page.locator("#number")).to_have_text(f"Call {us(number)}")
@@ -304,9 +304,11 @@ def test_tel_click_sends_a_beacon_kept_as_evidence(
     expect(page.locator("#tel")).to_have_attribute("href", f"tel:{number}")
     # The page handles the click itself (no dialer in a headless browser).
     page.evaluate("document.addEventListener('click', e => e.preventDefault())")
-    with page.expect_request(lambda r: r.url.endswith("/t/event")) as request:
+    # Wait for the server's answer, not just the request: the event is stored before it answers.
+    with page.expect_response(lambda r: r.url.endswith("/t/event")) as response:
         page.click("#tel")
-    sent = json.loads(request.value.post_data or "{}")
+    assert response.value.status == 204, response.value.text()
+    sent = json.loads(response.value.request.post_data or "{}")
     assert sent == {"k": site.key, "s": answer["s"], "e": "tel_click", "n": number}
     with live_server.database.reader() as db:
         events = list(
