@@ -148,8 +148,11 @@ def _serve(settings: Settings, database: Database, args: argparse.Namespace) -> 
         worker.start_in_background(database, settings, provider)
     app = create_app(settings, database, provider)
     # What is loaded by now lives as long as the process: keep it out of the cyclic garbage
-    # collector's full passes, which otherwise stall every request in flight.
+    # collector's full passes, which otherwise stall every request in flight. And collect
+    # less often: a visit allocates a few hundred objects, nearly all freed by reference
+    # counting, and the default (a young pass every 700 allocations) cost ~10 % of throughput.
     gc.freeze()
+    gc.set_threshold(20_000, 20, 10)
     uvicorn.run(app, host=args.host, port=args.port, access_log=args.access_log)
 
 

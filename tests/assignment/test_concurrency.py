@@ -8,6 +8,7 @@ own tracker, and only the rest may share (overflow ``reuse``), marked as shared.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import multiprocessing
 import traceback
@@ -21,26 +22,41 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Lease, Pool, PoolEvent, Site, Tracker
 from callpool.visits import service
+from callpool.visits.commits import GroupCommit
 from callpool.visits.directory import Directory
 from callpool.visits.schemas import VisitIn
 
 PROCESSES = 5
 VISITS_EACH = 40
+BURST = 4  # visits started together in one process
 TRACKERS = 180  # 200 visits: 20 must overflow
 SITE_KEY = "site_race"
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 
 
 def _visit_many(url: str, barrier: Barrier, worker: int) -> None:
+    """One app process: its visits arrive in bursts, as the server's event loop batches them."""
     try:
         database = Database(url)
         site = Directory(database).site(SITE_KEY)
         assert site is not None
         client = service.Client(CHROME, f"10.0.0.{worker}")
+        commits = GroupCommit(database)
+
+        async def burst(numbers: range) -> None:
+            bodies = [
+                VisitIn(k=SITE_KEY, u=f"https://race.example/?w={worker}&n={n}") for n in numbers
+            ]
+            await asyncio.gather(
+                *(commits.run(service.visit, site, body, client, "secret") for body in bodies)
+            )
+
+        async def visit_all() -> None:
+            for start in range(0, VISITS_EACH, BURST):
+                await burst(range(start, min(start + BURST, VISITS_EACH)))
+
         barrier.wait(timeout=60)
-        for n in range(VISITS_EACH):
-            body = VisitIn(k=SITE_KEY, u=f"https://race.example/?w={worker}&n={n}")
-            service.visit(database, site, body, client, "concurrency-secret-key")
+        asyncio.run(visit_all())
         database.dispose()
     except BaseException:
         traceback.print_exc()

@@ -249,3 +249,11 @@ def test_a_body_announced_too_large_is_refused_before_it_is_read(
     )
 
     assert response.status_code == 413
+
+
+def test_only_post_is_allowed_on_the_visit_endpoints(client: TestClient) -> None:
+    for path in ("/t/visit", "/t/pageview", "/t/heartbeat", "/t/event"):
+        response = client.get(path)
+        assert response.status_code == 405
+        assert response.json() == {"detail": "Method Not Allowed"}
+    assert client.get("/t/elsewhere").status_code == 404  # FastAPI's routes answer the rest

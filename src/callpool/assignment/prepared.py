@@ -116,15 +116,16 @@ def read_time(value: Any) -> datetime:
 def _sqlite_time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).strftime(SQLITE_DATETIME)
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    # SQLITE_DATETIME by a faster route: isoformat is several times quicker than strftime.
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 _PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 def _convert(value: Any, sqlite: bool) -> Any:
-    if value.__class__ in _PLAIN:
-        return value
     if isinstance(value, datetime):
         return _sqlite_time(value) if sqlite else value  # psycopg adapts aware datetimes
     if isinstance(value, dict | list):
@@ -143,7 +144,11 @@ class _Compiled:
         merged = {**self.defaults, **values} if self.defaults else values
         if self.positions is None:
             return {name: _convert(value, False) for name, value in merged.items()}
-        return [_convert(merged[name], True) for name in self.positions]
+        # Most values need no conversion: test their type inline, a call per value costs.
+        return [
+            value if value.__class__ in _PLAIN else _convert(value, True)
+            for value in map(merged.__getitem__, self.positions)
+        ]
 
 
 class Prepared:

@@ -101,7 +101,7 @@ SHARE_IDLEST = Prepared(
 INSERT_POOL_EVENT = Prepared(insert(pool_events), ["pool_id", "kind", "at", "detail"])
 
 _LEASE_COLUMNS = ["tracker_id", "session_id", "started_at", "leased_until", "shared"]
-INSERT_LEASE = Prepared(insert(leases).returning(leases.c.id), _LEASE_COLUMNS)
+INSERT_LEASE = Prepared(insert(leases), _LEASE_COLUMNS)  # SQLite: the id is the cursor's lastrowid
 
 MIRROR_LEASE_ID = Prepared(
     update(trackers)
@@ -174,9 +174,8 @@ def insert_lease(
     if not tx.sqlite:
         INSERT_AND_MIRROR_LEASE.send(tx, values)
         return
-    row = INSERT_LEASE.first(tx, values)
-    assert row is not None
-    MIRROR_LEASE_ID.send(tx, {"tracker": tracker_id, "lease": row[0]})
+    INSERT_LEASE.send(tx, values)  # RETURNING would cost SQLite more than the insert itself
+    MIRROR_LEASE_ID.send(tx, {"tracker": tracker_id, "lease": tx.cursor.lastrowid})
 
 
 def insert_pool_event(

@@ -17,19 +17,19 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from callpool.db import Database
 from callpool.errors import NotFound
 from callpool.settings import Settings
 from callpool.sites.schemas import origin_of
 from callpool.visits import service
+from callpool.visits.commits import GroupCommit
 from callpool.visits.directory import Directory, SiteEntry
 from callpool.visits.schemas import MAX_BODY, EventIn, HeartbeatIn, PageviewIn, VisitIn
-
-router = APIRouter()
 
 B = TypeVar("B", bound=BaseModel)
 R = TypeVar("R")
@@ -43,9 +43,7 @@ async def visit(request: Request) -> Response:
         ip=request.client.host if request.client else None,
     )
     settings: Settings = request.app.state.settings
-    answer = await _run(
-        request, service.visit, _database(request), site, body, client, settings.secret_key
-    )
+    answer = await _commits(request).run(service.visit, site, body, client, settings.secret_key)
     return Response(_visit_json(answer, site), media_type="application/json", headers=headers)
 
 
@@ -70,15 +68,17 @@ async def event(request: Request) -> Response:
     return Response(status_code=204, headers=headers)
 
 
-# Plain Starlette routes: the snippet's calls need none of FastAPI's parameter injection, and
-# skipping it is a measurable share of the cost of a visit (see docs/benchmarks.md).
-for _path, _endpoint in (
-    ("/t/visit", visit),
-    ("/t/pageview", pageview),
-    ("/t/heartbeat", heartbeat),
-    ("/t/event", event),
-):
-    router.add_route(_path, _endpoint, methods=["POST"], include_in_schema=False)
+# Plain Starlette routes, served ahead of FastAPI (see ``callpool.fast_routes``): the snippet's
+# calls need none of FastAPI's parameter injection, and they are the hot path.
+routes = [
+    Route(path, endpoint, methods=["POST"])
+    for path, endpoint in (
+        ("/t/visit", visit),
+        ("/t/pageview", pageview),
+        ("/t/heartbeat", heartbeat),
+        ("/t/event", event),
+    )
+]
 
 
 def _visit_json(answer: service.Visit, site: SiteEntry) -> bytes:
@@ -140,8 +140,8 @@ async def _site_and_origin(request: Request, site_key: str) -> tuple[SiteEntry, 
     """The site of ``site_key`` and the CORS headers for this request's origin, or 404 / 403."""
     directory = _directory(request)
     known, site = directory.cached(site_key)
-    if not known:  # only a cache miss reads the database (off the event loop)
-        site = await _run(request, directory.site, site_key)
+    if not known:  # only a cache miss reads the database
+        site = await _read(request, directory.site, site_key)
     if site is None:
         raise HTTPException(404, "unknown site key")
     origin = request.headers.get("origin", "").lower()
@@ -154,26 +154,24 @@ async def _run_for_session(
     request: Request, headers: dict[str, str], work: Callable[..., None], *args: Any
 ) -> None:
     try:
-        await _run(request, work, _database(request), *args)
+        await _commits(request).run(work, *args)
     except NotFound as error:
         raise HTTPException(404, str(error), headers=headers) from None
 
 
-async def _run(request: Request, work: Callable[..., R], *args: Any) -> R:
-    """Run blocking database work.
-
-    On SQLite, right here on the event loop: writes are serialized by the database anyway, and
-    threads only add costs. Threads of one process queueing for SQLite's write lock wait in its
-    busy handler, which sleeps (1, 2, 5, 10 … ms). One dedicated writer thread, tried too,
-    measured ~520 assignments/s against ~650-850 inline under the same load: the sqlite3
-    module releases the GIL around every statement and must win it back from the busy event
-    loop thread each time. The price of running inline: a WAL checkpoint's fsync (every
-    ~1,000 pages) pauses the loop for its duration.
-    On PostgreSQL, in the thread pool, so requests overlap their network round trips.
-    """
+async def _read(request: Request, work: Callable[..., R], *args: Any) -> R:
+    """Blocking reads: inline on SQLite (a local file, no waiting on a network), in the thread
+    pool on PostgreSQL."""
     if _database(request).is_sqlite:
         return work(*args)
     return await run_in_threadpool(work, *args)
+
+
+def _commits(request: Request) -> GroupCommit:
+    commits: GroupCommit | None = getattr(request.app.state, "visit_commits", None)
+    if commits is None:
+        commits = request.app.state.visit_commits = GroupCommit(_database(request))
+    return commits
 
 
 def _database(request: Request) -> Database:

@@ -128,6 +128,7 @@ def classify(landing_url: str, referrer: str | None, own_hosts: frozenset[str]) 
     )
 
 
+@lru_cache(maxsize=4096)  # referrers recur: a few search engines and social sites
 def host_of(url: str | None) -> str | None:
     """``https://WWW.Example.com:8443/x`` → ``example.com``; ``None`` if there is no host."""
     if not url:

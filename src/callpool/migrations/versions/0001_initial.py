@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:28:58.558398
+Create Date: 2026-11-22 22:00:51.541500
 """
 
 from collections.abc import Sequence
@@ -309,7 +309,7 @@ def upgrade() -> None:
             unique=False,
             postgresql_include=["campaign", "term"],
             postgresql_where=sa.text("is_bot = false"),
-            sqlite_where=sa.text("is_bot = 0"),
+            sqlite_where=sa.text("0"),
         )
         batch_op.create_index(
             "ix_sessions_site_source", ["site_id", "source", "medium", "started_at"], unique=False
@@ -539,7 +539,7 @@ def downgrade() -> None:
             "ix_sessions_humans_campaign",
             postgresql_include=["campaign", "term"],
             postgresql_where=sa.text("is_bot = false"),
-            sqlite_where=sa.text("is_bot = 0"),
+            sqlite_where=sa.text("0"),
         )
         batch_op.drop_index(
             "ix_sessions_humans",

@@ -1,0 +1,128 @@
+"""Group commit: the visit API's units of work share transactions on SQLite, never their fate."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+import pytest
+from sqlalchemy import Table, func, insert, select
+
+from callpool.assignment.prepared import Prepared, Tx
+from callpool.clock import FrozenClock
+from callpool.db import Database
+from callpool.models import Account, Pageview
+from callpool.visits import repository
+from callpool.visits.commits import GroupCommit
+
+T = TypeVar("T")
+accounts = cast(Table, Account.__table__)
+ADD_ACCOUNT = Prepared(insert(accounts), ["name", "created_at"])
+
+
+def add_account(tx: Tx, name: str, now: datetime) -> Tx:
+    """A unit of work: one row; it answers with its transaction, to see who shared it."""
+    ADD_ACCOUNT.send(tx, {"name": name, "created_at": now})
+    return tx
+
+
+def add_account_then_fail(tx: Tx, name: str, now: datetime) -> Tx:
+    add_account(tx, name, now)
+    raise ValueError(f"{name} went wrong")
+
+
+def names(database: Database) -> list[str]:
+    with database.reader() as db:
+        return sorted(db.scalars(select(Account.name)))
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: the browser tests leave an event loop running
+    in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
+def run_together(commits: GroupCommit, *units: tuple[Any, ...]) -> list[Any]:
+    """Start ``units`` (each ``(work, *args)``) at once; their results or errors, in order."""
+
+    async def together() -> list[Any]:
+        runs = (commits.run(work, *args) for work, *args in units)
+        return await asyncio.gather(*runs, return_exceptions=True)
+
+    return run(together())
+
+
+def test_units_that_arrive_together_are_all_committed(
+    database: Database, clock: FrozenClock
+) -> None:
+    commits = GroupCommit(database)
+    now = clock.now()
+    answers = run_together(commits, *((add_account, f"shop {n}", now) for n in range(5)))
+    assert names(database) == [f"shop {n}" for n in range(5)]
+    transactions = {id(tx) for tx in answers}
+    # SQLite: one BEGIN IMMEDIATE … COMMIT for the lot; PostgreSQL: one each, in threads.
+    assert len(transactions) == (1 if database.is_sqlite else 5)
+
+
+def test_a_failing_unit_is_rolled_back_alone_and_its_caller_gets_the_error(
+    database: Database, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    answers = run_together(
+        GroupCommit(database),
+        (add_account, "first", now),
+        (add_account_then_fail, "broken", now),
+        (add_account, "last", now),
+    )
+    assert isinstance(answers[1], ValueError)
+    assert str(answers[1]) == "broken went wrong"
+    assert names(database) == ["first", "last"]
+
+
+def test_batches_are_bounded(database: Database, clock: FrozenClock) -> None:
+    commits = GroupCommit(database, max_batch=2)
+    now = clock.now()
+    answers = run_together(commits, *((add_account, f"shop {n}", now) for n in range(5)))
+    assert len(names(database)) == 5
+    if database.is_sqlite:
+        assert len({id(tx) for tx in answers}) == 3  # 2 + 2 + 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_caller_that_went_away_gets_no_work_done(database: Database, clock: FrozenClock) -> None:
+    commits = GroupCommit(database)
+    now = clock.now()
+
+    async def scenario() -> None:
+        gone = asyncio.create_task(commits.run(add_account, "gone", now))
+        await asyncio.sleep(0)  # it is queued; the batch runs on the loop's next turn
+        gone.cancel()
+        await commits.run(add_account, "stayed", now)
+
+    run(scenario())
+    assert names(database) == ["stayed"]
+
+
+def add_pageview_of_no_session(tx: Tx, now: datetime) -> None:
+    """Breaks a foreign key in a way SQLite only notices at COMMIT."""
+    tx.cursor.execute("PRAGMA defer_foreign_keys = ON")
+    repository.insert_pageview(tx, "no-such-session", "https://shop.example/", None, now)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_when_the_commit_fails_every_caller_of_the_batch_hears_it_and_nothing_is_stored(
+    database: Database, clock: FrozenClock
+) -> None:
+    now = clock.now()
+    answers = run_together(
+        GroupCommit(database), (add_account, "innocent", now), (add_pageview_of_no_session, now)
+    )
+    assert all(isinstance(answer, Exception) for answer in answers)
+    assert "FOREIGN KEY" in str(answers[0])
+    assert names(database) == []
+    with database.reader() as db:
+        assert db.scalar(select(func.count()).select_from(Pageview)) == 0
