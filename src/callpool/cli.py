@@ -153,6 +153,10 @@ def _serve(settings: Settings, database: Database, args: argparse.Namespace) -> 
     # counting, and the default (a young pass every 700 allocations) cost ~10 % of throughput.
     gc.freeze()
     gc.set_threshold(20_000, 20, 10)
+    # A thread coming back from SQLite with the checkpoint's lock in hand (see
+    # ``Database.checkpoint``) waits this long for the busy event loop to yield the GIL; 5 ms
+    # by default. Switches happen only when another thread asks, so they stay rare.
+    sys.setswitchinterval(0.0005)
     uvicorn.run(app, host=args.host, port=args.port, access_log=args.access_log)
 
 

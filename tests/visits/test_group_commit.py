@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -126,3 +127,61 @@ def test_when_the_commit_fails_every_caller_of_the_batch_hears_it_and_nothing_is
     assert names(database) == []
     with database.reader() as db:
         assert db.scalar(select(func.count()).select_from(Pageview)) == 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_batch_waits_for_a_finishing_checkpoint_without_blocking_the_loop(
+    database: Database, clock: FrozenClock
+) -> None:
+    commits = GroupCommit(database)
+    now = clock.now()
+    database.wal_lock.acquire()  # a checkpoint finishing its copy
+    release = threading.Timer(0.05, database.wal_lock.release)
+
+    async def scenario() -> tuple[list[str], int]:
+        release.start()
+        unit = asyncio.create_task(commits.run(add_account, "waited", now))
+        ticks = 0
+        while not unit.done():  # the loop keeps turning while the batch waits
+            ticks += 1
+            await asyncio.sleep(0.001)
+        await unit
+        return names(database), ticks
+
+    stored, ticks = run(scenario())
+    assert stored == ["waited"]
+    assert ticks >= 10
+
+
+def log_frames(database: Database) -> int:
+    """How many frames SQLite's write-ahead log holds (a checkpoint copies but keeps them)."""
+    raw = database.engine.raw_connection()
+    try:
+        [(_busy, frames, _copied)] = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    finally:
+        raw.close()
+    return int(frames)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_checkpoint_finishes_between_batches_and_the_log_then_starts_over(
+    database: Database, clock: FrozenClock
+) -> None:
+    commits = GroupCommit(database)
+    now = clock.now()
+    for n in range(20):
+        run_together(commits, *((add_account, f"shop {n}.{m}", now) for m in range(5)))
+    grown = log_frames(database)
+
+    database.wal_lock.acquire()  # a batch is writing
+    checkpoint = threading.Thread(target=database.checkpoint)
+    checkpoint.start()
+    checkpoint.join(0.1)
+    assert checkpoint.is_alive()  # its last frames wait for the batch: none can be missed
+    database.wal_lock.release()
+    checkpoint.join(5)
+    assert not checkpoint.is_alive()
+
+    run_together(commits, (add_account, "after", now))
+    assert log_frames(database) < grown / 5  # rewritten from its start, not appended to
+    assert len(names(database)) == 101

@@ -100,28 +100,8 @@ SHARE_IDLEST = Prepared(
 
 INSERT_POOL_EVENT = Prepared(insert(pool_events), ["pool_id", "kind", "at", "detail"])
 
-_LEASE_COLUMNS = ["tracker_id", "session_id", "started_at", "leased_until", "shared"]
-INSERT_LEASE = Prepared(insert(leases), _LEASE_COLUMNS)  # SQLite: the id is the cursor's lastrowid
-
-MIRROR_LEASE_ID = Prepared(
-    update(trackers)
-    .where(trackers.c.id == bindparam("tracker"))
-    .values(lease_id=bindparam("lease"))
-)
-
-# PostgreSQL: both in one statement (a data-modifying CTE), which needs no answer and so can
-# be queued with the rest of the transaction (see ``prepared``). SQLite has no such CTEs.
-_new_lease = (
-    insert(leases)
-    .values({name: bindparam(name, type_=leases.c[name].type) for name in _LEASE_COLUMNS})
-    .returning(leases.c.id)
-    .cte("new_lease")
-)
-INSERT_AND_MIRROR_LEASE = Prepared(
-    update(trackers)
-    .where(trackers.c.id == bindparam("tracker_id"))
-    .values(lease_id=select(_new_lease.c.id).scalar_subquery())
-    .add_cte(_new_lease)
+INSERT_LEASE = Prepared(
+    insert(leases), ["tracker_id", "session_id", "started_at", "leased_until", "shared"]
 )
 
 LIVE_LEASES = Prepared(
@@ -163,7 +143,6 @@ def insert_lease(
     leased_until: datetime,
     shared: bool,
 ) -> None:
-    """Add a lease and mirror its id on the tracker."""
     values = {
         "tracker_id": tracker_id,
         "session_id": session_id,
@@ -171,11 +150,7 @@ def insert_lease(
         "leased_until": leased_until,
         "shared": shared,
     }
-    if not tx.sqlite:
-        INSERT_AND_MIRROR_LEASE.send(tx, values)
-        return
-    INSERT_LEASE.send(tx, values)  # RETURNING would cost SQLite more than the insert itself
-    MIRROR_LEASE_ID.send(tx, {"tracker": tracker_id, "lease": tx.cursor.lastrowid})
+    INSERT_LEASE.send(tx, values)
 
 
 def insert_pool_event(

@@ -11,8 +11,8 @@ The rules (DESIGN.md "Session pools"):
 - Choice: the visitor's previous tracker if it is free, else the one free the longest (never
   leased first, then the oldest ``leased_until``).
 - A lease lasts ``pool.lease_minutes`` after the last activity; pageviews and heartbeats extend
-  it. Each assignment adds a ``Lease`` row (kept forever: calls are attributed by it) and mirrors
-  its end and id on the tracker, so the next choice reads one table.
+  it. Each assignment adds a ``Lease`` row (kept forever: calls are attributed by it); the
+  claim itself writes the lease's end on the tracker, so the next choice reads one table.
 - No tracker free: the pool's overflow policy decides (``reuse``: share the tracker whose holder
   has been idle longest, the lease is marked ``shared``; ``fallback``: show the pool's overflow
   number; ``original``: no swap), and a ``PoolEvent("exhausted")`` is recorded either way.

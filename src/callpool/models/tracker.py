@@ -45,7 +45,6 @@ class Tracker(Base):
     dropped_at: Mapped[datetime | None]  # when it was flagged
     released_at: Mapped[datetime | None]
     leased_until: Mapped[datetime | None]
-    lease_id: Mapped[int | None]  # the current (or latest) lease, no FK to avoid a cycle
 
 
 class TrackerAssignment(Base):

@@ -27,6 +27,7 @@ from callpool.db import Database
 
 R = TypeVar("R")
 MAX_BATCH = 64  # bounds the wait of a batch's last unit behind the others
+CHECKPOINT_WAIT = 0.0005  # seconds between looks at a finishing checkpoint
 
 _Unit = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
@@ -53,6 +54,17 @@ class GroupCommit:
             return work(tx, *args)
 
     def _flush(self) -> None:
+        # A checkpoint finishing (``Database.checkpoint``) holds the lock for about a
+        # millisecond: wait for it without blocking the loop; the batch grows meanwhile.
+        if not self._database.wal_lock.acquire(blocking=False):
+            asyncio.get_running_loop().call_later(CHECKPOINT_WAIT, self._flush)
+            return
+        try:
+            self._flush_locked()
+        finally:
+            self._database.wal_lock.release()
+
+    def _flush_locked(self) -> None:
         batch = self._queue[: self._max_batch]
         del self._queue[: self._max_batch]
         if self._queue:

@@ -2,9 +2,9 @@
 
 Each function is one request's work inside a write transaction it is given (see
 ``callpool.visits.commits`` for how transactions are opened and shared). A new session costs a
-handful of statements: claim a tracker, insert the visitor, the session, the pageview and the
-lease, mirror the lease on the tracker. On PostgreSQL only the claim's answer is waited for:
-the writes after it are queued and sent with the ``COMMIT`` (see
+handful of statements: claim a tracker (which writes the lease's end on it), insert the
+visitor, the session, the pageview and the lease. On PostgreSQL only the claim's answer is
+waited for: the writes after it are queued and sent with the ``COMMIT`` (see
 ``callpool.assignment.prepared``).
 """
 

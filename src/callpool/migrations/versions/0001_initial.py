@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:00:51.541500
+Create Date: 2026-11-22 22:58:38.721534
 """
 
 from collections.abc import Sequence
@@ -333,7 +333,6 @@ def upgrade() -> None:
         sa.Column("dropped_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("released_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("leased_until", callpool.models.base.UTCDateTime(), nullable=True),
-        sa.Column("lease_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["pool_id"], ["pools.id"], name=op.f("fk_trackers_pool_id_pools"), ondelete="CASCADE"
         ),
