@@ -17,7 +17,7 @@ from callpool.dashboard import router as dashboard_router
 from callpool.db import Database
 from callpool.demo.api import router as demo_router
 from callpool.errors import Conflict, Invalid, NotFound
-from callpool.fast_routes import FastRoutes
+from callpool.hot_routes import HotRoutesApp
 from callpool.pools.api import router as pools_router
 from callpool.reports.api import router as reports_router
 from callpool.sessions.api import router as sessions_router
@@ -26,7 +26,7 @@ from callpool.sites.api import router as sites_router
 from callpool.snippet.api import router as snippet_router
 from callpool.telephony.base import Provider
 from callpool.telephony.registry import provider_for
-from callpool.visits.api import routes as visit_routes
+from callpool.visits.api import endpoints as visit_endpoints
 
 
 def create_app(
@@ -48,7 +48,8 @@ def create_app(
         if stop_checkpoints is not None:
             stop_checkpoints.set()
 
-    app = FastAPI(
+    app = HotRoutesApp(
+        hot_routes=visit_endpoints,  # the snippet's calls: the hot path
         title="callpool",
         version=__version__,
         summary="Call tracking with Dynamic Number Insertion",
@@ -65,7 +66,6 @@ def create_app(
     app.state.provider = provider
 
     _map_domain_errors(app)
-    app.add_middleware(FastRoutes, routes=visit_routes)  # the snippet's calls: the hot path
 
     # Routes are matched in order, one by one: the cheap and frequent ones come first.
     @app.get("/healthz", include_in_schema=False)
