@@ -314,36 +314,7 @@ def report(
         "",
         verdict(results),
         "",
-        "What a new session costs: one write transaction of seven statements (claim a tracker "
-        "with `UPDATE … RETURNING`, insert visitor, session, pageview and lease, mirror the "
-        "lease on the tracker), compiled once by SQLAlchemy and run on the pooled DBAPI "
-        "connection (`callpool.assignment.prepared`). The `/t/*` routes are plain Starlette "
-        "routes served ahead of FastAPI's routing and middleware (`callpool.fast_routes`); "
-        "sites and pools are cached for 5 s. On SQLite the visits that arrive during one turn "
-        "of the event loop share one `BEGIN IMMEDIATE … COMMIT`, each in its own savepoint "
-        "(group commit, `callpool.visits.commits`; ~5 visits a batch at 16 connections), on "
-        "the event loop itself; visitor and session ids are time-ordered, so a batch's new "
-        "rows share the last page of each index. SQLite's write-ahead log is copied to the "
-        "database every 0.1 s in a background thread. On PostgreSQL each visit is its own "
-        "pipelined transaction (two round trips) in the thread pool. The server is "
-        "`callpool serve`, as an operator runs it (the worker's jobs in a thread on SQLite). "
-        "`/healthz` is an `async` FastAPI endpoint, matched first.",
-        "",
-        "Where the time goes (SQLite, profiled in process and under load with py-spy): "
-        "~0.8 ms of one core per visit: SQLite's own work ~0.3 ms (the session insert "
-        "with its indexes ~65 µs, the lease ~45 µs, the claim ~40 µs, the commit shared by "
-        "the batch), our Python around it ~0.25 ms, Starlette and uvicorn ~0.15 ms, the "
-        "endpoint's parsing and JSON ~0.1 ms; wrk uses part of the second core. What this "
-        "session changed, in order of effect: group commit (~650 → ~1,000/s); a cyclic "
-        "garbage collector that ran young passes every 700 allocations and full passes over "
-        "the 100,000-entry routing table (up to 45 ms each; the table is now plain tuples the "
-        "collector ignores, and `serve` collects less often); time-ordered ids; "
-        "FastAPI bypassed for `/t/*`. The p99 tail comes from the commit that crosses "
-        "SQLite's autocheckpoint mark and finishes the log's copy (~20 ms, its fsyncs); "
-        "the mark is now 40,000 pages, which makes that once every several seconds. "
-        "Tried without gain: delaying the batch by 0.5–2 ms to make it larger; a RESTART "
-        "checkpoint in the background thread (writers then wait in SQLite's busy handler, "
-        "33–54 ms); a larger page cache and memory-mapped reads.",
+        "How a visit is served and where its time goes: the section after this one.",
         "",
         "Reproduce: `apt-get install wrk`, a PostgreSQL server at `CALLPOOL_TEST_PG` (default "
         "`postgresql://postgres@127.0.0.1:5432`, which may create databases), then "
