@@ -66,8 +66,8 @@ class GroupCommit:
             task.add_done_callback(self._tasks.discard)
 
     def _flush_sqlite(self) -> None:
-        # A checkpoint finishing (``Database.checkpoint``) holds the lock for about a
-        # millisecond: wait for it without blocking the loop; the batch grows meanwhile.
+        # A checkpoint finishing (``Database.checkpoint``) holds the lock for a
+        # few milliseconds: wait for it without blocking the loop; the batch grows meanwhile.
         if not self._database.wal_lock.acquire(blocking=False):
             asyncio.get_running_loop().call_later(CHECKPOINT_WAIT, self._flush)
             return
