@@ -128,11 +128,11 @@ def _convert(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, dict | list) else value
 
 
-# On SQLite the driver converts values itself, in C, with adapters looked up by type: a
-# conversion per value in Python was a tenth of a visit's cost. The sqlite3 module keeps one
-# registry per process; SQLAlchemy converts what it binds before the driver sees it, so these
-# apply to this module's statements (and to untyped values, which would otherwise be stored
-# with the driver's default format or refused).
+# On SQLite the driver converts values itself, in C, with adapters looked up by type: a type
+# test per value in Python cost twice as much as the binding (3 µs against 1.4 µs for a
+# session's 23 values). The sqlite3 module keeps one registry per process; SQLAlchemy converts
+# what it binds before the driver sees it, so these apply to this module's statements (and to
+# untyped values, which would otherwise be stored in the driver's default format or refused).
 sqlite3.register_adapter(datetime, _sqlite_time)
 sqlite3.register_adapter(dict, json.dumps)
 sqlite3.register_adapter(list, json.dumps)

@@ -66,8 +66,8 @@ class GroupCommit:
             task.add_done_callback(self._tasks.discard)
 
     def _flush_sqlite(self) -> None:
-        # A checkpoint finishing (``Database.checkpoint``) holds the lock for a
-        # few milliseconds: wait for it without blocking the loop; the batch grows meanwhile.
+        # A checkpoint finishing (``Database.checkpoint``) holds the lock for a few
+        # milliseconds: wait for it without blocking the loop; the batch grows meanwhile.
         if not self._database.wal_lock.acquire(blocking=False):
             asyncio.get_running_loop().call_later(CHECKPOINT_WAIT, self._flush)
             return
@@ -109,7 +109,7 @@ class GroupCommit:
         Units seldom fail, so they first run one after the other. If that transaction fails,
         it is rolled back and the batch runs again with a savepoint around each unit, so that
         only a failing unit is undone. Not every time: inside a transaction, SQLite copies each
-        page a savepoint's unit changes to a journal, which made a visit ~15 % dearer; and on
+        page a savepoint's unit changes to a journal, which made a visit ~25 % dearer; and on
         PostgreSQL a unit's error may only surface with a later statement or the ``COMMIT``.
         """
         try:
