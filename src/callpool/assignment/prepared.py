@@ -51,10 +51,6 @@ class Tx:
     dialect: Dialect
     pipeline: Any = None  # psycopg's Pipeline on PostgreSQL
 
-    @property
-    def sqlite(self) -> bool:
-        return bool(self.dialect.name == "sqlite")
-
 
 @contextmanager
 def transaction(database: Database) -> Iterator[Tx]:

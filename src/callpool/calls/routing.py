@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callpool import clock
@@ -186,34 +186,54 @@ def warm_routing(database: Database, settings: Settings) -> RoutingTable:
 
 def load_routes(db: Session) -> dict[str, Route]:
     # Plain columns, not ORM objects: every process reloads this every minute, beside the
-    # visits, and an install may have tens of thousands of numbers (see route_of for the rules).
+    # visits, and an install may have tens of thousands of numbers.
     rows = db.execute(
         select(
             Tracker.number,
             Tracker.id,
+            Tracker.original_number,
             Pool.id,
             Pool.account_id,
-            func.coalesce(Tracker.original_number, Pool.original_number),
+            Pool.original_number,
             Pool.record_calls,
             Pool.whisper,
         )
         .join(Pool, Pool.id == Tracker.pool_id)
         .where(Tracker.status != RELEASED)
     )
-    return {
-        number: Route(number, tracker_id, pool_id, account_id, forward_to, record, whisper or None)
-        for number, tracker_id, pool_id, account_id, forward_to, record, whisper in rows
-    }
+    return {row[0]: _route(*row) for row in rows}
 
 
 def route_of(tracker: Tracker, pool: Pool) -> Route:
+    return _route(
+        tracker.number,
+        tracker.id,
+        tracker.original_number,
+        pool.id,
+        pool.account_id,
+        pool.original_number,
+        pool.record_calls,
+        pool.whisper,
+    )
+
+
+def _route(
+    number: str,
+    tracker_id: int,
+    tracker_forward_to: str | None,
+    pool_id: int,
+    account_id: int,
+    pool_forward_to: str,
+    record: bool,
+    whisper: str | None,
+) -> Route:
     return Route(
-        number=tracker.number,
-        tracker_id=tracker.id,
-        pool_id=pool.id,
-        account_id=pool.account_id,
+        number=number,
+        tracker_id=tracker_id,
+        pool_id=pool_id,
+        account_id=account_id,
         # Fixed at activation; a tracker never activated forwards to the pool's number.
-        forward_to=tracker.original_number or pool.original_number,
-        record=pool.record_calls,
-        whisper=pool.whisper or None,
+        forward_to=tracker_forward_to or pool_forward_to,
+        record=record,
+        whisper=whisper or None,
     )
