@@ -56,6 +56,14 @@ def test_the_session_stores_where_the_visit_came_from(
         "https://www.google.com/",
     )
     assert (visit.device, visit.user_agent, visit.is_bot) == ("mobile", IPHONE, False)
+    # What reports filter on, as stored: SQL NULL for absent values, false for a human.
+    with database.reader() as db:
+        stored = db.execute(
+            select(
+                VisitSession.term.is_(None), VisitSession.fbclid.is_(None), VisitSession.is_bot
+            ).where(VisitSession.id == answer["s"])
+        ).one()
+    assert tuple(stored) == (True, True, False)
     # A keyed hash of the address (the test client's is "testclient"), never the address.
     expected = hmac.new(settings.secret_key.encode(), b"testclient", hashlib.sha256).hexdigest()
     assert visit.ip_hash == expected

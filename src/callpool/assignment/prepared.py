@@ -124,6 +124,10 @@ def _convert(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, dict | list) else value
 
 
+def _null(_: None) -> None:
+    return None
+
+
 # On SQLite the driver converts values itself, in C, with adapters looked up by type: a type
 # test per value in Python cost twice as much as the binding (3 µs against 1.4 µs for a
 # session's 23 values). The sqlite3 module keeps one registry per process; SQLAlchemy converts
@@ -132,6 +136,11 @@ def _convert(value: Any) -> Any:
 sqlite3.register_adapter(datetime, _sqlite_time)
 sqlite3.register_adapter(dict, json.dumps)
 sqlite3.register_adapter(list, json.dumps)
+# None and booleans bind as they would anyway (NULL, 1 / 0). Without an adapter the driver
+# looks for one on its protocol class first, and that failed lookup formats and discards an
+# AttributeError per value: 0.7 µs each, about ten times per new session.
+sqlite3.register_adapter(type(None), _null)
+sqlite3.register_adapter(bool, int)
 
 
 @dataclass(frozen=True, slots=True)

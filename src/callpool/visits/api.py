@@ -13,10 +13,10 @@ get 403. Errors are JSON ``{"detail": …}`` and store nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import HTTPException, Request, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -79,7 +79,7 @@ endpoints = {
 
 def _visit_json(answer: service.Visit, site: SiteEntry) -> bytes:
     source = answer.attribution
-    return json.dumps(
+    return orjson.dumps(
         {
             "v": answer.visitor_id,
             "s": answer.session_id,
@@ -104,9 +104,8 @@ def _visit_json(answer: service.Visit, site: SiteEntry) -> bytes:
                 }
                 for shown in answer.shown
             ],
-        },
-        separators=(",", ":"),
-    ).encode()
+        }
+    )
 
 
 async def _parse(request: Request, model: type[B]) -> B:
