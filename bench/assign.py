@@ -13,6 +13,10 @@ a free tracker, starts ``callpool serve`` (one process, one worker) and drives i
 (every body distinct, no visitor or session id: each request starts a session and leases a
 tracker), alternating, several rounds. Afterwards it checks in the database that every request
 made a session with its own lease and that the pool never ran out.
+
+Beside the rates it reads, from ``/proc`` (Linux), the CPU time each request cost the app's
+process and the local database server's processes: on a machine whose cores the app, the
+database and wrk share, those decide how far a rate can go.
 """
 
 from __future__ import annotations
@@ -92,6 +96,8 @@ class Run:
     p99_ms: float
     failures: int  # non-2xx answers and socket errors
     timeouts: int  # no answer within wrk's 2 s (a machine too busy to measure on)
+    app_cpu_us: float = 0.0  # CPU time of the app's process per request
+    db_cpu_us: float = 0.0  # CPU time of the database server's processes per request
 
 
 def main() -> None:
@@ -113,8 +119,8 @@ def main() -> None:
         trackers = args.rounds * (args.duration + 2) * 4000 + 5000
         with database_for(engine) as url:
             seed(url, trackers)
-            with server(url, args.port) as base:
-                results[engine] = measure(base, args)
+            with server(url, args.port) as (base, pid):
+                results[engine] = measure(base, pid, args)
             check(url, results[engine])
         loads.append(os.getloadavg()[0])
 
@@ -186,7 +192,7 @@ def seed(url: str, trackers: int) -> None:
 
 
 @contextmanager
-def server(url: str, port: int) -> Iterator[str]:
+def server(url: str, port: int) -> Iterator[tuple[str, int]]:
     env = {
         **os.environ,
         "CALLPOOL_DATABASE_URL": url,
@@ -203,7 +209,7 @@ def server(url: str, port: int) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.2)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -217,7 +223,7 @@ def _answers(url: str) -> bool:
     return True
 
 
-def measure(base: str, args: argparse.Namespace) -> list[tuple[Run, Run]]:
+def measure(base: str, pid: int, args: argparse.Namespace) -> list[tuple[Run, Run]]:
     with tempfile.TemporaryDirectory() as folder:
         values = {"origin": ORIGIN, "agent": BROWSER, "key": SITE_KEY}
         visit_lua = Path(folder) / "visit.lua"
@@ -227,11 +233,46 @@ def measure(base: str, args: argparse.Namespace) -> list[tuple[Run, Run]]:
         wrk(base, "/t/visit", visit_lua, 2, args.connections)  # warm caches and the pool
         rounds = []
         for _ in range(args.rounds):
-            healthz = wrk(base, "/healthz", healthz_lua, args.duration, args.connections)
-            visit = wrk(base, "/t/visit", visit_lua, args.duration, args.connections)
+            healthz = wrk_with_cpu(base, pid, "/healthz", healthz_lua, args)
+            visit = wrk_with_cpu(base, pid, "/t/visit", visit_lua, args)
             print(f"  healthz {healthz.rate:8.0f}/s   visit {visit.rate:8.0f}/s", file=sys.stderr)
             rounds.append((healthz, visit))
         return rounds
+
+
+def wrk_with_cpu(base: str, pid: int, path: str, script: Path, args: argparse.Namespace) -> Run:
+    """A wrk run, with the CPU time the app and the database server spent per request."""
+    app, database = cpu_seconds([pid]), cpu_seconds(database_server_pids())
+    run = wrk(base, path, script, args.duration, args.connections)
+    run.app_cpu_us = (cpu_seconds([pid]) - app) / run.requests * 1e6
+    run.db_cpu_us = (cpu_seconds(database_server_pids()) - database) / run.requests * 1e6
+    return run
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes (all their threads), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # a backend that ended meanwhile: its time is lost to both readings
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def database_server_pids() -> list[int]:
+    """PostgreSQL's processes on this machine (its backends, WAL writer, checkpointer…)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 def wrk(base: str, path: str, script: Path, seconds: int, connections: int) -> Run:
@@ -306,6 +347,22 @@ def report(
     timeouts = sum(run.timeouts for rounds in results.values() for pair in rounds for run in pair)
     if timeouts:
         lines += ["", f"{timeouts} requests timed out (over 2 s): the machine was overloaded."]
+    lines += [
+        "",
+        "CPU time per request (medians) of the app's process and of PostgreSQL's processes. "
+        "A second of this machine holds 2,000,000 µs of CPU (2 cores), shared by the app, the "
+        "database server and wrk:",
+        "",
+        "| engine | `/t/visit` app | `/t/visit` database server | `/healthz` app |",
+        "|---|---:|---:|---:|",
+    ]
+    for engine, rounds in results.items():
+        healthz = [h for h, _ in rounds]
+        visits = [v for _, v in rounds]
+        lines.append(
+            f"| {engine} | {median(visits, 'app_cpu_us'):,.0f} µs "
+            f"| {median(visits, 'db_cpu_us'):,.0f} µs | {median(healthz, 'app_cpu_us'):,.0f} µs |"
+        )
     lines += ["", "Rounds (healthz req/s → visit assignments/s, visit p99):", ""]
     for engine, rounds in results.items():
         figures = ", ".join(f"{h.rate:,.0f} → {v.rate:,.0f} ({v.p99_ms:.1f} ms)" for h, v in rounds)
@@ -329,7 +386,8 @@ TARGET_RATE, TARGET_P99_MS, TARGET_RATIO = 1500, 15.0, 0.40
 
 def verdict(results: dict[str, list[tuple[Run, Run]]]) -> str:
     """Which targets the figures meet, computed from them."""
-    met, missed = [], []
+    met: list[str] = []
+    missed: list[str] = []
     sqlite = results.get("sqlite")
     if sqlite is not None:
         visits = [v for _, v in sqlite]
