@@ -115,6 +115,60 @@ def test_a_caller_that_went_away_gets_no_work_done(database: Database, clock: Fr
     assert names(database) == ["stayed"]
 
 
+class Interrupted(BaseException):
+    """Something beyond an ``Exception``, raised inside a unit."""
+
+
+def add_account_then_interrupt(tx: Tx, name: str, now: datetime) -> None:
+    add_account(tx, name, now)
+    raise Interrupted
+
+
+def test_a_batch_interrupted_by_more_than_an_error_cancels_its_callers(
+    database: Database, clock: FrozenClock
+) -> None:
+    commits = GroupCommit(database)
+    now = clock.now()
+    answers = run_together(
+        commits, (add_account, "first", now), (add_account_then_interrupt, "broken", now)
+    )
+    # Not left waiting forever (``run_together`` would fail after 30 s), and nothing stored.
+    assert [type(answer) for answer in answers] == [asyncio.CancelledError] * 2
+    assert names(database) == []
+    run_together(commits, (add_account, "later", now))  # the next batch goes through
+    assert names(database) == ["later"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_callers_of_a_batch_cancelled_in_its_thread_are_cancelled_too(
+    database: Database, clock: FrozenClock
+) -> None:
+    commits = GroupCommit(database)
+    now = clock.now()
+    started, finish = threading.Event(), threading.Event()
+
+    def slow_unit(tx: Tx, name: str, now: datetime) -> None:
+        started.set()
+        finish.wait(10)
+        add_account(tx, name, now)
+
+    async def scenario() -> BaseException | None:
+        caller = asyncio.create_task(commits.run(slow_unit, "slow", now))
+        await asyncio.to_thread(started.wait, 10)
+        for task in asyncio.all_tasks():  # the batch's task, as a stopping app cancels it
+            if task not in (caller, asyncio.current_task()):
+                task.cancel()
+        try:
+            await asyncio.wait_for(caller, 30)
+        except BaseException as error:  # the outcome is what is asserted
+            return error
+        finally:
+            finish.set()
+        return None
+
+    assert isinstance(run(scenario()), asyncio.CancelledError)
+
+
 def add_pageview_of_no_session(tx: Tx, now: datetime) -> None:
     """Breaks a foreign key. On PostgreSQL the insert is only queued: the error comes back
     with a later statement of the batch, or with its ``COMMIT``."""

@@ -71,16 +71,25 @@ class GroupCommit:
         if not self._database.wal_lock.acquire(blocking=False):
             asyncio.get_running_loop().call_later(CHECKPOINT_WAIT, self._flush)
             return
+        batch = self._take()
         try:
-            batch = self._take()
-            _deliver(batch, self._outcomes(batch))
+            outcomes = self._outcomes(batch)
+        except BaseException:
+            _abandon(batch)
+            raise
         finally:
             self._database.wal_lock.release()
+        _deliver(batch, outcomes)
         self._flush_rest()
 
     async def _commit_in_thread(self, batch: list[_Unit]) -> None:
         try:
-            _deliver(batch, await run_in_threadpool(self._outcomes, batch))
+            outcomes = await run_in_threadpool(self._outcomes, batch)
+        except BaseException:  # cancelled (the app stopping), or worse
+            _abandon(batch)
+            raise
+        else:
+            _deliver(batch, outcomes)
         finally:
             self._busy_lanes -= 1
             self._flush_rest()
@@ -134,6 +143,13 @@ def _in_savepoint(tx: Tx, work: Callable[..., Any], args: tuple[Any, ...]) -> _O
         return False, error
     tx.cursor.execute("RELEASE unit")
     return True, result
+
+
+def _abandon(batch: list[_Unit]) -> None:
+    """The batch's fate is unknown (something beyond an ``Exception`` interrupted it): its
+    callers are cancelled rather than left waiting forever."""
+    for _, _, future in batch:
+        future.cancel()
 
 
 def _deliver(batch: list[_Unit], outcomes: list[_Outcome]) -> None:
