@@ -26,6 +26,11 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # A serving app checkpoints in the background instead (see ``checkpoint_in_background``), which
 # keeps the log far below this mark; the mark only bounds the log where nothing does.
 AUTOCHECKPOINT_PAGES = 10_000
+# A PostgreSQL server that accepts connections but does not answer (overloaded, or a network
+# that drops packets) would otherwise hold each connecting thread for minutes: threads the
+# webhooks and visits need. A call is routed from the local table after its own deadline
+# anyway; this frees the thread that was trying.
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 class Database:
@@ -99,7 +104,14 @@ class Database:
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return create_engine(
+            url,
+            echo=echo,
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+        )
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
