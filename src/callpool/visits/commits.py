@@ -79,8 +79,8 @@ class GroupCommit:
             raise
         finally:
             self._database.wal_lock.release()
+            self._flush_rest()
         _deliver(batch, outcomes)
-        self._flush_rest()
 
     async def _commit_in_thread(self, batch: list[_Unit]) -> None:
         try:
