@@ -39,11 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import func, insert, select
+from seed import session_pool_site  # bench/seed.py
+from sqlalchemy import func, select
 
-from callpool import clock
 from callpool.db import Database
-from callpool.models import Account, Lease, Pool, PoolEvent, Site, Tracker, VisitSession
+from callpool.models import Lease, PoolEvent, VisitSession
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -148,46 +148,7 @@ def database_for(engine: str) -> Iterator[str]:
 def seed(url: str, trackers: int) -> None:
     database = Database(url)
     database.migrate()
-    now = clock.now()
-    with database.session() as db:
-        account = Account(name="Bench Plumbing", created_at=now)
-        db.add(account)
-        db.flush()
-        site = Site(
-            account_id=account.id,
-            name="shop",
-            public_key=SITE_KEY,
-            allowed_origins=[ORIGIN],
-            created_at=now,
-        )
-        db.add(site)
-        db.flush()
-        pool = Pool(
-            account_id=account.id,
-            site_id=site.id,
-            name="Website visitors",
-            kind="session",
-            original_number="+15125550100",
-            swap_number="+15125550100",
-            size=trackers,
-            created_at=now,
-            updated_at=now,
-        )
-        db.add(pool)
-        db.flush()
-        rows = [
-            {
-                "pool_id": pool.id,
-                "number": f"+1512{2_000_000 + i}",
-                "provider": "sandbox",
-                "status": "active",
-                "original_number": "+15125550100",
-                "created_at": now,
-                "activated_at": now,
-            }
-            for i in range(trackers)
-        ]
-        db.execute(insert(Tracker), rows)
+    session_pool_site(database, site_key=SITE_KEY, origin=ORIGIN, trackers=trackers)
     database.dispose()
 
 

@@ -36,11 +36,10 @@ import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 from playwright.sync_api import Browser, sync_playwright
+from seed import session_pool_site  # bench/seed.py
 
-from callpool import clock
 from callpool.app import create_app
 from callpool.db import Database
-from callpool.models import Account, Pool, Site, Tracker
 from callpool.settings import Settings
 from callpool.snippet import install_tag
 
@@ -56,6 +55,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--host-resolver-rules=MAP *.test 127.0.0.1",
 ]
+BUSINESS = "+15125550000"  # written on the generated pages in every form below
 FORMS = ["(512) 555-0000", "512-555-0000", "512.555.0000", "+1 512 555 0000", "5125550000"]
 SIZES = (2_000, 16_000)
 OCCURRENCES = 40
@@ -71,7 +71,7 @@ def generated_page(elements: int, tag: str) -> str:
     while count < elements:
         written = block % every == 0
         number = FORMS[block % len(FORMS)] if written else "our friendly team"
-        link = "tel:+15125550000" if written else f"/services/{block}"
+        link = f"tel:{BUSINESS}" if written else f"/services/{block}"
         parts.append(
             f"<section><h3>Item {block}</h3><p>Lorem <b>ipsum</b> dolor, call {number} "
             f'<a href="/x/{block}">today</a>.</p><a href="{link}">Call</a></section>'
@@ -114,47 +114,11 @@ def serving(app: FastAPI, port: int) -> Iterator[None]:
 
 
 def seed(database: Database, origin: str, trackers: int) -> str:
-    now = clock.now()
-    with database.session() as db:
-        account = Account(name="Bench", created_at=now)
-        db.add(account)
-        db.flush()
-        site = Site(
-            account_id=account.id,
-            name="Bench",
-            public_key=uuid.uuid4().hex[:24],
-            allowed_origins=[origin],
-            region="US",
-            created_at=now,
-        )
-        db.add(site)
-        db.flush()
-        pool = Pool(
-            account_id=account.id,
-            site_id=site.id,
-            name="Bench pool",
-            kind="session",
-            original_number="+15125550000",
-            swap_number="+15125550000",
-            size=trackers,
-            created_at=now,
-            updated_at=now,
-        )
-        db.add(pool)
-        db.flush()
-        for index in range(trackers):
-            db.add(
-                Tracker(
-                    pool_id=pool.id,
-                    number=f"+1512556{index:04d}",
-                    provider="sandbox",
-                    status="active",
-                    original_number=pool.original_number,
-                    created_at=now,
-                    activated_at=now,
-                )
-            )
-        return site.public_key
+    key = uuid.uuid4().hex[:24]
+    session_pool_site(
+        database, site_key=key, origin=origin, trackers=trackers, business_number=BUSINESS
+    )
+    return key
 
 
 MARKS = """() => {
