@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from callpool.calls.routing import RoutingTable, refresh_routing, routing_table
 from callpool.clock import FrozenClock
@@ -55,3 +56,23 @@ def test_a_fresh_table_loads_the_file_and_survives_a_damaged_one(
     damaged = RoutingTable(settings.routing_cache_path)
     assert not damaged.load()
     assert len(damaged) == 0
+
+
+def test_an_unchanged_table_is_not_rewritten_and_a_refresh_undoes_a_stale_route(
+    settings: Settings, database: Database, factory: Factory, site: Site
+) -> None:
+    tracker = factory.tracker(factory.pool(site))
+    table = refresh_routing(database, settings)
+    written = settings.routing_cache_path.stat()
+
+    refresh_routing(database, settings)  # nothing changed in the database
+    again = settings.routing_cache_path.stat()
+    assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+
+    route = table.lookup(tracker.number)
+    assert route is not None
+    table.remember(replace(route, forward_to="+15125559999"))  # e.g. seen just before a change
+    refresh_routing(database, settings)  # the database says otherwise: it wins
+    route = table.lookup(tracker.number)
+    assert route is not None
+    assert route.forward_to == BUSINESS
