@@ -113,7 +113,7 @@ class RoutingTable:
             log.error("routing cache %s is unreadable: %s", self.path, error)
             return False
         with self._lock:
-            self._routes = routes
+            self._routes, self._document = routes, None
             self.refreshed_at = datetime.fromisoformat(data["refreshed_at"])
         return True
 
