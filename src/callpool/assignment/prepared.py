@@ -37,10 +37,6 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from callpool.db import Database
 
-# SQLAlchemy's storage format for SQLite DATETIME: comparisons there are string comparisons,
-# so values written here must be formatted exactly like those SQLAlchemy writes.
-SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
-
 
 @dataclass(frozen=True, slots=True)
 class Tx:
@@ -115,7 +111,9 @@ def _sqlite_time(value: datetime) -> str:
         raise ValueError("naive datetime given to a UTC column")
     if value.utcoffset():
         value = value.astimezone(UTC)
-    # SQLITE_DATETIME by a faster route: isoformat is several times quicker than strftime.
+    # SQLAlchemy's storage format for SQLite DATETIME ("%Y-%m-%d %H:%M:%S.%f", UTC, naive):
+    # comparisons there are string comparisons, so values written here must match it exactly.
+    # isoformat is several times quicker than strftime.
     return value.isoformat(" ", "microseconds")[:26]
 
 
