@@ -1,6 +1,13 @@
 """Every table, importable from one place (Alembic reads ``Base.metadata`` from here)."""
 
-from callpool.models.account import Account, ApiKey, Membership, User
+from callpool.models.account import (
+    Account,
+    ApiKey,
+    LoginFailures,
+    Membership,
+    User,
+    UserSession,
+)
 from callpool.models.base import Base, UTCDateTime
 from callpool.models.call import Call
 from callpool.models.pool import Pool, PoolEvent
@@ -18,6 +25,7 @@ __all__ = [
     "DailySessionStats",
     "HourlyPoolStats",
     "Lease",
+    "LoginFailures",
     "Membership",
     "Pageview",
     "Pool",
@@ -29,6 +37,7 @@ __all__ = [
     "TrackerAssignment",
     "UTCDateTime",
     "User",
+    "UserSession",
     "VisitSession",
     "Visitor",
 ]

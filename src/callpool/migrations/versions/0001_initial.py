@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:58:38.721534
+Create Date: 2026-12-01 03:02:47.207888
 """
 
 from collections.abc import Sequence
@@ -27,6 +27,18 @@ def upgrade() -> None:
         sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
     )
+    op.create_table(
+        "login_failures",
+        sa.Column("key", sa.String(length=300), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("expires_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_login_failures")),
+    )
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_login_failures_expires_at"), ["expires_at"], unique=False
+        )
+
     op.create_table(
         "rolled_days",
         sa.Column("day", sa.Date(), nullable=False),
@@ -137,6 +149,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sites_account_id"), ["account_id"], unique=False)
+
+    op.create_table(
+        "user_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_user_sessions_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_user_sessions")),
+    )
+    with op.batch_alter_table("user_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_user_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "daily_session_stats",
@@ -571,6 +600,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_daily_session_stats_day"))
 
     op.drop_table("daily_session_stats")
+    with op.batch_alter_table("user_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
+
+    op.drop_table("user_sessions")
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sites_account_id"))
 
@@ -591,5 +624,9 @@ def downgrade() -> None:
     op.drop_table("api_keys")
     op.drop_table("users")
     op.drop_table("rolled_days")
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_login_failures_expires_at"))
+
+    op.drop_table("login_failures")
     op.drop_table("accounts")
     # ### end Alembic commands ###
