@@ -34,6 +34,18 @@ class Settings(BaseSettings):
         default=None, description="If set, created as an API key of the first account at start."
     )
     telephony_provider: str = Field(default="sandbox", description="sandbox or twilio")
+    sandbox_latency_ms: float = Field(
+        default=0,
+        ge=0,
+        description="Every sandbox carrier API call (search, buy, release, configure) takes "
+        "this long, to see how callpool behaves with a slow carrier.",
+    )
+    sandbox_failure_rate: float = Field(
+        default=0,
+        ge=0,
+        le=1,
+        description="This share (0-1) of sandbox carrier API calls fails with a transient error.",
+    )
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_api_base_url: str | None = Field(

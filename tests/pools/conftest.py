@@ -42,6 +42,7 @@ class RecordingSandbox(SandboxProvider):
         return super().buy_number(number, voice_url=voice_url, status_url=status_url)
 
     def release_number(self, provider_sid: str) -> None:
+        super().release_number(provider_sid)
         self.released.append(provider_sid)
 
 

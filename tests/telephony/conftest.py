@@ -82,6 +82,8 @@ class Handler(BaseHTTPRequestHandler):
         owned = re.fullmatch(BASE + r"/IncomingPhoneNumbers/(PN\w+)\.json", path)
         if method == "GET" and available:
             self.reply(200, self.available(available.group(1), query))
+        elif method == "GET" and path == BASE + "/IncomingPhoneNumbers.json":
+            self.reply(200, self.owned_page(query))
         elif method == "POST" and path == BASE + "/IncomingPhoneNumbers.json":
             sid = "PN" + form["PhoneNumber"].lstrip("+").rjust(32, "0")
             self.fake.owned[sid] = {"sid": sid, "phone_number": form["PhoneNumber"], **form}
@@ -105,6 +107,21 @@ class Handler(BaseHTTPRequestHandler):
             for n in range(count)
         ]
         return {"available_phone_numbers": numbers, "uri": self.path, "end": count - 1}
+
+    def owned_page(self, query: dict[str, str]) -> dict[str, Any]:
+        """One page of owned numbers, with Twilio's paging links (Page, PageSize)."""
+        size, page = int(query.get("PageSize", "50")), int(query.get("Page", "0"))
+        records = list(self.fake.owned.values())
+        chunk = records[page * size : (page + 1) * size]
+        more = (page + 1) * size < len(records)
+        next_uri = f"{BASE}/IncomingPhoneNumbers.json?PageSize={size}&Page={page + 1}"
+        return {
+            "incoming_phone_numbers": chunk,
+            "page": page,
+            "page_size": size,
+            "uri": self.path,
+            "next_page_uri": next_uri if more else None,
+        }
 
     def reply(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()

@@ -102,6 +102,30 @@ def test_buy_points_both_webhooks_at_callpool_and_release_gives_it_back(
     twilio.release_number(bought.provider_sid)
 
 
+def test_owned_numbers_lists_every_page(twilio: TwilioProvider, fake_twilio: FakeTwilio) -> None:
+    bought = [
+        twilio.buy_number(f"+1512555100{n}", voice_url=VOICE, status_url=STATUS) for n in range(5)
+    ]
+    twilio.owned_page_size = 2  # three pages of Twilio's list
+
+    owned = twilio.owned_numbers()
+
+    assert set(owned) == set(bought)
+    lists = [r for r in fake_twilio.requests if r.method == "GET"]
+    assert [r.path for r in lists] == [BASE + "/IncomingPhoneNumbers.json"] * 3
+
+
+def test_a_failed_listing_is_a_provider_error(
+    twilio: TwilioProvider, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.fail_next(503, 20503, "Service unavailable")
+
+    with pytest.raises(ProviderError) as error:
+        twilio.owned_numbers()
+
+    assert not error.value.permanent
+
+
 def test_bad_credentials_are_a_permanent_error_in_words(fake_twilio: FakeTwilio) -> None:
     wrong = TwilioProvider(ACCOUNT_SID, "not-the-token", api_base_url=fake_twilio.url)
 

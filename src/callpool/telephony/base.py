@@ -84,6 +84,11 @@ class Provider(ABC):
         """Give a number back to the provider. Releasing a number already gone is not an error."""
 
     @abstractmethod
+    def owned_numbers(self) -> list[PurchasedNumber]:
+        """Every number this account owns at the provider: how the worker tells a purchase
+        that happened before a crash from one that did not."""
+
+    @abstractmethod
     def verify_request(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
         """Whether a webhook really comes from the provider."""
 

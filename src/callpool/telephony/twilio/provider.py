@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 # Seconds to wait for Twilio's API: a dashboard request must not hang on it.
 API_TIMEOUT = 15.0
+# Twilio's largest page of a list.
+OWNED_PAGE_SIZE = 1000
 
 
 class TwilioProvider(wire.TwilioWireProvider):
@@ -45,6 +47,7 @@ class TwilioProvider(wire.TwilioWireProvider):
         self.api_base_url = api_base_url
         self.country = country
         self._client: Client | None = None
+        self.owned_page_size = OWNED_PAGE_SIZE
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TwilioProvider:
@@ -99,6 +102,11 @@ class TwilioProvider(wire.TwilioWireProvider):
             self._call(number.delete)
         except _AlreadyGone:
             return  # released before (perhaps by hand in Twilio's console): the goal is met
+
+    def owned_numbers(self) -> list[PurchasedNumber]:
+        numbers = self._account().incoming_phone_numbers
+        records = self._call(lambda: numbers.list(page_size=self.owned_page_size))
+        return [PurchasedNumber(str(r.phone_number), str(r.sid)) for r in records]
 
     # Webhooks
 
