@@ -31,6 +31,10 @@ AUTOCHECKPOINT_PAGES = 10_000
 # webhooks and visits need. A call is routed from the local table after its own deadline
 # anyway; this frees the thread that was trying.
 CONNECT_TIMEOUT_SECONDS = 5
+# How long a SQLite connection waits for another's write lock. Threads (the dashboard, the
+# worker) may wait that long; the visit path's group commits never wait on the event loop
+# (see ``callpool.visits.commits``).
+BUSY_TIMEOUT_MS = 30_000
 
 
 class Database:
@@ -125,7 +129,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes; WAL-safe
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
     cursor.close()
 

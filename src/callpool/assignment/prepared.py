@@ -35,7 +35,7 @@ from sqlalchemy import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from callpool.db import Database
+from callpool.db import BUSY_TIMEOUT_MS, Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,24 +46,40 @@ class Tx:
     cursor: Any
     dialect: Dialect
     pipeline: Any = None  # psycopg's Pipeline on PostgreSQL
+    # The transaction holds no other unit's locks, so it may wait for a row lock without
+    # risking a deadlock (see ``callpool.assignment.service``). Group commits' batches do not.
+    alone: bool = False
+
+
+class Locked(Exception):
+    """SQLite's write lock is held by another connection, and the transaction was asked not
+    to wait for it: nothing ran."""
+
+
+SQLITE_BUSY = 5
 
 
 @contextmanager
-def transaction(database: Database) -> Iterator[Tx]:
-    """One write transaction, committed on success and rolled back on error."""
+def transaction(
+    database: Database, *, lock_wait: float | None = None, alone: bool = False
+) -> Iterator[Tx]:
+    """One write transaction, committed on success and rolled back on error.
+
+    ``lock_wait`` bounds, in seconds, how long it waits for a lock: on SQLite for the write
+    lock (``0``: raise ``Locked`` at once if another connection holds it), on PostgreSQL for
+    each statement (``statement_timeout``). ``None``: the connection's own settings.
+    """
     pooled = database.engine.raw_connection()
     try:
         connection: Any = pooled.driver_connection
         if database.is_sqlite:
-            with closing(connection.cursor()) as cursor:
-                # Take the write lock now: a deferred transaction that reads, then writes,
-                # can fail with SQLITE_BUSY instead of waiting.
-                cursor.execute("BEGIN IMMEDIATE")
-                yield Tx(cursor, database.engine.dialect)
+            with closing(connection.cursor()) as cursor, _sqlite_busy_timeout(cursor, lock_wait):
+                _begin_immediate(cursor)
+                yield Tx(cursor, database.engine.dialect, alone=alone)
             pooled.commit()
         else:
-            with _pipelined(connection) as (cursor, pipeline):
-                yield Tx(cursor, database.engine.dialect, pipeline)
+            with _pipelined(connection, lock_wait) as (cursor, pipeline):
+                yield Tx(cursor, database.engine.dialect, pipeline, alone)
     except BaseException:
         pooled.rollback()
         raise
@@ -71,8 +87,32 @@ def transaction(database: Database) -> Iterator[Tx]:
         _restore(pooled)
 
 
+def _begin_immediate(cursor: Any) -> None:
+    # Take the write lock now: a deferred transaction that reads, then writes, can fail
+    # with SQLITE_BUSY instead of waiting.
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode == SQLITE_BUSY:
+            raise Locked(str(error)) from error
+        raise
+
+
 @contextmanager
-def _pipelined(connection: Any) -> Iterator[tuple[Any, Any]]:
+def _sqlite_busy_timeout(cursor: Any, lock_wait: float | None) -> Iterator[None]:
+    """The connection waits at most ``lock_wait`` for the write lock, then as it did."""
+    if lock_wait is None:
+        yield
+        return
+    cursor.execute(f"PRAGMA busy_timeout={int(lock_wait * 1000)}")
+    try:
+        yield
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+@contextmanager
+def _pipelined(connection: Any, lock_wait: float | None) -> Iterator[tuple[Any, Any]]:
     """A psycopg transaction whose ``BEGIN`` and ``COMMIT`` travel with the statements.
 
     Errors of queued statements are raised when the pipeline is synced (at the latest when
@@ -81,6 +121,8 @@ def _pipelined(connection: Any) -> Iterator[tuple[Any, Any]]:
     connection.autocommit = True  # psycopg would otherwise send BEGIN and wait for it
     with connection.cursor() as cursor, connection.pipeline() as pipeline:
         cursor.execute("BEGIN")
+        if lock_wait is not None:  # queued with BEGIN: no round trip of its own
+            cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(lock_wait * 1000))}")
         yield cursor, pipeline
         cursor.execute("COMMIT")
 

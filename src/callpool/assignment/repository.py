@@ -8,6 +8,10 @@ Every claim is one ``UPDATE … WHERE id = (SELECT … LIMIT 1 FOR UPDATE SKIP L
 - SQLite ignores ``FOR UPDATE``; there the caller's transaction began with ``BEGIN IMMEDIATE``
   (see ``callpool.db``), so it holds the database's write lock from its first statement on.
 
+The lock taken is ``FOR NO KEY UPDATE``: the claim changes no key, so it need not wait for or
+skip a tracker that another transaction only references (a lease or a call being inserted
+takes a ``KEY SHARE`` lock on its tracker, which ``FOR UPDATE`` would conflict with).
+
 Free means ``leased_until`` is null (never leased) or in the past: leases expire lazily, no job
 has to sweep them. Only ``active`` trackers are handed out (see ``service.py``).
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, or_, select, update
 
 from callpool.assignment.prepared import Prepared, Tx
 from callpool.models import Lease, Pool, PoolEvent, Tracker
@@ -35,6 +39,7 @@ _until = bindparam("until", type_=UTCDateTime())
 # The candidate is an alias: a subquery on the UPDATE's own table would be correlated to it.
 _candidate = trackers.alias("candidate")
 _in_service = and_(_candidate.c.pool_id == bindparam("pool"), _candidate.c.status == ACTIVE)
+_free = or_(_candidate.c.leased_until.is_(None), _candidate.c.leased_until <= _now)
 
 
 def _claim(candidate_id: Any) -> Prepared:
@@ -52,9 +57,9 @@ CLAIM_PREVIOUS = _claim(
     .where(
         _in_service,
         _candidate.c.id == bindparam("previous_id"),
-        or_(_candidate.c.leased_until.is_(None), _candidate.c.leased_until <= _now),
+        _free,
     )
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, key_share=True)
     .scalar_subquery()
 )
 
@@ -63,7 +68,7 @@ CLAIM_NEVER_LEASED = _claim(
     select(_candidate.c.id)
     .where(_in_service, _candidate.c.leased_until.is_(None))
     .limit(1)
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, key_share=True)
     .scalar_subquery()
 )
 
@@ -75,15 +80,33 @@ CLAIM_LEAST_RECENTLY_USED = _claim(
     .where(_in_service, _candidate.c.leased_until <= _now)
     .order_by(_candidate.c.leased_until)
     .limit(1)
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, key_share=True)
     .scalar_subquery()
 )
+
+# PostgreSQL, before overflowing (see ``service._overflow``): any free tracker, waiting for the
+# transactions that hold one. After a wait, PostgreSQL checks the row again and, if another
+# transaction claimed it meanwhile, moves on to the next: so this finds a tracker that is
+# free once the claims in flight have committed or rolled back, and only then none.
+CLAIM_FREE_WAITING = _claim(
+    select(_candidate.c.id)
+    .where(_in_service, _free)
+    .order_by(_candidate.c.leased_until.asc().nulls_first())
+    .limit(1)
+    .with_for_update(key_share=True)
+    .scalar_subquery()
+)
+
+# PostgreSQL: one overflow decision at a time per pool (a transaction-level advisory lock,
+# released at COMMIT). The key space is the pool id; nothing else in callpool takes these.
+LOCK_POOL = Prepared(select(func.pg_advisory_xact_lock(bindparam("pool"))))
 
 # A tracker shared by several sessions is busy until the last of them goes idle.
 _later_end = case((trackers.c.leased_until < _until, _until), else_=trackers.c.leased_until)
 
 # Overflow "reuse": share the tracker whose holder has been idle longest. No lock is skipped:
-# sharing is the point, and the row lock of the UPDATE serializes concurrent sharers.
+# sharing is the point, and the row lock of the UPDATE serializes concurrent sharers. On
+# PostgreSQL it waits, so it runs only in a transaction of its own (``service._overflow``).
 SHARE_IDLEST = Prepared(
     update(trackers)
     .where(
@@ -132,6 +155,10 @@ def claim(
     """Run one of the claim statements; the claimed tracker's ``(id, number)`` or ``None``."""
     row = statement.first(tx, {"pool": pool_id, "until": until, **params})
     return None if row is None else (row[0], row[1])
+
+
+def lock_pool(tx: Tx, pool_id: int) -> None:
+    LOCK_POOL.rows(tx, {"pool": pool_id})
 
 
 def insert_lease(

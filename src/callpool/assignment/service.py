@@ -19,6 +19,23 @@ The rules (DESIGN.md "Session pools"):
 
 Everything here runs inside the caller's write transaction: the claim, the session rows and the
 lease commit together or not at all.
+
+Overflow on PostgreSQL, with several processes, without deadlocks or needless sharing. The
+claims skip trackers other transactions hold (``SKIP LOCKED``): they never wait, so they can
+never be part of a deadlock, but "nothing found" may only mean "every free tracker is being
+claimed, or held by a transaction that will roll back". Deciding to share (or to show the
+fallback or original number) needs the truth, so it waits: for the pool's advisory lock (one
+overflow decision at a time per pool), then for the row lock of every tracker that is free
+(``CLAIM_FREE_WAITING``), and shares (``SHARE_IDLEST``, a wait for the idlest row) only if none
+is. Waiting is safe only in a transaction that holds no other row locks: a group commit's batch
+holds the trackers its earlier units claimed, and two batches each waiting for a row the other
+holds was the deadlock. So in a batch (``Tx.alone`` false) an exhausted pool raises
+``MustWait``: the unit is rolled back to its savepoint and run again after the batch, in a
+transaction of its own, where it may wait. There it holds at most the trackers it claimed
+before (free ones, which no one else waits for: claims skip them and nobody extends a lease on
+a free tracker) and the pool locks, taken in the order of the visit's pools. The lease and the
+"exhausted" event are dated after the waits: every tracker was then leased. SQLite has one
+writer at a time: its claims see everything and never wait, so it overflows in place.
 """
 
 from __future__ import annotations
@@ -26,11 +43,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from callpool import clock
 from callpool.assignment import repository
 from callpool.assignment.prepared import Tx
 
 REUSE, FALLBACK, ORIGINAL = "reuse", "fallback", "original"
 EXHAUSTED = "exhausted"
+
+
+class MustWait(Exception):
+    """A pool is exhausted in a transaction that may not wait for locks (a group commit's
+    batch on PostgreSQL): run the unit again in a transaction of its own (``Tx.alone``)."""
+
+    def __init__(self, pool_id: int) -> None:
+        super().__init__(f"pool {pool_id} is exhausted: its overflow is decided alone")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +86,7 @@ class Claim:
     leased_until: datetime | None = None
     shared: bool = False
     overflow: str | None = None  # the policy applied when the pool was exhausted
+    started_at: datetime | None = None  # when the lease starts, if not at the visit's time
 
 
 def claim(tx: Tx, pool: SessionPool, *, previous_tracker_id: int | None, now: datetime) -> Claim:
@@ -88,13 +115,26 @@ def claim(tx: Tx, pool: SessionPool, *, previous_tracker_id: int | None, now: da
 
 
 def _overflow(tx: Tx, pool: SessionPool, *, until: datetime, now: datetime) -> Claim:
+    if tx.pipeline is not None:  # PostgreSQL: see the module's note
+        if not tx.alone:
+            raise MustWait(pool.id)
+        repository.lock_pool(tx, pool.id)
+        row = repository.claim(
+            tx, repository.CLAIM_FREE_WAITING, pool_id=pool.id, until=until, now=now
+        )
+        if row is not None:
+            return Claim(pool.id, row[1], row[0], until)
+        now = clock.now()  # after the waits: what was claimed meanwhile has a lease by now
+        until = pool.lease_end(now)
     policy = pool.overflow_policy
     outcome = Claim(pool.id, None, overflow=policy)
     if policy == REUSE:
         row = repository.claim(tx, repository.SHARE_IDLEST, pool_id=pool.id, until=until)
         if row is not None:
             tracker_id, number = row
-            outcome = Claim(pool.id, number, tracker_id, until, shared=True, overflow=policy)
+            outcome = Claim(
+                pool.id, number, tracker_id, until, shared=True, overflow=policy, started_at=now
+            )
     elif policy == FALLBACK:
         # Without an overflow number, falling back can only mean the original number.
         outcome = Claim(pool.id, pool.overflow_number, overflow=policy)
@@ -116,7 +156,7 @@ def record_lease(tx: Tx, claimed: Claim, *, session_id: str, now: datetime) -> N
         tx,
         tracker_id=claimed.tracker_id,
         session_id=session_id,
-        started_at=now,
+        started_at=claimed.started_at or now,
         leased_until=claimed.leased_until,
         shared=claimed.shared,
     )

@@ -3,7 +3,8 @@
 Every request is a ``POST`` with a ``text/plain`` body holding JSON: a "simple" CORS request, so
 browsers send no preflight. The answer carries ``Access-Control-Allow-Origin`` only for the
 site's allowed origins (and the server's own origin, where the demo site lives); other origins
-get 403. Errors are JSON ``{"detail": …}`` and store nothing.
+get 403. Errors are JSON ``{"detail": …}`` and store nothing. A database that cannot take the
+request within 2 s gets 503 (see ``callpool.visits.commits``).
 
 - ``/t/visit`` ``{k, v, s, u, r, t}`` → the visitor and session ids, the source, the numbers.
 - ``/t/pageview`` ``{k, s, u, t}`` → 204 (sent with ``sendBeacon``; the answer is not read).
@@ -26,7 +27,7 @@ from callpool.errors import NotFound
 from callpool.settings import Settings
 from callpool.sites.schemas import origin_of
 from callpool.visits import service
-from callpool.visits.commits import GroupCommit
+from callpool.visits.commits import DatabaseBusy, GroupCommit
 from callpool.visits.directory import Directory, SiteEntry
 from callpool.visits.schemas import MAX_BODY, EventIn, HeartbeatIn, PageviewIn, VisitIn
 
@@ -42,7 +43,10 @@ async def visit(request: Request) -> Response:
         ip=request.client.host if request.client else None,
     )
     settings: Settings = request.app.state.settings
-    answer = await _commits(request).run(service.visit, site, body, client, settings.secret_key)
+    try:
+        answer = await _commits(request).run(service.visit, site, body, client, settings.secret_key)
+    except DatabaseBusy as error:
+        raise _busy(error, headers) from None
     return Response(_visit_json(answer, site), media_type="application/json", headers=headers)
 
 
@@ -152,6 +156,14 @@ async def _run_for_session(
         await _commits(request).run(work, *args)
     except NotFound as error:
         raise HTTPException(404, str(error), headers=headers) from None
+    except DatabaseBusy as error:
+        raise _busy(error, headers) from None
+
+
+def _busy(error: DatabaseBusy, headers: dict[str, str]) -> HTTPException:
+    """503: the database could not take the request in time (the snippet then keeps the
+    page's own number); nothing of it is stored."""
+    return HTTPException(503, str(error), headers={**headers, "Retry-After": "5"})
 
 
 async def _read(request: Request, work: Callable[..., R], *args: Any) -> R:
