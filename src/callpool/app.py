@@ -21,7 +21,7 @@ from callpool.hot_routes import HotRoutesApp
 from callpool.pools.api import router as pools_router
 from callpool.reports.api import router as reports_router
 from callpool.sessions.api import router as sessions_router
-from callpool.settings import Settings, get_settings
+from callpool.settings import Settings, get_settings, with_secret
 from callpool.sites.api import router as sites_router
 from callpool.snippet.api import router as snippet_router
 from callpool.telephony.base import Provider
@@ -34,7 +34,7 @@ def create_app(
     database: Database | None = None,
     provider: Provider | None = None,
 ) -> FastAPI:
-    settings = settings or get_settings()
+    settings = with_secret(settings or get_settings())  # never an app without a secret
     database = database or Database(settings.database_url)
     provider = provider or provider_for(settings)
 

@@ -157,7 +157,11 @@ def _serve(settings: Settings, database: Database, args: argparse.Namespace) -> 
     # ``Database.checkpoint``) waits this long for the busy event loop to yield the GIL; 5 ms
     # by default. Switches happen only when another thread asks, so they stay rare.
     sys.setswitchinterval(0.0005)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=args.access_log)
+    # uvicorn would take X-Forwarded-For from any loopback peer as the client's address; the
+    # app decides that itself, from CALLPOOL_TRUSTED_PROXIES only (``callpool.client_address``).
+    uvicorn.run(
+        app, host=args.host, port=args.port, access_log=args.access_log, proxy_headers=False
+    )
 
 
 def run_createuser(args: argparse.Namespace) -> int:

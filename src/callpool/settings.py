@@ -6,13 +6,42 @@ not at the first request that needs them.
 
 from __future__ import annotations
 
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import Sequence
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
-PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "replace-me"}
+log = logging.getLogger(__name__)
+
+# A secret anyone could guess is no secret: what docs, examples and old defaults suggest.
+PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "insecure",
+    "placeholder",
+    "replace-me",
+    "replaceme",
+    "your-secret",
+    "example",
+)
+MIN_SECRET_LENGTH = 24
+GENERATED_SECRET_NAME = "callpool-secret.key"  # noqa: S105 (a file name)
+
+Network = IPv4Network | IPv6Network
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message is one line naming the variable."""
 
 
 class Settings(BaseSettings):
@@ -27,8 +56,20 @@ class Settings(BaseSettings):
         description="The URL the world (browsers, Twilio) uses to reach this server.",
     )
     secret_key: str = Field(
-        default="dev-insecure-secret-key-change-me-in-production",
-        description="Signs session cookies and CSRF tokens.",
+        default="",
+        description="Signs session cookies, CSRF tokens and sandbox webhooks; keys visitors' "
+        "IP hashes. Empty: generated on first start and kept in secret_key_file.",
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="Where a generated secret key is kept (mode 0600). Default: beside the "
+        "SQLite file (<database>.secret); on PostgreSQL callpool-secret.key in the working "
+        "directory.",
+    )
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For is believed; from anyone else the socket's address is the client's.",
     )
     bootstrap_api_key: str | None = Field(
         default=None, description="If set, created as an API key of the first account at start."
@@ -67,9 +108,6 @@ class Settings(BaseSettings):
         "from the local routing table (the carrier gives up after 15 s).",
     )
     worker_interval_seconds: float = 60.0
-    production: bool = Field(
-        default=False, description="Refuse insecure defaults (placeholder secret key)."
-    )
 
     @field_validator("database_url")
     @classmethod
@@ -89,17 +127,129 @@ class Settings(BaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _real_secret(cls, value: str) -> str:
-        if value.lower() in PLACEHOLDER_SECRETS or len(value) < 16:
-            raise ValueError("CALLPOOL_SECRET_KEY must be a real secret of 16+ characters")
+        if value:  # empty: one is generated (see ``with_secret``)
+            check_secret(value)
         return value
 
-    def check_production(self) -> None:
-        if self.production and "insecure" in self.secret_key:
-            raise ValueError("CALLPOOL_SECRET_KEY is the development default; set a real secret")
+    @field_validator("secret_key_file", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if value == "" else value  # ``CALLPOOL_SECRET_KEY_FILE=`` as in .env.example
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> tuple[Network, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        try:
+            return tuple(ip_network(str(item).strip(), strict=False) for item in items if item)
+        except ValueError as error:
+            raise ValueError(f"CALLPOOL_TRUSTED_PROXIES: {error}") from None
+
+
+def check_secret(value: str) -> None:
+    """Refuse a secret key that is short or a placeholder, whatever the mode."""
+    lowered = value.lower()
+    if len(value) < MIN_SECRET_LENGTH or len(set(value)) < 8:
+        raise ValueError(
+            f"CALLPOOL_SECRET_KEY must be a random string of {MIN_SECRET_LENGTH}+ characters "
+            "(or unset, to have one generated)"
+        )
+    if any(word in lowered for word in PLACEHOLDER_WORDS):
+        raise ValueError(
+            "CALLPOOL_SECRET_KEY is a placeholder or a published default; "
+            "set a random one (or unset it, to have one generated)"
+        )
+
+
+def secret_file(settings: Settings) -> Path:
+    """Where a generated secret is kept: beside the SQLite file, so the secret goes with the
+    data it signs; for PostgreSQL, the working directory (or ``secret_key_file``)."""
+    if settings.secret_key_file is not None:
+        return settings.secret_key_file
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(f"{url.database}.secret")
+    return Path(GENERATED_SECRET_NAME)
+
+
+def with_secret(settings: Settings) -> Settings:
+    """``settings`` with a secret key: the configured one, else the one kept in
+    ``secret_file``, generated on first start."""
+    if settings.secret_key:
+        return settings
+    path = secret_file(settings)
+    secret = _read_secret(path)
+    if secret is None:
+        secret = _create_secret(path)
+        log.warning(
+            "No CALLPOOL_SECRET_KEY set: generated one and saved it in %s (owner-only). "
+            "Keep that file with the database; set CALLPOOL_SECRET_KEY to use your own.",
+            path.resolve(),
+        )
+        if not settings.database_url.startswith("sqlite"):
+            log.warning(
+                "Every app process and the worker must use this same secret: copy %s to "
+                "each, point CALLPOOL_SECRET_KEY_FILE at it, or set CALLPOOL_SECRET_KEY.",
+                path.resolve(),
+            )
+    return settings.model_copy(update={"secret_key": secret})
+
+
+def _read_secret(path: Path) -> str | None:
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    if mode & 0o077:
+        raise SettingsError(f"the secret key file {path} can be read by others: chmod 600 {path}")
+    secret = path.read_text().strip()
+    try:
+        check_secret(secret)
+    except ValueError as error:
+        raise SettingsError(f"{path}: {error}") from None
+    return secret
+
+
+def _create_secret(path: Path) -> str:
+    """Write a new secret with mode 0600. It is written to a temporary file and linked into
+    place, so processes starting together never read a half-written file: the one whose link
+    fails reads the winner's secret."""
+    secret = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".callpool-secret-")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(secret + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        existing = _read_secret(path)
+        assert existing is not None
+        return existing
+    finally:
+        os.unlink(temporary)
+    return secret
+
+
+def one_line(error: ValidationError) -> str:
+    """pydantic's several-line report as one line naming each variable at fault."""
+    parts = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if not message.startswith("CALLPOOL_"):
+            names: Sequence[Any] = item["loc"]
+            field = str(names[0]) if names else "settings"
+            message = f"CALLPOOL_{field.upper()}: {message}"
+        parts.append(message)
+    return "; ".join(parts)
 
 
 @lru_cache
 def get_settings() -> Settings:
-    settings = Settings()
-    settings.check_production()
-    return settings
+    """The settings from the environment, with a secret key (generated if none is set)."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SettingsError(one_line(error)) from None
+    return with_secret(settings)

@@ -1,4 +1,4 @@
-"""Signing in and out, CSRF on every form, the login throttle."""
+"""Signing in and out, CSRF on every form, the login throttle, ending sessions."""
 
 from __future__ import annotations
 
@@ -7,11 +7,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import func, select
 
-from callpool.accounts.users import create_user_with_account, ensure_user, user_by_email
+from callpool.accounts.users import (
+    create_user_with_account,
+    ensure_user,
+    new_password_hash,
+    remove_member,
+    replace_password,
+    user_by_email,
+)
 from callpool.clock import FrozenClock
 from callpool.db import Database
+from callpool.errors import Conflict
+from callpool.models import LoginFailures, UserSession
+from callpool.settings import Settings
 from tests.dashboard.conftest import PASSWORD, Person, csrf_of, post_form, sign_in
 
 
@@ -104,6 +117,80 @@ def test_logout_ends_the_session(as_owner: TestClient) -> None:
     response = post_form(as_owner, "/dashboard", "/dashboard/logout", {})
     assert response.status_code == 303
     assert as_owner.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_copied_before_logout_is_dead_after_it(as_owner: TestClient) -> None:
+    copied = as_owner.cookies["callpool_session"]
+    post_form(as_owner, "/dashboard", "/dashboard/logout", {})
+    as_owner.cookies.set("callpool_session", copied)
+    assert as_owner.get("/dashboard", follow_redirects=False).status_code == 303
+    # The login page does not bounce a dead session back to the dashboard either.
+    assert as_owner.get("/dashboard/login", follow_redirects=False).status_code == 200
+
+
+def _user_id(database: Database, email: str) -> int:
+    with database.reader() as db:
+        user = user_by_email(db, email)
+        assert user is not None
+        return user.id
+
+
+def test_a_password_change_ends_every_session_of_that_user(
+    client: TestClient, database: Database, owner: Person, teammate: Person
+) -> None:
+    laptop, phone, colleague = client, TestClient(client.app), TestClient(client.app)
+    sign_in(laptop, owner.email)
+    sign_in(phone, owner.email)
+    sign_in(colleague, teammate.email)
+    hashed = new_password_hash("a brand new passphrase")
+    with database.session() as db:
+        replace_password(db, _user_id(database, owner.email), hashed)
+    assert laptop.get("/dashboard", follow_redirects=False).status_code == 303
+    assert phone.get("/dashboard", follow_redirects=False).status_code == 303
+    assert colleague.get("/dashboard", follow_redirects=False).status_code == 200
+    sign_in(laptop, owner.email, "a brand new passphrase")
+    assert laptop.get("/dashboard", follow_redirects=False).status_code == 200
+
+
+def test_removing_a_member_ends_their_sessions_at_once(
+    client: TestClient, database: Database, owner: Person, teammate: Person
+) -> None:
+    sign_in(client, teammate.email)
+    with database.session() as db:
+        remove_member(db, teammate.account_id, _user_id(database, teammate.email))
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+    with database.reader() as db:
+        assert db.scalar(select(func.count()).select_from(UserSession)) == 0
+    with pytest.raises(Conflict), database.session() as db:
+        remove_member(db, owner.account_id, _user_id(database, owner.email))
+
+
+def test_a_cookie_signed_with_the_real_secret_is_no_session_without_its_row(
+    client: TestClient, settings: Settings, owner: Person
+) -> None:
+    # Even someone holding the secret key cannot mint a session: the token must be a live row.
+    serializer = URLSafeTimedSerializer(settings.secret_key, salt="callpool-dashboard-session")
+    for payload in ({"c": "x", "t": "guessed-token"}, {"c": "x", "u": 1}):
+        client.cookies.set("callpool_session", serializer.dumps(payload))
+        assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_throttle_entries_expire_and_are_removed(
+    client: TestClient, database: Database, owner: Person, clock: FrozenClock
+) -> None:
+    page = client.get("/dashboard/login")
+    data = {"email": owner.email, "password": "guess", "csrf": csrf_of(page.text)}
+    client.post("/dashboard/login", data=data)
+    with database.reader() as db:
+        assert set(db.scalars(select(LoginFailures.key))) == {
+            "email:owner@acme.test",
+            "address:testclient",
+        }
+    clock.advance(minutes=15, seconds=1)
+    sign_in(client, owner.email)
+    with database.reader() as db:  # the old window is gone; only the new attempt's address row
+        rows = db.execute(select(LoginFailures.key, LoginFailures.failures)).all()
+    assert [tuple(row) for row in rows] == [("address:testclient", 0)]
 
 
 def test_logout_needs_the_csrf_token(as_owner: TestClient) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.service import first_account
-from callpool.errors import Conflict, Invalid
+from callpool.accounts.sessions import end_user_sessions
+from callpool.errors import Conflict, Invalid, NotFound
 from callpool.models import Account, Membership, User
 
 OWNER, MEMBER = "owner", "member"
@@ -41,11 +44,15 @@ def check_new_credentials(email: str, password: str) -> str:
     email = normalize_email(email)
     if "@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 254:
         raise Invalid("enter an email address such as you@example.com", field="email")
+    check_new_password(password)
+    return email
+
+
+def check_new_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise Invalid(
             f"the password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
         )
-    return email
 
 
 def user_by_email(db: Session, email: str) -> User | None:
@@ -88,17 +95,86 @@ def ensure_user(db: Session, email: str, password: str, account_id: int, role: s
     return True
 
 
-def authenticate(db: Session, email: str, password: str) -> User | None:
-    """The user whose email and password these are, or ``None``."""
-    user = user_by_email(db, email)
-    if user is None:
+@dataclass(frozen=True)
+class Credentials:
+    """What a sign-in is checked against, read before the (slow) check."""
+
+    user_id: int
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class Verified:
+    user_id: int
+    new_hash: str | None  # argon2's parameters were raised since: store this instead
+
+
+def credentials(db: Session, email: str) -> Credentials | None:
+    row = db.execute(
+        select(User.id, User.password_hash).where(User.email == normalize_email(email))
+    ).first()
+    return None if row is None else Credentials(row[0], row[1])
+
+
+def check_password(found: Credentials | None, password: str) -> Verified | None:
+    """Whether ``password`` is the user's. Slow on purpose (argon2, ~160 ms): call it off the
+    event loop, with no database transaction open."""
+    if found is None:
         password_matches(_DUMMY_HASH, password)
         return None
-    if not password_matches(user.password_hash, password):
+    if not password_matches(found.password_hash, password):
         return None
-    if _hasher.check_needs_rehash(user.password_hash):  # argon2 parameters were raised since
-        user.password_hash = hash_password(password)
-    return user
+    rehash = _hasher.check_needs_rehash(found.password_hash)
+    return Verified(found.user_id, hash_password(password) if rehash else None)
+
+
+def store_rehash(db: Session, found: Credentials, new_hash: str) -> None:
+    """Upgrade the stored hash, unless the password changed meanwhile."""
+    db.execute(
+        update(User)
+        .where(User.id == found.user_id, User.password_hash == found.password_hash)
+        .values(password_hash=new_hash)
+    )
+
+
+def new_password_hash(password: str) -> str:
+    """The hash to store for a new password (slow: hash before opening a transaction)."""
+    check_new_password(password)
+    return hash_password(password)
+
+
+def replace_password(db: Session, user_id: int, password_hash: str) -> None:
+    """Set a user's password (hashed by ``new_password_hash``) and end all their sessions: a
+    password is changed because someone else may know it."""
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    user.password_hash = password_hash
+    end_user_sessions(db, user_id)
+
+
+def remove_member(db: Session, account_id: int, user_id: int) -> None:
+    """Take ``user_id`` out of the account and end their sessions at once, everywhere."""
+    membership = db.scalar(
+        select(Membership).where(Membership.account_id == account_id, Membership.user_id == user_id)
+    )
+    if membership is None:
+        raise NotFound(f"user {user_id} is not a member of this account")
+    if membership.role == OWNER and _owners(db, account_id) == 1:
+        raise Conflict("the account's only owner cannot be removed")
+    db.delete(membership)
+    end_user_sessions(db, user_id)
+
+
+def _owners(db: Session, account_id: int) -> int:
+    return (
+        db.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.account_id == account_id, Membership.role == OWNER)
+        )
+        or 0
+    )
 
 
 def account_of(db: Session, user_id: int) -> tuple[Account, str] | None:

@@ -25,13 +25,11 @@ from callpool.calls.routing import refresh_routing, routing_table, warm_routing
 from callpool.db import Database
 from callpool.settings import Settings
 from callpool.telephony.base import Forward, InboundCall, Provider
-from callpool.telephony.sandbox.provider import SandboxProvider
 from callpool.telephony.twilio import wire
 from callpool.telephony.twilio.provider import TwilioProvider
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("twilio", "sandbox")
 # How often each app process re-reads the routing table, so pool changes made by another
 # process reach it even if nobody called ``refresh_routing`` here.
 ROUTING_REFRESH_SECONDS = 60.0
@@ -129,15 +127,15 @@ async def status(provider_name: str, request: Request) -> Response:
 
 
 def webhook_provider(request: Request, name: str) -> Provider:
-    """The provider whose webhook this is; both exist whichever one buys the numbers."""
-    if name not in PROVIDERS:
-        raise HTTPException(404, "no such webhook")
+    """The provider whose webhook this is. Twilio's exist whichever provider buys the numbers
+    (they are signed with the Twilio auth token); the sandbox's only when the sandbox is the
+    configured provider, so simulated calls can never be stored by a real deployment."""
     configured: Provider = request.app.state.provider
     if configured.name == name:
         return configured
+    if name != "twilio":
+        raise HTTPException(404, "no such webhook")
     settings = _settings(request)
-    if name == "sandbox":
-        return SandboxProvider(settings.secret_key)
     return TwilioProvider(
         settings.twilio_account_sid,
         settings.twilio_auth_token,

@@ -14,13 +14,13 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from callpool.accounts import service as api_keys
 from callpool.accounts import users
+from callpool.accounts.login import Outcome
 from callpool.dashboard.auth import (
     CsrfChecked,
     CurrentViewer,
-    browser_session,
-    clear_session,
-    client_address,
-    login_throttle,
+    sign_in_with_password,
+    sign_out,
+    signed_in_viewer,
 )
 from callpool.dashboard.forms import FormInvalid, build, lines, text
 from callpool.dashboard.render import STATIC, DashboardRoute, redirect, render
@@ -63,40 +63,32 @@ def _safe_next(next_url: str | None) -> str:
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    if browser_session(request).user_id is not None:
+    if signed_in_viewer(request) is not None:
         return redirect(request, _safe_next(next))
     return render(request, "login.html", title="Sign in", next=_safe_next(next), email="")
 
 
 @router.post("/login", dependencies=[CsrfChecked])
-def login(
+async def login(
     request: Request,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/dashboard",
 ) -> Response:
-    email = users.normalize_email(email)
-    address = client_address(request)
-    throttle = login_throttle(request)
-    page = {"title": "Sign in", "next": _safe_next(next), "email": email}
-    if throttle.blocked(email, address):
+    page = {"title": "Sign in", "next": _safe_next(next), "email": users.normalize_email(email)}
+    outcome = await sign_in_with_password(request, email, password)
+    if outcome is Outcome.THROTTLED:
         message = "Too many failed sign-ins. Wait 15 minutes, then try again."
         return render(request, "login.html", 429, error=message, **page)
-    with database(request).session() as db:
-        user = users.authenticate(db, email, password)
-        user_id = user.id if user is not None else None
-    if user_id is None:
-        throttle.failed(email, address)
+    if outcome is Outcome.WRONG:
         return render(request, "login.html", 400, error="Wrong email or password.", **page)
-    throttle.succeeded(email, address)
-    browser_session(request).sign_in(user_id)
     return redirect(request, _safe_next(next))
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
 def logout(request: Request) -> Response:
     response = RedirectResponse("/dashboard/login", status_code=303)
-    clear_session(request, response)
+    sign_out(request, response)
     return response
 
 

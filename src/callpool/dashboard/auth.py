@@ -1,33 +1,30 @@
-"""Who is looking at the dashboard: a signed session cookie, CSRF tokens, a login throttle.
+"""Who is looking at the dashboard: a signed session cookie, CSRF tokens, signing in and out.
 
-The cookie is signed with ``CALLPOOL_SECRET_KEY`` (itsdangerous) and holds the user id and the
-session's CSRF token; nothing is stored on the server, so any number of app processes can
-serve the dashboard. Every state-changing request is a POST carrying the token in a hidden
-field: a page on another site can make a browser POST here, but cannot read the token.
+The cookie is signed with ``CALLPOOL_SECRET_KEY`` (itsdangerous) and holds the session's CSRF
+token and, once signed in, a random session token whose row in the database says who it is
+(``callpool.accounts.sessions``): logging out, a password change or removal from the account
+deletes the row, and every app process sees that on the next request. Every state-changing
+request is a POST carrying the CSRF token in a hidden field: a page on another site can make
+a browser POST here, but cannot read the token.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from callpool import clock
-from callpool.accounts.users import account_of
+from callpool.accounts import login, sessions
+from callpool.client_address import client_address
 from callpool.db import Database
-from callpool.models import User
 from callpool.settings import Settings
 
 COOKIE = "callpool_session"
-SESSION_DAYS = 14
-LOGIN_FAILURES_ALLOWED = 5
-LOGIN_FAILURE_WINDOW = timedelta(minutes=15)
+SESSION_SECONDS = int(sessions.SESSION_LIFETIME.total_seconds())
 
 
 @dataclass
@@ -35,16 +32,16 @@ class BrowserSession:
     """What the signed cookie says; ``dirty`` means the response must send it again."""
 
     csrf: str
-    user_id: int | None = None
+    token: str | None = None  # a signed-in session's; the database says whose, if still live
     dirty: bool = False
 
     @classmethod
     def fresh(cls) -> BrowserSession:
         return cls(csrf=secrets.token_urlsafe(24), dirty=True)
 
-    def sign_in(self, user_id: int) -> None:
-        # A new token at sign-in: a token planted before login (session fixation) is worthless.
-        self.user_id, self.csrf, self.dirty = user_id, secrets.token_urlsafe(24), True
+    def sign_in(self, token: str) -> None:
+        # A new CSRF token at sign-in: one planted before login (session fixation) is worthless.
+        self.token, self.csrf, self.dirty = token, secrets.token_urlsafe(24), True
 
 
 @dataclass(frozen=True)
@@ -78,13 +75,13 @@ def _read_cookie(request: Request) -> BrowserSession | None:
     if not raw:
         return None
     try:
-        data: Any = _serializer(request.app.state.settings).loads(raw, max_age=SESSION_DAYS * 86400)
+        data: Any = _serializer(request.app.state.settings).loads(raw, max_age=SESSION_SECONDS)
     except BadSignature:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("c"), str):
         return None
-    user_id = data.get("u")
-    return BrowserSession(csrf=data["c"], user_id=user_id if isinstance(user_id, int) else None)
+    token = data.get("t")
+    return BrowserSession(csrf=data["c"], token=token if isinstance(token, str) else None)
 
 
 def save_session(request: Request, response: Response) -> None:
@@ -93,12 +90,12 @@ def save_session(request: Request, response: Response) -> None:
     if session is None or not session.dirty:
         return
     payload: dict[str, Any] = {"c": session.csrf}
-    if session.user_id is not None:
-        payload["u"] = session.user_id
+    if session.token is not None:
+        payload["t"] = session.token
     response.set_cookie(
         COOKIE,
         _serializer(request.app.state.settings).dumps(payload),
-        max_age=SESSION_DAYS * 86400,
+        max_age=SESSION_SECONDS,
         httponly=True,
         samesite="lax",
         secure=_over_https(request),
@@ -118,6 +115,24 @@ def _over_https(request: Request) -> bool:
 def clear_session(request: Request, response: Response) -> None:
     request.state.browser_session = BrowserSession.fresh()
     response.delete_cookie(COOKIE, path="/")
+
+
+async def sign_in_with_password(request: Request, email: str, password: str) -> login.Outcome:
+    """Check the password (throttled, see ``callpool.accounts.login``); on success the
+    response carries a cookie of a new session."""
+    result = await login.log_in(_database(request), email, password, client_address(request))
+    if result.token is not None:
+        browser_session(request).sign_in(result.token)
+    return result.outcome
+
+
+def sign_out(request: Request, response: Response) -> None:
+    """End this browser's session on the server (every process), then forget the cookie."""
+    token = browser_session(request).token
+    if token is not None:
+        with _database(request).session() as db:
+            sessions.end_session(db, token)
+    clear_session(request, response)
 
 
 async def check_csrf(request: Request) -> None:
@@ -144,59 +159,27 @@ class SignInRequired(Exception):
         self.next_url = next_url
 
 
-def current_viewer(request: Request) -> Viewer:
+def signed_in_viewer(request: Request) -> Viewer | None:
+    """The signed-in viewer, or ``None``; a session ended elsewhere is forgotten here too."""
     session = browser_session(request)
-    if session.user_id is not None:
-        with _database(request).reader() as db:
-            user = db.get(User, session.user_id)
-            found = account_of(db, user.id) if user is not None else None
-            if user is not None and found is not None:
-                account, role = found
-                return Viewer(user.id, user.email, account.id, account.name, role, session.csrf)
-    raise SignInRequired(request.url.path)
+    if session.token is None:
+        return None
+    with _database(request).reader() as db:
+        found = sessions.signed_in(db, session.token)
+    if found is None:
+        session.token, session.dirty = None, True
+        return None
+    return Viewer(
+        found.user_id, found.email, found.account_id, found.account_name, found.role, session.csrf
+    )
+
+
+def current_viewer(request: Request) -> Viewer:
+    viewer = signed_in_viewer(request)
+    if viewer is None:
+        raise SignInRequired(request.url.path)
+    return viewer
 
 
 CurrentViewer = Annotated[Viewer, Depends(current_viewer)]
 CsrfChecked = Depends(check_csrf)
-
-
-@dataclass
-class LoginThrottle:
-    """Failed sign-ins per (email, client address) within a sliding window.
-
-    Kept in the process's memory: with several app processes an attacker gets the allowance
-    once per process, which still turns millions of guesses into a handful.
-    """
-
-    allowed: int = LOGIN_FAILURES_ALLOWED
-    window: timedelta = LOGIN_FAILURE_WINDOW
-    failures: defaultdict[tuple[str, str], deque[datetime]] = field(
-        default_factory=lambda: defaultdict(deque)
-    )
-
-    def _recent(self, key: tuple[str, str]) -> deque[datetime]:
-        times = self.failures[key]
-        horizon = clock.now() - self.window
-        while times and times[0] <= horizon:
-            times.popleft()
-        return times
-
-    def blocked(self, email: str, address: str) -> bool:
-        return len(self._recent((email, address))) >= self.allowed
-
-    def failed(self, email: str, address: str) -> None:
-        self._recent((email, address)).append(clock.now())
-
-    def succeeded(self, email: str, address: str) -> None:
-        self.failures.pop((email, address), None)
-
-
-def login_throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle | None = getattr(request.app.state, "login_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.login_throttle = LoginThrottle()
-    return throttle
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
