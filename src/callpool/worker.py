@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from callpool.calls.service import replay_spool
 from callpool.db import Database
+from callpool.pools.provisioning import carrier_job
 from callpool.pools.rebalance import rebalance_job
 from callpool.reports.rollup import rollup_days
 from callpool.settings import Settings
@@ -26,6 +27,9 @@ Job = Callable[[Database, Settings, Provider], object]
 
 def jobs() -> list[tuple[str, Job]]:
     return [
+        # Carrier work a crash or a carrier failure interrupted: finish purchases (or give the
+        # numbers back), retry releases.
+        ("finish carrier work", carrier_job),
         # Automated pools follow their traffic; manual pools drop expired flagged trackers.
         ("rebalance pools", rebalance_job),
         # Calls taken while the database was down: store them now that it may be back.

@@ -21,6 +21,8 @@ from callpool.telephony.sandbox.provider import SandboxProvider
 
 BUSINESS = "+15125550199"
 NEW_BUSINESS = "+15125550142"
+# A pool's tracker counts when no carrier work is in flight.
+IDLE = {"provisioning": 0, "releasing": 0}
 
 
 class RecordingSandbox(SandboxProvider):

@@ -14,7 +14,7 @@ from callpool.models import Site
 from callpool.pools.assignments import source_medium_at
 from callpool.pools.rebalance import rebalance_due_pools
 from callpool.settings import Settings
-from tests.pools.conftest import BUSINESS, AddVisits, RecordingSandbox
+from tests.pools.conftest import BUSINESS, IDLE, AddVisits, RecordingSandbox
 
 API = "/api/v1/pools"
 
@@ -168,6 +168,6 @@ def test_resizing_a_manual_pool_only_touches_available_trackers(
         headers=auth,
     )
     grown = client.patch(f"{API}/{pool['id']}", json={"size": 4}, headers=auth).json()
-    assert grown["trackers"] == {"available": 3, "active": 1, "flagged": 0}
+    assert grown["trackers"] == {"available": 3, "active": 1, "flagged": 0, **IDLE}
     shrunk = client.patch(f"{API}/{pool['id']}", json={"size": 1}, headers=auth).json()
-    assert shrunk["trackers"] == {"available": 0, "active": 1, "flagged": 0}
+    assert shrunk["trackers"] == {"available": 0, "active": 1, "flagged": 0, **IDLE}

@@ -14,7 +14,7 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Pool, Site, Tracker
 from callpool.settings import Settings
-from tests.pools.conftest import BUSINESS, AddVisits, RecordingSandbox, add_site
+from tests.pools.conftest import BUSINESS, IDLE, AddVisits, RecordingSandbox, add_site
 
 API = "/api/v1/pools"
 
@@ -51,7 +51,7 @@ def test_create_a_session_pool_buys_active_trackers_pointed_at_callpool(
     assert response.status_code == 201, response.text
     pool = response.json()
     assert pool["kind"] == "session"
-    assert pool["trackers"] == {"available": 0, "active": 3, "flagged": 0}
+    assert pool["trackers"] == {"available": 0, "active": 3, "flagged": 0, **IDLE}
     trackers = client.get(f"{API}/{pool['id']}/trackers", headers=auth).json()
     assert [t["status"] for t in trackers] == ["active"] * 3
     assert all(t["number"].startswith("+1512") for t in trackers)
@@ -259,7 +259,7 @@ def test_utilization_is_ignored_outside_automated_pools(
     body = session_pool(site, kind="manual", utilization=0.5)
     pool = client.post(API, json=body, headers=auth).json()
     assert pool["utilization"] is None
-    assert pool["trackers"] == {"available": 3, "active": 0, "flagged": 0}
+    assert pool["trackers"] == {"available": 3, "active": 0, "flagged": 0, **IDLE}
 
 
 def test_a_site_of_another_account_is_refused(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from callpool.accounts.repository import get_scoped, scoped
 from callpool.models import Call, Pageview, Pool, Tracker, VisitSession
-from callpool.models.tracker import RELEASED
+from callpool.models.tracker import ROUTED_STATUSES
 
 
 def live_tracker(db: Session, number: str) -> tuple[Tracker, Pool] | None:
@@ -19,7 +19,7 @@ def live_tracker(db: Session, number: str) -> tuple[Tracker, Pool] | None:
     row = db.execute(
         select(Tracker, Pool)
         .join(Pool, Pool.id == Tracker.pool_id)
-        .where(Tracker.number == number, Tracker.status != RELEASED)
+        .where(Tracker.number == number, Tracker.status.in_(ROUTED_STATUSES))
     ).first()
     return (row[0], row[1]) if row else None
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from callpool import clock
 from callpool.db import Database
 from callpool.models import Pool, Tracker
-from callpool.models.tracker import RELEASED
+from callpool.models.tracker import ROUTED_STATUSES
 from callpool.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ def routes_document(db: Session) -> str:
             Pool.whisper,
         )
         .join(Pool, Pool.id == Tracker.pool_id)
-        .where(Tracker.status != RELEASED)
+        .where(Tracker.status.in_(ROUTED_STATUSES))  # not while bought or released
         .order_by(Tracker.id)
         .subquery()
     )

@@ -22,8 +22,9 @@ class Call(Base):
     provider: Mapped[str] = mapped_column(String(20))
     provider_call_id: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
-    tracker_id: Mapped[int | None] = mapped_column(ForeignKey("trackers.id", ondelete="SET NULL"))
-    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id", ondelete="SET NULL"))
+    # Trackers and pools are never deleted (released / soft-deleted): the links stay.
+    tracker_id: Mapped[int | None] = mapped_column(ForeignKey("trackers.id"))
+    pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"))
     from_number: Mapped[str] = mapped_column(String(32))
     to_number: Mapped[str] = mapped_column(String(32))
     forwarded_to: Mapped[str | None] = mapped_column(String(32))

@@ -22,7 +22,8 @@ class Pool(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    # Sites are soft-deleted, so nothing cascades from them into pools (or any history).
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))  # session | automated | manual
     original_number: Mapped[str] = mapped_column(String(20))  # E.164, where calls are forwarded
@@ -61,7 +62,7 @@ class PoolEvent(Base):
     __table_args__ = (Index("ix_pool_events_pool_kind_at", "pool_id", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
     kind: Mapped[str] = mapped_column(String(40))  # exhausted | rebalanced | …
     at: Mapped[datetime]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

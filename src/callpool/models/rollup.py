@@ -39,7 +39,7 @@ class DailySessionStats(Base):
     __table_args__ = (Index("ix_daily_session_stats_site_day", "site_id", "dimension", "day"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     day: Mapped[date] = mapped_column(index=True)
     dimension: Mapped[str] = mapped_column(String(20))
     value: Mapped[str | None] = mapped_column(Text)
@@ -80,7 +80,7 @@ class HourlyPoolStats(Base):
     __table_args__ = (Index("ix_hourly_pool_stats_pool_hour", "pool_id", "hour"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
     day: Mapped[date] = mapped_column(index=True)
     hour: Mapped[datetime]
     peak_leases: Mapped[int]

@@ -25,3 +25,5 @@ class Site(Base):
     # ISO region used to format numbers the way the site's visitors write them ("US", "GB", …).
     region: Mapped[str] = mapped_column(String(2), default="US")
     created_at: Mapped[datetime]
+    # Deleted sites keep their sessions, calls and report figures; they leave every list.
+    deleted_at: Mapped[datetime | None]

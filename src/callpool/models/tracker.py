@@ -9,6 +9,13 @@ from callpool.models.base import Base
 
 AVAILABLE, ACTIVE, FLAGGED, RELEASED = "available", "active", "flagged", "released"
 TRACKER_STATUSES = (AVAILABLE, ACTIVE, FLAGGED, RELEASED)
+# Carrier work in flight (DESIGN.md "Carriers"): the row records the intent before the carrier
+# is called, outside any transaction. ``provisioning``: the number is reserved and being
+# bought; ``releasing``: it is out of service and being given back. Neither is routed nor
+# handed out; both still hold the number (uq_trackers_live_number).
+PROVISIONING, RELEASING = "provisioning", "releasing"
+# The states a call to the number is forwarded in.
+ROUTED_STATUSES = (AVAILABLE, ACTIVE, FLAGGED)
 
 
 class Tracker(Base):
@@ -29,10 +36,13 @@ class Tracker(Base):
             postgresql_where=text("status != 'released'"),
         ),
         Index("ix_trackers_pool_free", "pool_id", "status", "leased_until"),
+        Index("ix_trackers_status_claimed", "status", "claimed_at"),  # the worker's queue
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"))
+    # No ON DELETE CASCADE here or below: trackers, their assignments and leases are history
+    # (calls are attributed by them); pools and sites are only ever soft-deleted.
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id"))
     number: Mapped[str] = mapped_column(String(20))  # E.164
     provider: Mapped[str] = mapped_column(String(20))
     provider_sid: Mapped[str | None] = mapped_column(String(64))
@@ -45,6 +55,12 @@ class Tracker(Base):
     dropped_at: Mapped[datetime | None]  # when it was flagged
     released_at: Mapped[datetime | None]
     leased_until: Mapped[datetime | None]
+    # Carrier work (provisioning, releasing) is claimed by a conditional UPDATE that sets both;
+    # a claim older than the worker's timeout is a dead process's and may be taken over.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    claimed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")  # carrier calls, this step
+    last_error: Mapped[str | None] = mapped_column(String(500))  # the carrier's, for the operator
 
 
 class TrackerAssignment(Base):
@@ -54,7 +70,7 @@ class TrackerAssignment(Base):
     __table_args__ = (Index("ix_tracker_assignments_tracker_time", "tracker_id", "started_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    tracker_id: Mapped[int] = mapped_column(ForeignKey("trackers.id", ondelete="CASCADE"))
+    tracker_id: Mapped[int] = mapped_column(ForeignKey("trackers.id"))
     source: Mapped[str] = mapped_column(String(200))
     medium: Mapped[str] = mapped_column(String(200))
     original_number: Mapped[str] = mapped_column(String(20))

@@ -15,7 +15,7 @@ class Visitor(Base):
     __tablename__ = "visitors"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     first_seen_at: Mapped[datetime]
     last_tracker_id: Mapped[int | None]  # offered again when free: a returning visitor's number
 
@@ -51,7 +51,7 @@ class VisitSession(Base):
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     visitor_id: Mapped[str] = mapped_column(
         ForeignKey("visitors.id", ondelete="CASCADE"), index=True
     )
@@ -108,7 +108,7 @@ class Lease(Base):
     __table_args__ = (Index("ix_leases_tracker_time", "tracker_id", "started_at", "leased_until"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    tracker_id: Mapped[int] = mapped_column(ForeignKey("trackers.id", ondelete="CASCADE"))
+    tracker_id: Mapped[int] = mapped_column(ForeignKey("trackers.id"))
     session_id: Mapped[str] = mapped_column(
         ForeignKey("sessions.id", ondelete="CASCADE"), index=True
     )

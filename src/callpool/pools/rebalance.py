@@ -1,6 +1,8 @@
 """The automated-pool rebalance (DESIGN.md "Automated pools") and manual-pool housekeeping.
 
-One pass runs the six steps in order: fill, flag, unflag, activate, deactivate, delete. Step 5
+One rebalance runs the six steps in order: fill, flag, unflag, activate, deactivate, delete.
+Fill buys from the carrier, so it runs before the transaction that decides the rest, and the
+numbers step 6 lets go are released at the carrier after it (DESIGN.md "Carriers"). Step 5
 can free trackers that step 4 of the same pass has already looked at, so a rebalance repeats
 the pass until one changes nothing: running it twice in a row then changes nothing the second
 time (idempotent), and the order of the steps is kept.
@@ -9,6 +11,7 @@ time (idempotent), and the order of the steps is kept.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -22,10 +25,17 @@ from callpool.db import Database
 from callpool.errors import Conflict
 from callpool.models import Pool, PoolEvent, Tracker
 from callpool.models.pool import AUTOMATED, MANUAL
-from callpool.models.tracker import ACTIVE, AVAILABLE, FLAGGED, RELEASED
+from callpool.models.tracker import ACTIVE, AVAILABLE, FLAGGED, PROVISIONING, ROUTED_STATUSES
 from callpool.pools import repository
 from callpool.pools.assignments import close_assignment, open_assignment
-from callpool.pools.provisioning import buy_trackers, release_tracker
+from callpool.pools.provisioning import (
+    buy,
+    finish_releases,
+    mark_releasing,
+    new_claim,
+    reserve,
+    search,
+)
 from callpool.pools.repository import SourceMediumKey
 from callpool.settings import Settings
 from callpool.telephony.base import Provider, ProviderError
@@ -80,41 +90,101 @@ def timeline_expired(pool: Pool, tracker: Tracker, now: datetime) -> bool:
 
 
 def rebalance_pool(
-    db: Session, provider: Provider, pool: Pool, *, public_url: str, strict: bool = False
+    database: Database,
+    provider: Provider,
+    pool_id: int,
+    *,
+    public_url: str,
+    strict: bool = False,
+    routing_changed: Callable[[], object] | None = None,
 ) -> Outcome:
-    """Bring ``pool`` in line with its settings and traffic, in the caller's transaction.
+    """Bring a pool in line with its settings and traffic, with no carrier call inside a
+    transaction: buy what step 1 (fill) needs, then decide steps 2-6 in one transaction (the
+    pool's row locked), then release at the carrier what step 6 (or a manual pool's expiry)
+    let go, after ``routing_changed`` took those numbers out of the routing table.
 
     ``strict``: a failed purchase raises (an API call shows it) instead of being recorded as a
     ``provision_failed`` event and retried at the next rebalance (the worker).
     """
+    created = fill(database, provider, pool_id, public_url=public_url, strict=strict)
+    claim = new_claim()
+    with database.session() as db:
+        pool = repository.lock_pool(db, pool_id)
+        if pool is None:  # deleted meanwhile
+            return Outcome(created=created)
+        outcome, releasing = decide(db, pool, claim, created=created)
+    if releasing:
+        if routing_changed is not None:
+            routing_changed()
+        finish_releases(database, provider, releasing, claim)
+    return outcome
+
+
+def fill(
+    database: Database, provider: Provider, pool_id: int, *, public_url: str, strict: bool
+) -> int:
+    """Step 1 of an automated pool: buy available trackers up to its size. Numbers being
+    bought count as there, so two rebalances at once do not both buy the missing ones."""
+    with database.reader() as db:
+        pool = db.get_one(Pool, pool_id)
+        if pool.kind != AUTOMATED or _missing(db, pool) <= 0:
+            return 0
+        missing = _missing(db, pool)
+    claim = new_claim()
+    try:
+        offered = search(
+            database, provider, area_code=pool.area_code, toll_free=pool.toll_free, count=missing
+        )
+        with database.session() as db:
+            locked = repository.lock_pool(db, pool_id)
+            if locked is None:
+                return 0
+            reserved = reserve(db, provider, locked, offered, _missing(db, locked), claim)
+    except (ProviderError, Conflict) as error:
+        if strict:
+            raise
+        with database.session() as db:
+            detail = {"missing": missing, "error": str(error)}
+            db.add(
+                PoolEvent(pool_id=pool_id, kind="provision_failed", at=clock.now(), detail=detail)
+            )
+        return 0
+    return buy(database, provider, reserved, claim, public_url=public_url, all_or_nothing=strict)
+
+
+def _missing(db: Session, pool: Pool) -> int:
+    return pool.size - repository.count_trackers(db, pool.id, (*ROUTED_STATUSES, PROVISIONING))
+
+
+def decide(db: Session, pool: Pool, claim: str, *, created: int = 0) -> tuple[Outcome, list[int]]:
+    """Steps 2-6 (automated) or a manual pool's housekeeping, in the caller's transaction.
+    Returns what changed and the trackers marked for release (under ``claim``)."""
     now = clock.now()
-    outcome = Outcome()
+    outcome = Outcome(created=created)
+    releasing: list[int] = []
     if pool.kind == AUTOMATED:
         for _ in range(MAX_PASSES):
-            one_pass = _automated_pass(db, provider, pool, now, public_url, strict)
+            one_pass = _automated_pass(db, pool, now, claim, releasing)
             outcome.add(one_pass)
             if not one_pass.changed():
                 break
     elif pool.kind == MANUAL:
-        outcome = _manual_housekeeping(db, provider, pool, now)
+        outcome.add(_manual_housekeeping(db, pool, now, claim, releasing))
     pool.rebalanced_at = now
     if outcome.changed():
         db.add(PoolEvent(pool_id=pool.id, kind="rebalanced", at=now, detail=asdict(outcome)))
     db.flush()
-    return outcome
+    return outcome, releasing
 
 
 def _automated_pass(
-    db: Session, provider: Provider, pool: Pool, now: datetime, public_url: str, strict: bool
+    db: Session, pool: Pool, now: datetime, claim: str, releasing: list[int]
 ) -> Outcome:
     outcome = Outcome()
     trackers = repository.live_trackers(db, pool)
-    # 1. Fill: available trackers up to the size.
-    new = _fill(db, provider, pool, pool.size - len(trackers), now, public_url, strict)
-    trackers += new
-    outcome.created = len(new)
     top = top_list(db, pool, now)
     in_top = set(top)
+    # (1. Fill happened before this transaction: see ``fill``.)
     # 2. Flag active trackers whose source/medium left the top list.
     for tracker in _with_status(trackers, ACTIVE):
         if _key(tracker) not in in_top:
@@ -140,48 +210,32 @@ def _automated_pass(
         if timeline_expired(pool, tracker, now):
             deactivate(db, pool, tracker, now)
             outcome.deactivated += 1
-    # 6. Delete available trackers beyond the size, the newest first.
-    excess = sum(tracker.status != RELEASED for tracker in trackers) - pool.size
+    # 6. Delete available trackers beyond the size, the newest first: out of service now,
+    # released at the carrier after the commit.
+    excess = len(trackers) - pool.size
     for tracker in reversed(_with_status(trackers, AVAILABLE)):
         if excess <= 0:
             break
-        release_tracker(db, provider, tracker)
+        mark_releasing(db, tracker, claim)
+        releasing.append(tracker.id)
         excess -= 1
         outcome.released += 1
     db.flush()
     return outcome
 
 
-def _manual_housekeeping(db: Session, provider: Provider, pool: Pool, now: datetime) -> Outcome:
+def _manual_housekeeping(
+    db: Session, pool: Pool, now: datetime, claim: str, releasing: list[int]
+) -> Outcome:
     """Manual trackers change only by the operator, except that a flagged one whose
     timeline expired is deleted."""
     outcome = Outcome()
     for tracker in _with_status(repository.live_trackers(db, pool), FLAGGED):
         if timeline_expired(pool, tracker, now):
-            release_tracker(db, provider, tracker)
+            mark_releasing(db, tracker, claim)
+            releasing.append(tracker.id)
             outcome.released += 1
     return outcome
-
-
-def _fill(
-    db: Session,
-    provider: Provider,
-    pool: Pool,
-    missing: int,
-    now: datetime,
-    public_url: str,
-    strict: bool,
-) -> list[Tracker]:
-    if missing <= 0:
-        return []
-    try:
-        return buy_trackers(db, provider, pool, missing, public_url=public_url)
-    except (ProviderError, Conflict) as error:
-        if strict:
-            raise
-        detail = {"missing": missing, "error": str(error)}
-        db.add(PoolEvent(pool_id=pool.id, kind="provision_failed", at=now, detail=detail))
-        return []
 
 
 def activate(
@@ -211,6 +265,7 @@ def rebalance_due_pools(
     public_url: str,
     min_interval: timedelta = timedelta(minutes=1),
     limit: int = 100,
+    routing_changed: Callable[[], object] | None = None,
 ) -> int:
     """Rebalance automated pools and tidy manual ones not rebalanced for ``min_interval``.
 
@@ -218,6 +273,7 @@ def rebalance_due_pools(
     Each pool is claimed with a conditional UPDATE on ``rebalanced_at`` whose row count says
     whether this worker won it: with several workers on PostgreSQL, the loser's UPDATE waits for
     the winner's commit, then no longer matches, so a pool is rebalanced by one worker at a time.
+    The claim is committed before the carrier work, which holds no transaction.
     Returns how many pools this call rebalanced.
     """
     now = clock.now()
@@ -230,13 +286,13 @@ def rebalance_due_pools(
             with database.session() as db:
                 if not _claim(db, pool_id, before, now):
                     continue
-                pool = db.get(Pool, pool_id)
-                assert pool is not None
-                rebalance_pool(db, provider, pool, public_url=public_url)
+            rebalance_pool(
+                database, provider, pool_id, public_url=public_url, routing_changed=routing_changed
+            )
             done += 1
         except Exception:
-            # One broken pool (a provider outage while releasing, say) must not stop the rest;
-            # its transaction rolled back and it stays due for the next round.
+            # One broken pool must not stop the rest; it is due again after ``min_interval``,
+            # and carrier work it left half-done is finished by ``finish_carrier_work``.
             log.exception("rebalancing pool %s failed", pool_id)
     return done
 
@@ -244,7 +300,12 @@ def rebalance_due_pools(
 def rebalance_job(database: Database, settings: Settings, provider: Provider) -> int:
     """The worker's job (``callpool.worker.Job``): rebalance due pools, then refresh routing
     if any was rebalanced (a tracker may have been activated, freed or released)."""
-    done = rebalance_due_pools(database, provider, public_url=settings.public_url)
+    done = rebalance_due_pools(
+        database,
+        provider,
+        public_url=settings.public_url,
+        routing_changed=lambda: refresh_routing(database, settings),
+    )
     if done:
         refresh_routing(database, settings)
     return done

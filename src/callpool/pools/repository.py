@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from callpool.accounts.repository import scoped
 from callpool.errors import NotFound
 from callpool.models import Pool, Site, Tracker, TrackerAssignment, VisitSession
-from callpool.models.tracker import ACTIVE, AVAILABLE, FLAGGED, RELEASED
+from callpool.models.tracker import ACTIVE, RELEASED, ROUTED_STATUSES
 
 SourceMediumKey = tuple[str, str]
 
@@ -28,6 +28,15 @@ def get_pool(db: Session, account_id: int, pool_id: int, *, lock: bool = False) 
     return pool
 
 
+def lock_pool(db: Session, pool_id: int) -> Pool | None:
+    """A live pool by id, its row held until commit (PostgreSQL), for the worker's and the
+    services' decisions after carrier work; None once deleted."""
+    pool: Pool | None = db.scalar(
+        select(Pool).where(Pool.id == pool_id, Pool.deleted_at.is_(None)).with_for_update()
+    )
+    return pool
+
+
 def list_pools(db: Session, account_id: int, site_id: int | None = None) -> Sequence[Pool]:
     query = scoped(Pool, account_id).where(Pool.deleted_at.is_(None))
     if site_id is not None:
@@ -36,7 +45,9 @@ def list_pools(db: Session, account_id: int, site_id: int | None = None) -> Sequ
 
 
 def site_of_account(db: Session, account_id: int, site_id: int) -> Site | None:
-    site: Site | None = db.scalar(scoped(Site, account_id).where(Site.id == site_id))
+    site: Site | None = db.scalar(
+        scoped(Site, account_id).where(Site.id == site_id, Site.deleted_at.is_(None))
+    )
     return site
 
 
@@ -61,19 +72,26 @@ def list_trackers(
 
 
 def live_trackers(db: Session, pool: Pool) -> list[Tracker]:
-    """Every tracker of ``pool`` that is not released, oldest first."""
-    query = select(Tracker).where(Tracker.pool_id == pool.id, Tracker.status != RELEASED)
+    """Every tracker of ``pool`` in service (available, active, flagged), oldest first: not
+    those being bought or released, whose carrier work is in flight."""
+    query = select(Tracker).where(Tracker.pool_id == pool.id, Tracker.status.in_(ROUTED_STATUSES))
     return list(db.scalars(query.order_by(Tracker.id)))
 
 
+def count_trackers(db: Session, pool_id: int, statuses: Sequence[str]) -> int:
+    query = select(func.count()).where(Tracker.pool_id == pool_id, Tracker.status.in_(statuses))
+    return db.scalar(query) or 0
+
+
 def tracker_counts(db: Session, pool_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """``{pool_id: {status: count}}`` of live trackers, in one query for a whole list."""
+    """``{pool_id: {status: count}}`` of trackers not released (those being bought or
+    released too: a pool's progress), in one query for a whole list."""
     counts: dict[int, dict[str, int]] = {pool_id: {} for pool_id in pool_ids}
     if not pool_ids:
         return counts
     rows = db.execute(
         select(Tracker.pool_id, Tracker.status, func.count())
-        .where(Tracker.pool_id.in_(pool_ids), Tracker.status.in_((AVAILABLE, ACTIVE, FLAGGED)))
+        .where(Tracker.pool_id.in_(pool_ids), Tracker.status != RELEASED)
         .group_by(Tracker.pool_id, Tracker.status)
     )
     for pool_id, status, count in rows:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 PoolKind = Literal["session", "automated", "manual"]
 OverflowPolicy = Literal["reuse", "fallback", "original"]
-TrackerStatus = Literal["available", "active", "flagged", "released"]
+TrackerStatus = Literal["provisioning", "available", "active", "flagged", "releasing", "released"]
 
 MAX_POOL_SIZE = 500  # well past any real site; a typo of 50000 must not buy 50000 numbers
 MAX_ADD = 100
@@ -117,6 +117,13 @@ class TrackerCounts(BaseModel):
     available: int = 0
     active: int = 0
     flagged: int = 0
+    provisioning: int = Field(
+        default=0, description="Being bought from the carrier (not in service yet)."
+    )
+    releasing: int = Field(
+        default=0,
+        description="Out of service, being given back to the carrier (retried until it is).",
+    )
 
 
 class PoolOut(BaseModel):
@@ -166,6 +173,9 @@ class TrackerOut(BaseModel):
     activated_at: datetime | None
     dropped_at: datetime | None
     released_at: datetime | None
+    last_error: str | None = Field(
+        default=None, description="The carrier's last failure while buying or releasing it."
+    )
 
 
 class AddTrackers(BaseModel):

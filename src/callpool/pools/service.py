@@ -1,7 +1,13 @@
 """Pools: what the API (and the dashboard) may do to pools and their trackers.
 
-Each function is one unit of work: it commits, or raises and leaves nothing behind. Anything
-that changes where a tracker's calls go refreshes the routing table after the commit.
+Each function commits, or raises and leaves nothing behind. No carrier call runs inside a
+transaction (``provisioning``): a change is committed with its numbers reserved or marked for
+release, the carrier is called, and the result is committed. Numbers are bought in the
+request's own thread, holding no lock, so the request answers once its numbers are in service
+(or with the carrier's error and nothing bought): an operator sees the outcome, not a promise,
+and every other request (visits, calls) goes on meanwhile. Anything that changes where a
+tracker's calls go refreshes the routing table after the commit, before a release reaches the
+carrier.
 """
 
 from __future__ import annotations
@@ -16,13 +22,21 @@ from sqlalchemy.orm import Session
 from callpool import clock
 from callpool.calls.routing import refresh_routing
 from callpool.db import Database
-from callpool.errors import Conflict, Invalid
+from callpool.errors import Conflict, Invalid, NotFound
 from callpool.models import Pool, Tracker
 from callpool.models.pool import AUTOMATED, MANUAL, SESSION
-from callpool.models.tracker import ACTIVE, AVAILABLE, FLAGGED, RELEASED
+from callpool.models.tracker import ACTIVE, AVAILABLE, FLAGGED, RELEASED, RELEASING
 from callpool.pools import repository
 from callpool.pools.assignments import open_assignment
-from callpool.pools.provisioning import buy_given_number, buy_trackers, release_tracker
+from callpool.pools.provisioning import (
+    buy,
+    finish_releases,
+    mark_releasing,
+    new_claim,
+    reserve,
+    reserve_given,
+    search,
+)
 from callpool.pools.rebalance import Outcome, activate, rebalance_pool
 from callpool.pools.schemas import (
     AddTrackers,
@@ -34,7 +48,7 @@ from callpool.pools.schemas import (
 )
 from callpool.pools.sourcelevel import diagnose
 from callpool.settings import Settings
-from callpool.telephony.base import Provider
+from callpool.telephony.base import Provider, ProviderError
 
 DEFAULT_UTILIZATION = 1.0
 # Settings an update may clear with null; the others always have a value.
@@ -58,23 +72,54 @@ class Deps:
 
 
 def create_pool(deps: Deps, account_id: int, data: PoolCreate) -> PoolOut:
+    with deps.database.reader() as db:
+        _new_pool(db, account_id, data)  # bad input: 4xx before asking the carrier anything
+    offered = search(
+        deps.database,
+        deps.provider,
+        area_code=data.area_code,
+        toll_free=data.toll_free,
+        count=data.size,
+    )
+    claim = new_claim()
     with deps.database.session() as db:
-        if repository.site_of_account(db, account_id, data.site_id) is None:
-            raise Invalid(f"site {data.site_id} not found in this account", field="site_id")
-        now = clock.now()
-        pool = Pool(account_id=account_id, created_at=now, updated_at=now, **data.model_dump())
-        if pool.kind == AUTOMATED and pool.utilization is None:
-            pool.utilization = DEFAULT_UTILIZATION
-        if pool.kind != AUTOMATED:
-            pool.utilization = None  # meaningful for automated pools only
-        _check(db, pool)
+        pool = _new_pool(db, account_id, data)
         db.add(pool)
         db.flush()
-        buy_trackers(db, deps.provider, pool, pool.size, public_url=deps.public_url)
-        rebalance_pool(db, deps.provider, pool, public_url=deps.public_url, strict=True)
-        out = _pool_out(db, pool)
+        reserved = reserve(db, deps.provider, pool, offered, pool.size, claim)
+        pool_id = pool.id
+    try:
+        _buy(deps, reserved, claim)
+    except ProviderError:
+        _forget_pool(deps, pool_id)
+        raise
+    rebalance_pool(deps.database, deps.provider, pool_id, public_url=deps.public_url, strict=True)
     _routing_changed(deps)
-    return out
+    return get_pool(deps, account_id, pool_id)
+
+
+def _new_pool(db: Session, account_id: int, data: PoolCreate) -> Pool:
+    if repository.site_of_account(db, account_id, data.site_id) is None:
+        raise Invalid(f"site {data.site_id} not found in this account", field="site_id")
+    now = clock.now()
+    pool = Pool(account_id=account_id, created_at=now, updated_at=now, **data.model_dump())
+    if pool.kind == AUTOMATED and pool.utilization is None:
+        pool.utilization = DEFAULT_UTILIZATION
+    if pool.kind != AUTOMATED:
+        pool.utilization = None  # meaningful for automated pools only
+    _check(db, pool)
+    return pool
+
+
+def _forget_pool(deps: Deps, pool_id: int) -> None:
+    """A pool whose numbers could not be bought is not created. If a number bought for it
+    could not be given back yet, the pool stays as deleted until the worker releases it."""
+    with deps.database.session() as db:
+        pool = db.get_one(Pool, pool_id)
+        if repository.count_trackers(db, pool_id, (RELEASING,)):
+            pool.deleted_at = clock.now()
+        else:
+            db.delete(pool)
 
 
 def list_pools(deps: Deps, account_id: int, site_id: int | None = None) -> list[PoolOut]:
@@ -91,6 +136,7 @@ def get_pool(deps: Deps, account_id: int, pool_id: int) -> PoolOut:
 
 def update_pool(deps: Deps, account_id: int, pool_id: int, data: PoolUpdate) -> PoolOut:
     changes = data.model_dump(exclude_unset=True)
+    claim = new_claim()
     with deps.database.session() as db:
         pool = repository.get_pool(db, account_id, pool_id, lock=True)
         if pool.kind != AUTOMATED:
@@ -105,19 +151,30 @@ def update_pool(deps: Deps, account_id: int, pool_id: int, data: PoolUpdate) -> 
         _check(db, pool)
         if pool.original_number != old_number:
             _follow_new_original_number(db, pool)
+        missing, releasing = 0, list[int]()
         if pool.kind == SESSION and pool.size != old_size:
-            _resize_session_pool(db, deps, pool)
+            missing, releasing = _resize_session_pool(db, pool, claim)
         elif pool.kind == MANUAL and pool.size != old_size:
-            _resize_manual_pool(db, deps, pool)
-        if pool.kind != SESSION:  # every change of a source-level pool rebalances it
-            rebalance_pool(db, deps.provider, pool, public_url=deps.public_url, strict=True)
-        out = _pool_out(db, pool)
+            missing, releasing = _resize_manual_pool(db, pool, claim)
+    _release(deps, releasing, claim)
+    if missing > 0:
+        try:
+            _grow(deps, pool_id, missing)
+        except (ProviderError, Conflict):
+            _set_size(deps, pool_id, old_size)
+            raise
+    if data.model_dump(exclude_unset=True) and _kind(deps, pool_id) != SESSION:
+        # Every change of a source-level pool rebalances it.
+        rebalance_pool(
+            deps.database, deps.provider, pool_id, public_url=deps.public_url, strict=True
+        )
     _routing_changed(deps)
-    return out
+    return get_pool(deps, account_id, pool_id)
 
 
 def delete_pool(deps: Deps, account_id: int, pool_id: int) -> None:
     """Release every tracker at the provider; the pool row stays (deleted_at) for history."""
+    claim = new_claim()
     with deps.database.session() as db:
         pool = repository.get_pool(db, account_id, pool_id, lock=True)
         users = [
@@ -128,16 +185,37 @@ def delete_pool(deps: Deps, account_id: int, pool_id: int) -> None:
                 f"pool {pool.name!r} serves the other visitors of {', '.join(users)}: "
                 "change their 'others' setting first"
             )
-        for tracker in repository.live_trackers(db, pool):
-            release_tracker(db, deps.provider, tracker)
-        pool.deleted_at = pool.updated_at = clock.now()
-    _routing_changed(deps)
+        releasing = retire_pool(db, pool, claim)
+    _release(deps, releasing, claim)
+
+
+def retire_pool(db: Session, pool: Pool, claim: str) -> list[int]:
+    """Delete ``pool`` in the caller's transaction: out of every list, its trackers out of
+    service and marked for release under ``claim`` (see ``finish_retiring``). Calls, leases,
+    sessions and report figures keep pointing at the rows, which stay."""
+    releasing = [t.id for t in repository.live_trackers(db, pool) if mark_releasing(db, t, claim)]
+    pool.deleted_at = pool.updated_at = clock.now()
+    return releasing
+
+
+def finish_retiring(deps: Deps, releasing: list[int], claim: str) -> None:
+    """After ``retire_pool``'s commit: stop routing the numbers, then release them at the
+    carrier. A release the carrier fails is retried by the worker; the number is out of
+    service meanwhile."""
+    _release(deps, releasing, claim)
 
 
 def rebalance_now(deps: Deps, account_id: int, pool_id: int) -> Outcome:
-    with deps.database.session() as db:
-        pool = repository.get_pool(db, account_id, pool_id, lock=True)
-        outcome = rebalance_pool(db, deps.provider, pool, public_url=deps.public_url, strict=True)
+    with deps.database.reader() as db:
+        repository.get_pool(db, account_id, pool_id)
+    outcome = rebalance_pool(
+        deps.database,
+        deps.provider,
+        pool_id,
+        public_url=deps.public_url,
+        strict=True,
+        routing_changed=lambda: _routing_changed(deps),
+    )
     if outcome.changed():
         _routing_changed(deps)
     return outcome
@@ -187,35 +265,45 @@ def add_trackers(deps: Deps, account_id: int, pool_id: int, data: AddTrackers) -
     so the next rebalance keeps them."""
     if (data.count is None) == (data.number is None):
         raise Invalid("send either count or number", field="count")
-    with deps.database.session() as db:
-        pool = repository.get_pool(db, account_id, pool_id, lock=True)
-        if data.number is not None:
-            trackers = [
-                buy_given_number(db, deps.provider, pool, data.number, public_url=deps.public_url)
-            ]
-        else:
-            assert data.count is not None
-            trackers = buy_trackers(db, deps.provider, pool, data.count, public_url=deps.public_url)
-        pool.size += len(trackers)
-        pool.updated_at = clock.now()
-        rebalance_pool(db, deps.provider, pool, public_url=deps.public_url, strict=True)
+    with deps.database.reader() as db:
+        pool = repository.get_pool(db, account_id, pool_id)
+    if data.number is not None:
+        reserved = _grow(deps, pool_id, 1, given=data.number, count_in_size=True)
+    else:
+        assert data.count is not None
+        reserved = _grow(deps, pool_id, data.count, count_in_size=True)
+    if pool.kind != SESSION:
+        rebalance_pool(
+            deps.database, deps.provider, pool_id, public_url=deps.public_url, strict=True
+        )
     _routing_changed(deps)
-    return trackers
+    with deps.database.reader() as db:
+        return [db.get_one(Tracker, tracker_id) for tracker_id in reserved]
 
 
 def release(deps: Deps, account_id: int, pool_id: int, tracker_id: int) -> Tracker:
-    """Give one number back. The pool shrinks by one, so a rebalance does not buy it again."""
+    """Give one number back. The pool shrinks by one, so a rebalance does not buy it again.
+    If the carrier fails, the number is out of service and ``releasing`` until the worker's
+    retry gets through."""
+    claim = new_claim()
     with deps.database.session() as db:
         pool = repository.get_pool(db, account_id, pool_id, lock=True)
         tracker = repository.get_tracker(db, account_id, pool_id, tracker_id)
-        if tracker.status == RELEASED:
+        if tracker.status in (RELEASED, RELEASING):
             raise Conflict(f"tracker {tracker.number} is already released")
-        release_tracker(db, deps.provider, tracker)
+        if not mark_releasing(db, tracker, claim):
+            raise Conflict(f"tracker {tracker.number} is still being bought")
         pool.size = max(pool.size - 1, 0)
         pool.updated_at = clock.now()
-        rebalance_pool(db, deps.provider, pool, public_url=deps.public_url, strict=True)
+        kind = pool.kind
+    _release(deps, [tracker_id], claim)
+    if kind != SESSION:
+        rebalance_pool(
+            deps.database, deps.provider, pool_id, public_url=deps.public_url, strict=True
+        )
     _routing_changed(deps)
-    return tracker
+    with deps.database.reader() as db:
+        return db.get_one(Tracker, tracker_id)
 
 
 def manual_action(
@@ -327,36 +415,104 @@ def _follow_new_original_number(db: Session, pool: Pool) -> None:
             tracker.original_number = pool.original_number
 
 
-def _resize_session_pool(db: Session, deps: Deps, pool: Pool) -> None:
-    """Larger: buy. Smaller: release trackers no visitor holds now (newest first); a tracker in
-    front of a visitor is kept, and the pool shrinks further on a later size change."""
+def _resize_session_pool(db: Session, pool: Pool, claim: str) -> tuple[int, list[int]]:
+    """Larger: how many to buy. Smaller: mark for release trackers no visitor holds now
+    (newest first); a tracker in front of a visitor is kept, and the pool shrinks further on
+    a later size change. Returns (how many to buy, trackers marked for release)."""
     trackers = repository.live_trackers(db, pool)
     missing = pool.size - len(trackers)
     if missing > 0:
-        buy_trackers(db, deps.provider, pool, missing, public_url=deps.public_url)
-        return
+        return missing, []
     now = clock.now()
     free = [t for t in trackers if t.leased_until is None or t.leased_until <= now]
-    for tracker in reversed(free):
-        if missing >= 0:
-            break
-        release_tracker(db, deps.provider, tracker)
-        missing += 1
+    return 0, _mark_newest(db, free, -missing, claim)
 
 
-def _resize_manual_pool(db: Session, deps: Deps, pool: Pool) -> None:
-    """Larger: buy available trackers. Smaller: release available ones only; the operator
-    decides about active and flagged ones."""
+def _resize_manual_pool(db: Session, pool: Pool, claim: str) -> tuple[int, list[int]]:
+    """Larger: how many available trackers to buy. Smaller: release available ones only; the
+    operator decides about active and flagged ones."""
     trackers = repository.live_trackers(db, pool)
     missing = pool.size - len(trackers)
     if missing > 0:
-        buy_trackers(db, deps.provider, pool, missing, public_url=deps.public_url)
+        return missing, []
+    available = [t for t in trackers if t.status == AVAILABLE]
+    return 0, _mark_newest(db, available, -missing, claim)
+
+
+def _mark_newest(db: Session, trackers: list[Tracker], count: int, claim: str) -> list[int]:
+    chosen = list(reversed(trackers))[:count]
+    return [tracker.id for tracker in chosen if mark_releasing(db, tracker, claim)]
+
+
+def _grow(
+    deps: Deps, pool_id: int, count: int, *, given: str | None = None, count_in_size: bool = False
+) -> list[int]:
+    """Buy ``count`` numbers (or the ``given`` one) for a pool, all or nothing, with no
+    transaction open while the carrier works. ``count_in_size``: the pool's size grows by
+    what was bought (an operator adding numbers)."""
+    with deps.database.reader() as db:
+        pool = db.get_one(Pool, pool_id)
+    offered = (
+        [given]
+        if given is not None
+        else search(
+            deps.database,
+            deps.provider,
+            area_code=pool.area_code,
+            toll_free=pool.toll_free,
+            count=count,
+        )
+    )
+    claim = new_claim()
+    with deps.database.session() as db:
+        locked = repository.lock_pool(db, pool_id)
+        if locked is None:
+            raise NotFound(f"pool {pool_id} not found")
+        if given is not None:
+            reserved = [reserve_given(db, deps.provider, locked, given, claim)]
+        else:
+            reserved = reserve(db, deps.provider, locked, offered, count, claim)
+        if count_in_size:
+            locked.size += len(reserved)
+            locked.updated_at = clock.now()
+    try:
+        _buy(deps, reserved, claim)
+    except ProviderError:
+        if count_in_size:
+            _set_size(deps, pool_id, None, shrink_by=len(reserved))
+        raise
+    return reserved
+
+
+def _buy(deps: Deps, reserved: list[int], claim: str) -> None:
+    buy(
+        deps.database,
+        deps.provider,
+        reserved,
+        claim,
+        public_url=deps.public_url,
+        all_or_nothing=True,
+    )
+
+
+def _release(deps: Deps, releasing: list[int], claim: str) -> None:
+    """Numbers marked for release: out of the routing table first, then back to the carrier."""
+    if not releasing:
         return
-    for tracker in reversed([t for t in trackers if t.status == AVAILABLE]):
-        if missing >= 0:
-            break
-        release_tracker(db, deps.provider, tracker)
-        missing += 1
+    _routing_changed(deps)
+    finish_releases(deps.database, deps.provider, releasing, claim)
+
+
+def _set_size(deps: Deps, pool_id: int, size: int | None, *, shrink_by: int = 0) -> None:
+    """Undo a size change whose purchases failed."""
+    with deps.database.session() as db:
+        pool = db.get_one(Pool, pool_id)
+        pool.size = size if size is not None else max(pool.size - shrink_by, 0)
+
+
+def _kind(deps: Deps, pool_id: int) -> str:
+    with deps.database.reader() as db:
+        return db.get_one(Pool, pool_id).kind
 
 
 def _pool_out(db: Session, pool: Pool) -> PoolOut:

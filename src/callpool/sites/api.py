@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 
 from callpool.accounts.auth import AccountId, DatabaseDep
+from callpool.pools.api import DepsDep
 from callpool.sites import service
 from callpool.sites.schemas import InstallOut, SiteCreate, SiteOut, SiteUpdate
 from callpool.snippet import install_tag, script, script_url
@@ -42,10 +43,10 @@ def update_site(
 
 
 @router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_site(site_id: int, account_id: AccountId, database: DatabaseDep) -> None:
-    """Delete a site with its pools, sessions and calls."""
-    with database.session() as db:
-        service.delete_site(db, account_id, site_id)
+def delete_site(site_id: int, account_id: AccountId, deps: DepsDep) -> None:
+    """Delete a site and its pools: their numbers stop being routed and are released at the
+    telephony provider. Its sessions, calls and report figures are kept."""
+    service.delete_site(deps, account_id, site_id)
 
 
 @router.get("/{site_id}/install")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from callpool import clock
-from callpool.accounts.repository import get_scoped, scoped
+from callpool.accounts.repository import scoped
+from callpool.errors import NotFound
 from callpool.models import Site
+from callpool.pools import repository as pools_repository
+from callpool.pools.provisioning import new_claim
+from callpool.pools.service import Deps, finish_retiring, retire_pool
 from callpool.sites.schemas import SiteCreate, SiteUpdate
 
 
@@ -30,12 +34,19 @@ def create_site(db: Session, account_id: int, fields: SiteCreate) -> Site:
 
 
 def list_sites(db: Session, account_id: int) -> list[Site]:
-    return list(db.scalars(scoped(Site, account_id).order_by(Site.id)))
+    return list(db.scalars(_live(account_id).order_by(Site.id)))
 
 
 def get_site(db: Session, account_id: int, site_id: int) -> Site:
-    site: Site = get_scoped(db, Site, account_id, site_id)
+    site: Site | None = db.scalar(_live(account_id).where(Site.id == site_id))
+    if site is None:
+        raise NotFound(f"site {site_id} not found")
     return site
+
+
+def _live(account_id: int) -> Select[Site]:
+    """The account's sites that are not deleted (deleted ones stay for their history)."""
+    return scoped(Site, account_id).where(Site.deleted_at.is_(None))
 
 
 def update_site(db: Session, account_id: int, site_id: int, changes: SiteUpdate) -> Site:
@@ -46,8 +57,17 @@ def update_site(db: Session, account_id: int, site_id: int, changes: SiteUpdate)
     return site
 
 
-def delete_site(db: Session, account_id: int, site_id: int) -> None:
-    db.delete(get_site(db, account_id, site_id))
+def delete_site(deps: Deps, account_id: int, site_id: int) -> None:
+    """Soft-delete a site and its pools (DESIGN.md: deleting keeps all history). Its numbers
+    leave the routing table, then are released at the carrier, after the commit."""
+    claim = new_claim()
+    with deps.database.session() as db:
+        site = get_site(db, account_id, site_id)
+        site.deleted_at = clock.now()
+        releasing: list[int] = []
+        for pool in pools_repository.list_pools(db, account_id, site_id):
+            releasing += retire_pool(db, pool, claim)
+    finish_retiring(deps, releasing, claim)
 
 
 def site_by_public_key(db: Session, public_key: str) -> Site | None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 03:02:47.207888
+Create Date: 2026-12-01 03:07:41.361228
 """
 
 from collections.abc import Sequence
@@ -138,6 +138,7 @@ def upgrade() -> None:
         sa.Column("allowed_origins", sa.JSON(), nullable=False),
         sa.Column("region", sa.String(length=2), nullable=False),
         sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("deleted_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["accounts.id"],
@@ -177,10 +178,7 @@ def upgrade() -> None:
         sa.Column("value2", sa.String(length=200), nullable=True),
         sa.Column("sessions", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_daily_session_stats_site_id_sites"),
-            ondelete="CASCADE",
+            ["site_id"], ["sites.id"], name=op.f("fk_daily_session_stats_site_id_sites")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_daily_session_stats")),
     )
@@ -226,9 +224,7 @@ def upgrade() -> None:
             name=op.f("fk_pools_account_id_accounts"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_pools_site_id_sites"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_pools_site_id_sites")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pools")),
     )
     with op.batch_alter_table("pools", schema=None) as batch_op:
@@ -241,9 +237,7 @@ def upgrade() -> None:
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("first_seen_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.Column("last_tracker_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_visitors_site_id_sites"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_visitors_site_id_sites")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_visitors")),
     )
     with op.batch_alter_table("visitors", schema=None) as batch_op:
@@ -259,10 +253,7 @@ def upgrade() -> None:
         sa.Column("leases_started", sa.Integer(), nullable=False),
         sa.Column("running_from", callpool.models.base.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["pool_id"],
-            ["pools.id"],
-            name=op.f("fk_hourly_pool_stats_pool_id_pools"),
-            ondelete="CASCADE",
+            ["pool_id"], ["pools.id"], name=op.f("fk_hourly_pool_stats_pool_id_pools")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hourly_pool_stats")),
     )
@@ -278,7 +269,7 @@ def upgrade() -> None:
         sa.Column("at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["pool_id"], ["pools.id"], name=op.f("fk_pool_events_pool_id_pools"), ondelete="CASCADE"
+            ["pool_id"], ["pools.id"], name=op.f("fk_pool_events_pool_id_pools")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pool_events")),
     )
@@ -312,9 +303,7 @@ def upgrade() -> None:
         sa.Column("ip_hash", sa.String(length=64), nullable=True),
         sa.Column("is_bot", sa.Boolean(), nullable=False),
         sa.Column("pageview_count", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_sessions_site_id_sites"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["site_id"], ["sites.id"], name=op.f("fk_sessions_site_id_sites")),
         sa.ForeignKeyConstraint(
             ["visitor_id"],
             ["visitors.id"],
@@ -362,15 +351,18 @@ def upgrade() -> None:
         sa.Column("dropped_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("released_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("leased_until", callpool.models.base.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["pool_id"], ["pools.id"], name=op.f("fk_trackers_pool_id_pools"), ondelete="CASCADE"
-        ),
+        sa.Column("claimed_by", sa.String(length=32), nullable=True),
+        sa.Column("claimed_at", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(["pool_id"], ["pools.id"], name=op.f("fk_trackers_pool_id_pools")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_trackers")),
     )
     with op.batch_alter_table("trackers", schema=None) as batch_op:
         batch_op.create_index(
             "ix_trackers_pool_free", ["pool_id", "status", "leased_until"], unique=False
         )
+        batch_op.create_index("ix_trackers_status_claimed", ["status", "claimed_at"], unique=False)
         batch_op.create_index(
             "uq_trackers_live_number",
             ["number"],
@@ -409,9 +401,7 @@ def upgrade() -> None:
             name=op.f("fk_calls_account_id_accounts"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["pool_id"], ["pools.id"], name=op.f("fk_calls_pool_id_pools"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["pool_id"], ["pools.id"], name=op.f("fk_calls_pool_id_pools")),
         sa.ForeignKeyConstraint(
             ["session_id"],
             ["sessions.id"],
@@ -419,10 +409,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["tracker_id"],
-            ["trackers.id"],
-            name=op.f("fk_calls_tracker_id_trackers"),
-            ondelete="SET NULL",
+            ["tracker_id"], ["trackers.id"], name=op.f("fk_calls_tracker_id_trackers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
         sa.UniqueConstraint("provider_call_id", name=op.f("uq_calls_provider_call_id")),
@@ -451,10 +438,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["tracker_id"],
-            ["trackers.id"],
-            name=op.f("fk_leases_tracker_id_trackers"),
-            ondelete="CASCADE",
+            ["tracker_id"], ["trackers.id"], name=op.f("fk_leases_tracker_id_trackers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_leases")),
     )
@@ -510,10 +494,7 @@ def upgrade() -> None:
         sa.Column("started_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.Column("ended_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["tracker_id"],
-            ["trackers.id"],
-            name=op.f("fk_tracker_assignments_tracker_id_trackers"),
-            ondelete="CASCADE",
+            ["tracker_id"], ["trackers.id"], name=op.f("fk_tracker_assignments_tracker_id_trackers")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tracker_assignments")),
     )
@@ -556,6 +537,7 @@ def downgrade() -> None:
             sqlite_where=sa.text("status != 'released'"),
             postgresql_where=sa.text("status != 'released'"),
         )
+        batch_op.drop_index("ix_trackers_status_claimed")
         batch_op.drop_index("ix_trackers_pool_free")
 
     op.drop_table("trackers")
