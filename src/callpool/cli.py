@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     createuser.add_argument("--password", required=True)
     createuser.set_defaults(run=run_createuser)
 
+    setpassword = commands.add_parser(
+        "setpassword", help="set a dashboard user's password and sign them out everywhere"
+    )
+    setpassword.add_argument("--email", required=True)
+    setpassword.add_argument("--password", required=True)
+    setpassword.set_defaults(run=run_setpassword)
+
     return parser
 
 
@@ -175,6 +182,25 @@ def run_createuser(args: argparse.Namespace) -> int:
         with database.session() as db:
             user, account = create_user_with_account(db, args.email, args.password)
             print(f"created {user.email}, owner of account {account.name!r}")
+    except CallpoolError as error:
+        print(f"callpool: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_setpassword(args: argparse.Namespace) -> int:
+    from callpool.accounts.users import new_password_hash, replace_password, user_by_email
+    from callpool.errors import CallpoolError, NotFound
+
+    database = Database(get_settings().database_url)
+    try:
+        hashed = new_password_hash(args.password)  # argon2 is slow: before the transaction
+        with database.session() as db:
+            user = user_by_email(db, args.email)
+            if user is None:
+                raise NotFound(f"no user has the email {args.email}")
+            replace_password(db, user.id, hashed)
+            print(f"changed the password of {user.email} and ended their sessions")
     except CallpoolError as error:
         print(f"callpool: {error}", file=sys.stderr)
         return 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from callpool.accounts.throttle import PER_ADDRESS, PER_EMAIL
 from callpool.db import Database
 from tests.security.conftest import PASSWORD, Server, add_owner, log_in, server_env, serving
@@ -17,6 +19,7 @@ def attempt(server: Server, address: str, email: str, password: str, **headers: 
         return log_in(client, email, password, **headers)
 
 
+@pytest.mark.slow
 def test_a_spray_across_three_processes_is_throttled_per_address_and_per_email(
     database_url: str, database: Database, tmp_path: Path
 ) -> None:

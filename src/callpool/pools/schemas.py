@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from callpool.assignment.rules import MAX_PATTERN_LENGTH, MAX_PATTERNS, RULE_KEYS, validate_rules
+from callpool.restapi import MAX_ID, MAX_INT, Text
 
 PoolKind = Literal["session", "automated", "manual"]
 OverflowPolicy = Literal["reuse", "fallback", "original"]
@@ -15,6 +18,37 @@ TrackerStatus = Literal["provisioning", "available", "active", "flagged", "relea
 
 MAX_POOL_SIZE = 500  # well past any real site; a typo of 50000 must not buy 50000 numbers
 MAX_ADD = 100
+
+# The schema's side of the checks below, so that what it allows is accepted. A phone number
+# is E.164 *and* a number libphonenumber knows: ``format: e164`` says the second part.
+PHONE: dict[str, Any] = {"pattern": r"^\+[1-9][0-9]{6,14}$", "format": "e164"}
+AREA_CODE = r"^[2-9][0-9][0-9]$"
+OTHERS = r"^(original|pool:[1-9][0-9]{0,8})$"  # a pool id of at most 9 digits is an INTEGER
+_PATTERNS = {"type": "array", "minItems": 1, "maxItems": MAX_PATTERNS}
+RULES: dict[str, Any] = {
+    "additionalProperties": False,
+    "properties": {
+        "paths": {
+            **_PATTERNS,
+            "items": {
+                "type": "string",
+                "maxLength": MAX_PATTERN_LENGTH,
+                "pattern": r"^[/*][^\x00]*$",
+            },
+        },
+        "sources": {
+            **_PATTERNS,
+            "items": {
+                "type": "string",
+                "maxLength": MAX_PATTERN_LENGTH,
+                "pattern": r"^[^\x00]*[!-~][^\x00]*$",
+            },
+        },
+    },
+    "description": "Which visits the pool serves: "
+    f"{', '.join(RULE_KEYS)}; see the pools FAQ. Empty: every visit.",
+}
+Phone = Annotated[str, Field(json_schema_extra=PHONE)]
 
 
 def to_e164(value: str, field: str) -> str:
@@ -56,61 +90,70 @@ class _PoolFields(BaseModel):
     @field_validator("others", check_fields=False)
     @classmethod
     def _others(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"original|pool:\d+", value):
+        if value is not None and not re.fullmatch(OTHERS, value):
             raise ValueError('others must be "original" or "pool:<session pool id>"')
         return value
 
+    @field_validator("rules", check_fields=False)
+    @classmethod
+    def _rules(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else validate_rules(value)
+
 
 class PoolCreate(_PoolFields):
-    site_id: int
-    name: str = Field(min_length=1, max_length=200)
+    site_id: int = Field(ge=1, le=MAX_ID)
+    name: Text = Field(min_length=1, max_length=200)
     kind: PoolKind = "session"
-    original_number: str
-    area_code: str | None = None
+    original_number: Phone
+    area_code: str | None = Field(default=None, json_schema_extra={"pattern": AREA_CODE})
     toll_free: bool = False
     size: int = Field(ge=1, le=MAX_POOL_SIZE)
     utilization: float | None = Field(
-        default=None, description="Automated pools only: share of the size given to top sources."
+        default=None,
+        description="Automated pools only: share of the size given to top sources.",
+        json_schema_extra={"exclusiveMinimum": 0, "maximum": 1},
     )
     min_sources: int = Field(default=1, ge=0, le=MAX_POOL_SIZE)
-    visit_threshold: int = Field(default=100, ge=1)
+    visit_threshold: int = Field(default=100, ge=1, le=MAX_INT)
     window_days: int = Field(default=30, ge=1, le=365)
     timeline_days: int = Field(default=30, ge=0, le=365)
     lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
     overflow_policy: OverflowPolicy = "reuse"
-    overflow_number: str | None = None
-    others: str = "original"
+    overflow_number: Phone | None = None
+    others: str = Field(default="original", json_schema_extra={"pattern": OTHERS})
     record_calls: bool = False
-    whisper: str | None = Field(default=None, max_length=300)
-    swap_number: str | None = None
-    swap_selector: str | None = Field(default=None, max_length=500)
-    rules: dict[str, Any] = Field(default_factory=dict)
-    priority: int = 0
+    whisper: Text | None = Field(default=None, max_length=300)
+    swap_number: Phone | None = None
+    swap_selector: Text | None = Field(default=None, max_length=500)
+    rules: dict[str, Any] = Field(default_factory=dict, json_schema_extra=RULES)
+    priority: int = Field(default=0, ge=-MAX_INT, le=MAX_INT)
 
 
 class PoolUpdate(_PoolFields):
     """Only the fields sent change; kind and site are fixed at creation."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    original_number: str | None = None
-    area_code: str | None = None
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    original_number: Phone | None = None
+    area_code: str | None = Field(default=None, json_schema_extra={"pattern": AREA_CODE})
     toll_free: bool | None = None
     size: int | None = Field(default=None, ge=1, le=MAX_POOL_SIZE)
-    utilization: float | None = None
+    utilization: float | None = Field(
+        default=None, json_schema_extra={"exclusiveMinimum": 0, "maximum": 1}
+    )
     min_sources: int | None = Field(default=None, ge=0, le=MAX_POOL_SIZE)
-    visit_threshold: int | None = Field(default=None, ge=1)
+    visit_threshold: int | None = Field(default=None, ge=1, le=MAX_INT)
     window_days: int | None = Field(default=None, ge=1, le=365)
     timeline_days: int | None = Field(default=None, ge=0, le=365)
     lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
     overflow_policy: OverflowPolicy | None = None
-    overflow_number: str | None = None
-    others: str | None = None
+    overflow_number: Phone | None = None
+    others: str | None = Field(default=None, json_schema_extra={"pattern": OTHERS})
     record_calls: bool | None = None
-    whisper: str | None = Field(default=None, max_length=300)
-    swap_number: str | None = None
-    swap_selector: str | None = Field(default=None, max_length=500)
-    rules: dict[str, Any] | None = None
-    priority: int | None = None
+    whisper: Text | None = Field(default=None, max_length=300)
+    swap_number: Phone | None = None
+    swap_selector: Text | None = Field(default=None, max_length=500)
+    rules: dict[str, Any] | None = Field(default=None, json_schema_extra=RULES)
+    priority: int | None = Field(default=None, ge=-MAX_INT, le=MAX_INT)
 
 
 class TrackerCounts(BaseModel):
@@ -184,7 +227,7 @@ class AddTrackers(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     count: int | None = Field(default=None, ge=1, le=MAX_ADD)
-    number: str | None = None
+    number: Phone | None = None
 
     @field_validator("number")
     @classmethod
@@ -195,8 +238,8 @@ class AddTrackers(BaseModel):
 class SourceMedium(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(min_length=1, max_length=200)
-    medium: str = Field(min_length=1, max_length=200)
+    source: Text = Field(min_length=1, max_length=200)
+    medium: Text = Field(min_length=1, max_length=200)
 
 
 class RebalanceOut(BaseModel):

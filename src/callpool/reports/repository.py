@@ -426,6 +426,9 @@ def sessions_per_day_rolled(
     return [(midnight(day), int(count)) for day, count in db.execute(query)]
 
 
+BUCKETS_PER_QUERY = 400  # under SQLite's limit of 500 terms in a compound SELECT
+
+
 def sessions_per_bucket(
     db: Session, account_id: int, site_id: int | None, buckets: Sequence[tuple[datetime, datetime]]
 ) -> list[tuple[Any, ...]]:
@@ -438,6 +441,17 @@ def sessions_per_bucket(
     if not buckets:
         return []
     tune_for_reports(db)
+    # SQLite refuses a compound SELECT of more than 500 terms: hourly buckets of a month are 720.
+    rows: list[tuple[Any, ...]] = []
+    for first in range(0, len(buckets), BUCKETS_PER_QUERY):
+        chunk = buckets[first : first + BUCKETS_PER_QUERY]
+        rows += _sessions_per_bucket(db, account_id, site_id, chunk)
+    return rows
+
+
+def _sessions_per_bucket(
+    db: Session, account_id: int, site_id: int | None, buckets: Sequence[tuple[datetime, datetime]]
+) -> list[tuple[Any, ...]]:
     bounds = union_all(
         *(
             select(

@@ -62,7 +62,10 @@ def parse_period(start: str | None, end: str | None) -> Period:
     not before the end.
     """
     end_at = _parse_bound(end, "end") if end else default_period().end
-    start_at = _parse_bound(start, "start") if start else end_at - timedelta(days=DEFAULT_DAYS)
+    try:
+        start_at = _parse_bound(start, "start") if start else end_at - timedelta(days=DEFAULT_DAYS)
+    except OverflowError:  # an end in the first days of year 1
+        raise Invalid("the period starts before the year 1", field="start") from None
     if start_at >= end_at:
         raise Invalid(f"start ({start_at:%Y-%m-%d %H:%M}) must be before end", field="start")
     if end_at - start_at > MAX_PERIOD:
@@ -77,11 +80,14 @@ def _parse_bound(raw: str, field: str) -> datetime:
             day = date.fromisoformat(text)
             return _midnight(day + timedelta(days=1) if field == "end" else day)
         moment = datetime.fromisoformat(text)
+        # A zone can move an instant past year 9999 or before year 1.
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise Invalid(f"{field}: {raw!r} is out of the calendar's range", field=field) from None
     except ValueError:
         raise Invalid(
             f"{field}: {raw!r} is not an ISO date (YYYY-MM-DD) or date-time", field=field
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _midnight(day: date) -> datetime:

@@ -22,6 +22,7 @@ from fastapi import HTTPException, Request, Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from callpool.client_address import client_address
 from callpool.db import Database
 from callpool.errors import NotFound
 from callpool.settings import Settings
@@ -40,7 +41,8 @@ async def visit(request: Request) -> Response:
     site, headers = await _site_and_origin(request, body.k)
     client = service.Client(
         user_agent=request.headers.get("user-agent", ""),
-        ip=request.client.host if request.client else None,
+        # The socket's address, or the one a trusted proxy saw (CALLPOOL_TRUSTED_PROXIES).
+        ip=client_address(request) if request.client else None,
     )
     settings: Settings = request.app.state.settings
     try:
