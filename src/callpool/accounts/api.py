@@ -7,8 +7,9 @@ from fastapi import APIRouter, status
 from callpool.accounts import service
 from callpool.accounts.auth import AccountId, DatabaseDep
 from callpool.accounts.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from callpool.restapi import API, NOT_FOUND, Id
 
-router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"], responses=API)
 
 
 @router.get("")
@@ -31,8 +32,8 @@ def create_api_key(
         )
 
 
-@router.post("/{key_id}/revoke", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_api_key(key_id: int, account_id: AccountId, database: DatabaseDep) -> None:
+@router.post("/{key_id}/revoke", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def revoke_api_key(key_id: Id, account_id: AccountId, database: DatabaseDep) -> None:
     """Stop a key from working; it stays listed as revoked."""
     with database.session() as db:
         service.revoke_api_key(db, account_id, key_id)

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from callpool.accounts.auth import AccountId, DatabaseDep
 from callpool.calls import service
 from callpool.calls.schemas import CallDetail, CallPage
+from callpool.restapi import API, NOT_FOUND, Id, Text
 
-router = APIRouter(prefix="/api/v1/calls", tags=["calls"])
+router = APIRouter(prefix="/api/v1/calls", tags=["calls"], responses=API)
 
 
 @router.get("", response_model=CallPage)
@@ -18,17 +19,18 @@ def list_calls(
     account_id: AccountId,
     database: DatabaseDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[Text | None, Query(max_length=200)] = None,
 ) -> CallPage:
     """The account's calls, newest first, each with its attribution.
 
-    Pages: pass the answer's ``next_cursor`` as ``cursor`` for the next, older page.
+    Pages: pass the answer's ``next_cursor`` as ``cursor`` for the next, older page; a cursor
+    this API did not return is refused (422, field ``cursor``).
     """
     return service.list_calls(database, account_id, limit=limit, cursor=cursor)
 
 
-@router.get("/{call_id}", response_model=CallDetail)
-def get_call(call_id: int, account_id: AccountId, database: DatabaseDep) -> CallDetail:
+@router.get("/{call_id}", response_model=CallDetail, responses=NOT_FOUND)
+def get_call(call_id: Id, account_id: AccountId, database: DatabaseDep) -> CallDetail:
     """One call with the visitor's journey: landing page, pages viewed, time to call, and the
     same caller's earlier calls. Another account's call is a 404."""
     return service.get_call(database, account_id, call_id)

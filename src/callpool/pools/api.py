@@ -21,9 +21,12 @@ from callpool.pools.schemas import (
     TrackerStatus,
 )
 from callpool.pools.service import Deps
+from callpool.restapi import API, CONFLICT, NOT_FOUND, PROVIDER_FAILED, Id
 from callpool.telephony.base import ProviderError
 
-router = APIRouter(prefix="/api/v1/pools", tags=["pools"])
+router = APIRouter(prefix="/api/v1/pools", tags=["pools"], responses=API)
+# Routes that buy or release numbers may also meet the provider failing.
+AT_PROVIDER = {**NOT_FOUND, **CONFLICT, **PROVIDER_FAILED}
 
 
 def get_deps(request: Request, database: DatabaseDep) -> Deps:
@@ -40,7 +43,7 @@ def provider_failed(error: ProviderError) -> HTTPException:
     return HTTPException(502, f"the telephony provider failed, nothing was changed: {error}")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=AT_PROVIDER)
 def create_pool(data: PoolCreate, account_id: AccountId, deps: DepsDep) -> PoolOut:
     """Create a pool and buy its trackers (in its area code, or toll-free)."""
     try:
@@ -49,18 +52,18 @@ def create_pool(data: PoolCreate, account_id: AccountId, deps: DepsDep) -> PoolO
         raise provider_failed(error) from error
 
 
-@router.get("")
-def list_pools(account_id: AccountId, deps: DepsDep, site_id: int | None = None) -> list[PoolOut]:
+@router.get("", responses=NOT_FOUND)
+def list_pools(account_id: AccountId, deps: DepsDep, site_id: Id | None = None) -> list[PoolOut]:
     return service.list_pools(deps, account_id, site_id)
 
 
-@router.get("/{pool_id}")
-def get_pool(pool_id: int, account_id: AccountId, deps: DepsDep) -> PoolOut:
+@router.get("/{pool_id}", responses=NOT_FOUND)
+def get_pool(pool_id: Id, account_id: AccountId, deps: DepsDep) -> PoolOut:
     return service.get_pool(deps, account_id, pool_id)
 
 
-@router.patch("/{pool_id}")
-def update_pool(pool_id: int, data: PoolUpdate, account_id: AccountId, deps: DepsDep) -> PoolOut:
+@router.patch("/{pool_id}", responses=AT_PROVIDER)
+def update_pool(pool_id: Id, data: PoolUpdate, account_id: AccountId, deps: DepsDep) -> PoolOut:
     """Change settings. Size, utilization and original number behave as the pools FAQ says."""
     try:
         return service.update_pool(deps, account_id, pool_id, data)
@@ -68,8 +71,8 @@ def update_pool(pool_id: int, data: PoolUpdate, account_id: AccountId, deps: Dep
         raise provider_failed(error) from error
 
 
-@router.delete("/{pool_id}", status_code=204)
-def delete_pool(pool_id: int, account_id: AccountId, deps: DepsDep) -> Response:
+@router.delete("/{pool_id}", status_code=204, responses=AT_PROVIDER)
+def delete_pool(pool_id: Id, account_id: AccountId, deps: DepsDep) -> Response:
     """Release the pool's numbers; its calls keep their attribution."""
     try:
         service.delete_pool(deps, account_id, pool_id)
@@ -78,8 +81,8 @@ def delete_pool(pool_id: int, account_id: AccountId, deps: DepsDep) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{pool_id}/rebalance")
-def rebalance(pool_id: int, account_id: AccountId, deps: DepsDep) -> RebalanceOut:
+@router.post("/{pool_id}/rebalance", responses=AT_PROVIDER)
+def rebalance(pool_id: Id, account_id: AccountId, deps: DepsDep) -> RebalanceOut:
     """Run the rebalance now (it also runs on every change and periodically)."""
     try:
         outcome = service.rebalance_now(deps, account_id, pool_id)
@@ -88,29 +91,29 @@ def rebalance(pool_id: int, account_id: AccountId, deps: DepsDep) -> RebalanceOu
     return RebalanceOut.model_validate(outcome, from_attributes=True)
 
 
-@router.post("/{pool_id}/reassign-original-number")
-def reassign_original_number(pool_id: int, account_id: AccountId, deps: DepsDep) -> ReassignOut:
+@router.post("/{pool_id}/reassign-original-number", responses=NOT_FOUND)
+def reassign_original_number(pool_id: Id, account_id: AccountId, deps: DepsDep) -> ReassignOut:
     """Move active and flagged trackers to the pool's current original number."""
     return ReassignOut(reassigned=service.reassign_original_number(deps, account_id, pool_id))
 
 
-@router.get("/{pool_id}/diagnostics")
-def diagnostics(pool_id: int, account_id: AccountId, deps: DepsDep) -> Diagnostics:
+@router.get("/{pool_id}/diagnostics", responses=NOT_FOUND)
+def diagnostics(pool_id: Id, account_id: AccountId, deps: DepsDep) -> Diagnostics:
     """Why is my pool not activating the right number of trackers? One line per source/medium."""
     return service.diagnostics(deps, account_id, pool_id)
 
 
-@router.get("/{pool_id}/trackers")
+@router.get("/{pool_id}/trackers", responses=NOT_FOUND)
 def list_trackers(
-    pool_id: int, account_id: AccountId, deps: DepsDep, status: TrackerStatus | None = None
+    pool_id: Id, account_id: AccountId, deps: DepsDep, status: TrackerStatus | None = None
 ) -> list[TrackerOut]:
     trackers = service.list_trackers(deps, account_id, pool_id, status)
     return [TrackerOut.model_validate(tracker) for tracker in trackers]
 
 
-@router.post("/{pool_id}/trackers", status_code=201)
+@router.post("/{pool_id}/trackers", status_code=201, responses=AT_PROVIDER)
 def add_trackers(
-    pool_id: int, data: AddTrackers, account_id: AccountId, deps: DepsDep
+    pool_id: Id, data: AddTrackers, account_id: AccountId, deps: DepsDep
 ) -> list[TrackerOut]:
     """Buy ``count`` more numbers in the pool's area code, or the given ``number``."""
     try:
@@ -120,9 +123,9 @@ def add_trackers(
     return [TrackerOut.model_validate(tracker) for tracker in trackers]
 
 
-@router.post("/{pool_id}/trackers/{tracker_id}/release")
+@router.post("/{pool_id}/trackers/{tracker_id}/release", responses=AT_PROVIDER)
 def release_tracker(
-    pool_id: int, tracker_id: int, account_id: AccountId, deps: DepsDep
+    pool_id: Id, tracker_id: Id, account_id: AccountId, deps: DepsDep
 ) -> TrackerOut:
     """Give the number back to the provider; the tracker stays listed as released."""
     try:
@@ -132,9 +135,9 @@ def release_tracker(
     return TrackerOut.model_validate(tracker)
 
 
-@router.post("/{pool_id}/trackers/{tracker_id}/activate")
+@router.post("/{pool_id}/trackers/{tracker_id}/activate", responses={**NOT_FOUND, **CONFLICT})
 def activate_tracker(
-    pool_id: int, tracker_id: int, data: SourceMedium, account_id: AccountId, deps: DepsDep
+    pool_id: Id, tracker_id: Id, data: SourceMedium, account_id: AccountId, deps: DepsDep
 ) -> TrackerOut:
     """Manual pools: an available tracker starts serving a source/medium."""
     key = (data.source, data.medium)
@@ -142,9 +145,9 @@ def activate_tracker(
     return TrackerOut.model_validate(tracker)
 
 
-@router.post("/{pool_id}/trackers/{tracker_id}/assign")
+@router.post("/{pool_id}/trackers/{tracker_id}/assign", responses={**NOT_FOUND, **CONFLICT})
 def assign_tracker(
-    pool_id: int, tracker_id: int, data: SourceMedium, account_id: AccountId, deps: DepsDep
+    pool_id: Id, tracker_id: Id, data: SourceMedium, account_id: AccountId, deps: DepsDep
 ) -> TrackerOut:
     """Manual pools: an active tracker serves another source/medium from now on."""
     key = (data.source, data.medium)
@@ -152,18 +155,16 @@ def assign_tracker(
     return TrackerOut.model_validate(tracker)
 
 
-@router.post("/{pool_id}/trackers/{tracker_id}/flag")
-def flag_tracker(pool_id: int, tracker_id: int, account_id: AccountId, deps: DepsDep) -> TrackerOut:
+@router.post("/{pool_id}/trackers/{tracker_id}/flag", responses={**NOT_FOUND, **CONFLICT})
+def flag_tracker(pool_id: Id, tracker_id: Id, account_id: AccountId, deps: DepsDep) -> TrackerOut:
     """Manual pools: stop showing the tracker; it keeps routing calls until its timeline ends,
     then it is deleted."""
     tracker = service.manual_action(deps, account_id, pool_id, tracker_id, "flag")
     return TrackerOut.model_validate(tracker)
 
 
-@router.post("/{pool_id}/trackers/{tracker_id}/unflag")
-def unflag_tracker(
-    pool_id: int, tracker_id: int, account_id: AccountId, deps: DepsDep
-) -> TrackerOut:
+@router.post("/{pool_id}/trackers/{tracker_id}/unflag", responses={**NOT_FOUND, **CONFLICT})
+def unflag_tracker(pool_id: Id, tracker_id: Id, account_id: AccountId, deps: DepsDep) -> TrackerOut:
     """Manual pools: show a flagged tracker again for its source/medium."""
     tracker = service.manual_action(deps, account_id, pool_id, tracker_id, "unflag")
     return TrackerOut.model_validate(tracker)

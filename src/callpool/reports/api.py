@@ -16,26 +16,41 @@ from fastapi.responses import StreamingResponse
 from callpool.accounts.auth import AccountId, DatabaseDep
 from callpool.reports import service
 from callpool.reports.schemas import Breakdown, Dimension, Interval, PoolHealth, TimeSeries, Totals
+from callpool.restapi import API, NOT_FOUND, Id, Text
 
-router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses={**API, **NOT_FOUND})
+
+# Both forms a bound may take. Whether the period they make is one the reports answer (start
+# before end, three years at most, not too many buckets) is the server's check: 422 with
+# {detail, field}.
+BOUND = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}],
+    "maxLength": 64,
+}
 
 Start = Annotated[
-    str | None,
+    Text | None,
     Query(
+        min_length=1,
+        max_length=64,
+        json_schema_extra=BOUND,
         description="First day (YYYY-MM-DD) or instant (ISO date-time, UTC if no zone) "
         "of the period. Default: 30 days before end.",
         examples=["2026-01-01"],
     ),
 ]
 End = Annotated[
-    str | None,
+    Text | None,
     Query(
+        min_length=1,
+        max_length=64,
+        json_schema_extra=BOUND,
         description="Last day, included (YYYY-MM-DD), or an instant, excluded (ISO date-time). "
         "Default: today, included.",
         examples=["2026-01-31"],
     ),
 ]
-SiteFilter = Annotated[int | None, Query(description="Only this site of the account")]
+SiteFilter = Annotated[Id | None, Query(description="Only this site of the account")]
 IntervalQuery = Annotated[
     Interval | None,
     Query(description="Bucket size. Default: hour for periods of 3 days or less, else day."),
@@ -107,7 +122,7 @@ def get_pools_health(
 
 @router.get("/pools/{pool_id}")
 def get_pool_health(
-    pool_id: int,
+    pool_id: Id,
     account_id: AccountId,
     database: DatabaseDep,
     start: Start = None,

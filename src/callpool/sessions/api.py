@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from callpool.accounts.auth import AccountId, DatabaseDep
+from callpool.restapi import API, MAX_INT, NOT_FOUND, Id, Text
 from callpool.sessions import repository
 from callpool.sessions.schemas import PageviewOut, SessionDetail, SessionOut
 
-router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], responses=API)
 
 
-@router.get("")
+@router.get("", responses=NOT_FOUND)
 def list_sessions(
     account_id: AccountId,
     database: DatabaseDep,
-    site_id: int | None = None,
+    site_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[SessionOut]:
     """The account's visits, newest first, each with the tracking number it was shown."""
     with database.reader() as db:
@@ -35,8 +36,12 @@ def list_sessions(
         ]
 
 
-@router.get("/{session_id}")
-def get_session(session_id: str, account_id: AccountId, database: DatabaseDep) -> SessionDetail:
+@router.get("/{session_id}", responses=NOT_FOUND)
+def get_session(
+    session_id: Annotated[Text, Path(max_length=64)],
+    account_id: AccountId,
+    database: DatabaseDep,
+) -> SessionDetail:
     """One visit with its pageviews in order."""
     with database.reader() as db:
         visit, pageviews = repository.session_with_pageviews(db, account_id, session_id)

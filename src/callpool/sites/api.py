@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request, status
 
 from callpool.accounts.auth import AccountId, DatabaseDep
 from callpool.pools.api import DepsDep
+from callpool.restapi import API, NOT_FOUND, Id
 from callpool.sites import service
 from callpool.sites.schemas import InstallOut, SiteCreate, SiteOut, SiteUpdate
 from callpool.snippet import install_tag, script, script_url
 
-router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
+router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=API)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -27,31 +28,31 @@ def list_sites(account_id: AccountId, database: DatabaseDep) -> list[SiteOut]:
         return [SiteOut.model_validate(site) for site in service.list_sites(db, account_id)]
 
 
-@router.get("/{site_id}")
-def get_site(site_id: int, account_id: AccountId, database: DatabaseDep) -> SiteOut:
+@router.get("/{site_id}", responses=NOT_FOUND)
+def get_site(site_id: Id, account_id: AccountId, database: DatabaseDep) -> SiteOut:
     with database.reader() as db:
         return SiteOut.model_validate(service.get_site(db, account_id, site_id))
 
 
-@router.patch("/{site_id}")
+@router.patch("/{site_id}", responses=NOT_FOUND)
 def update_site(
-    site_id: int, body: SiteUpdate, account_id: AccountId, database: DatabaseDep
+    site_id: Id, body: SiteUpdate, account_id: AccountId, database: DatabaseDep
 ) -> SiteOut:
     """Change a site's name, allowed origins or region."""
     with database.session() as db:
         return SiteOut.model_validate(service.update_site(db, account_id, site_id, body))
 
 
-@router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_site(site_id: int, account_id: AccountId, deps: DepsDep) -> None:
+@router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+def delete_site(site_id: Id, account_id: AccountId, deps: DepsDep) -> None:
     """Delete a site and its pools: their numbers stop being routed and are released at the
     telephony provider. Its sessions, calls and report figures are kept."""
     service.delete_site(deps, account_id, site_id)
 
 
-@router.get("/{site_id}/install")
+@router.get("/{site_id}/install", responses=NOT_FOUND)
 def site_install(
-    site_id: int, request: Request, account_id: AccountId, database: DatabaseDep
+    site_id: Id, request: Request, account_id: AccountId, database: DatabaseDep
 ) -> InstallOut:
     """The script tag to paste into the site, with its integrity hash (setup step 3)."""
     server = request.app.state.settings.public_url

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from callpool.restapi import NO_NUL
+
 MAX_BODY = 16 * 1024
 MAX_URL = 4096
 MAX_TEXT = 512
@@ -27,11 +29,14 @@ def _page_url(value: str) -> str:
     return value
 
 
-SiteKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
-PageUrl = Annotated[str, StringConstraints(max_length=MAX_URL), AfterValidator(_page_url)]
-Url = Annotated[str, StringConstraints(max_length=MAX_URL)]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
+# No NUL anywhere (NO_NUL): PostgreSQL cannot store one in text.
+SiteKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID, pattern=NO_NUL)]
+PageUrl = Annotated[
+    str, StringConstraints(max_length=MAX_URL, pattern=NO_NUL), AfterValidator(_page_url)
+]
+Url = Annotated[str, StringConstraints(max_length=MAX_URL, pattern=NO_NUL)]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=NO_NUL)]
 
 
 class _Body(BaseModel):
@@ -63,4 +68,4 @@ class HeartbeatIn(_Body):
 class EventIn(_Body):
     s: Id
     e: Literal["tel_click"]
-    n: Annotated[str, StringConstraints(max_length=32)] | None = None
+    n: Annotated[str, StringConstraints(max_length=32, pattern=NO_NUL)] | None = None
