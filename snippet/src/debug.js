@@ -1,21 +1,26 @@
-// `?callpool_debug=1`: an overlay with what the snippet decided, and a log of each step.
+// Debug mode, for the people installing the snippet: `?callpool_debug=1` turns it on for the tab
+// (sessionStorage), `?callpool_debug=0` off. Only then does the snippet keep a trail of what it
+// did and fetch the debug view (`debug/view.js`, served as /s/callpool-debug.js): visitors
+// download none of it.
+//
+// The trail (`callpool.t`), one entry per step, each [performance.now(), …]:
+//   [t, 'swap'], [t, 'swapped', places]   a swap pass and the places showing a tracking number
+//   [t, status, answer, request]          the visit request's outcome (status 0: no answer)
+//   [t, error]                            an error caught and swallowed
 
-export const debug = /[?&]callpool_debug=1/.test(location.search);
+export let trail;
 
-export const log = (...args) => debug && console.log('callpool', ...args);
+export const note = (...a) => trail?.push([performance.now(), ...a]);
 
-export function mark(name) {
-  debug && performance.mark('callpool:' + name);
-}
-
-export function overlay(state) {
-  if (!debug) return;
-  const id = 'callpool-debug';
-  const el = document.getElementById(id) || document.body.appendChild(document.createElement('pre'));
-  el.id = id;
-  // The overlay shows numbers; it must never be swapped itself.
-  el.setAttribute('data-callpool-noswap', '');
-  el.style.cssText = 'position:fixed;bottom:0;right:0;max-height:50vh;overflow:auto;z-index:999999;margin:0;background:#ffd';
-  // Everything the visit API answered: numbers and pools, source, session, lease expiry.
-  el.textContent = 'callpool ' + JSON.stringify({ ...state, exp: new Date(state.exp) }, 0, 1);
+export function debug(server) {
+  try {
+    let m = /[?&]callpool_debug=(.)/.exec(location.search);
+    let s = sessionStorage; // blocked storage throws: no debug mode then
+    if (m) s.callpool_debug = m[1];
+    if (s.callpool_debug == 1) {
+      trail = [];
+      // import(), not a <script>: shorter, and its failure is a promise we can catch.
+      import(server + '/s/callpool-debug.js').catch(note);
+    }
+  } catch {}
 }

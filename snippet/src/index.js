@@ -5,7 +5,9 @@
 //
 // First pageview of a session: one request, then the swap. Later pageviews: the swap runs at
 // once from first-party storage, before any request, then a beacon records the pageview.
-import { log, mark, overlay } from './debug.js';
+// Every way in (the load itself, events, timers, the request's answer, the public API) goes
+// through `safe`: the host page never sees an error of ours.
+import { debug, note, trail } from './debug.js';
 import { beacon, post } from './net.js';
 import { load, save } from './store.js';
 import { TEL, digits, swap } from './swap.js';
@@ -14,123 +16,124 @@ const w = window;
 const d = document;
 const now = Date.now;
 
-// Any error is logged (in debug mode) and swallowed: the host page must never break.
+// Any error is noted (in debug mode) and swallowed: the host page must never break.
+// (`let` where `const` would read as well: the snippet's size is budgeted, see build.mjs.)
 const safe =
   (f) =>
   (...a) => {
     try {
       return f(...a);
     } catch (e) {
-      log(e);
+      note(e);
     }
   };
 // Capture phase: a page that stops propagation still lets us see its tel: clicks.
 const on = (target, type, f) => target.addEventListener(type, safe(f), true);
 
-mark('start');
-// A tag without its data-key gets a 400 from the server (seen in the console), never an error.
-const script = d.currentScript || d.querySelector('script[data-key]') || d.createElement('script');
-const cfg = script.dataset;
-const server = cfg.server || new URL(script.src, location).origin;
-const storeKey = 'callpool:' + cfg.key;
-let consent = cfg.consent != 'required';
-// The visit answer {v, s, exp, hb, src, numbers, bot}, plus `l`: the lease length in ms.
-let state;
-const shown = {};
-let seen;
-let timer;
-let beating;
-
-const live = () => state && state.s && state.exp > now();
-const keep = () => consent && save(storeKey, state);
-const send = (path, body) => beacon(server + '/t/' + path, { k: cfg.key, s: state.s, ...body });
-
-const observer = new MutationObserver(() => {
-  clearTimeout(timer);
-  timer = setTimeout(safe(apply), 100);
-});
-
-function apply(root) {
-  if (!state || !d.body) return;
-  mark('swap');
-  swap(root || d.body, state.numbers, shown);
-  mark('swapped');
-  overlay(state);
-  // Our own writes are not DOM changes to react to.
-  observer.takeRecords();
-  observer.observe(d.documentElement, { childList: 1, subtree: 1, characterData: 1 });
-  if (!beating && state.hb)
-    beating = setInterval(safe(() => !d.hidden && extend('heartbeat')), state.hb * 1e3);
-}
-
-// The server extends the lease on each pageview and heartbeat; storage keeps the same expiry.
-function extend(path, body) {
-  if (!live()) return;
-  state.exp = now() + state.l;
-  keep();
-  send(path, body);
-  log(path);
-}
-
-function page() {
-  seen = location.href;
-  if (live()) {
-    log('stored', state);
-    apply();
-    return extend('pageview', { u: seen, t: d.title });
-  }
-  const old = state || {};
-  post(
-    server + '/t/visit',
-    { k: cfg.key, v: old.v || null, s: old.s || null, u: seen, r: d.referrer, t: d.title },
-    safe((r) => {
-      log('visit', r);
-      state = r;
-      r.l = r.exp - now();
-      keep();
-      apply();
-    }),
-    (why) => log('no answer', why),
-  );
-}
-
-const navigated = safe(() => location.href != seen && page());
-
-const commands = {
-  swap: (node) => apply(node),
-  // Withdrawn consent also forgets what was stored.
-  consent: (yes) => save(storeKey, (consent = !!yes) && state),
-};
-
-const api = safe((name, arg) => commands[name](arg));
-const queued = w.callpool?.q || [];
-w.callpool = api;
-// Consent given before the script loaded must apply before storage is first read.
-queued.forEach((args) => api(...args));
-
 safe(() => {
+  // Set while a classic script first runs, async or not. A tag without its data-key gets a 400
+  // from the server (seen in the console), never an error.
+  let script = d.currentScript;
+  let cfg = script.dataset;
+  // The debug view comes from where the script came from, whatever server it talks to.
+  let home = new URL(script.src).origin;
+  let server = cfg.server || home;
+  let storeKey = 'callpool:' + cfg.key;
+  let consent = cfg.consent != 'required';
+  // The visit answer {v, s, exp, hb, src, numbers, bot}, plus `l`: the lease length in ms.
+  let state;
+  let shown = {};
+  let seen;
+  let timer;
+  let beating;
+  // Places the current page shows a tracking number in (the last full pass), sent with the
+  // pageview and heartbeats: "the number does not swap" shows on the server as zeros.
+  let count;
+
+  debug(home);
+
+  let live = () => state?.exp > now();
+  let keep = () => consent && save(storeKey, state);
+  let send = (path, body) => beacon(server + '/t/' + path, { k: cfg.key, s: state.s, ...body });
+
+  // Watches the whole document from the start: the rest of the page as it is parsed, what
+  // scripts render later, and single-page apps' navigations (pushState, popstate), which all
+  // redraw the page: a new URL is a new pageview, the same one a new swap.
+  let observer = new MutationObserver(() => {
+    clearTimeout(timer);
+    timer = setTimeout(safe(() => (location.href != seen ? page() : apply())), 100);
+  });
+
+  function apply(root) {
+    if (!state || !d.body) return;
+    note('swap');
+    let n = swap(root || d.body, state.numbers, shown);
+    root || (count = n);
+    note('swapped', n);
+    // Our own writes are not DOM changes to react to.
+    observer.takeRecords();
+    if (!beating && state.hb) beating = setInterval(beat, state.hb * 1e3);
+  }
+
+  // The server extends the lease on each pageview and heartbeat; storage keeps the same expiry.
+  function extend(path, body) {
+    if (!live()) return;
+    state.exp = now() + state.l;
+    keep();
+    send(path, { w: count, ...body });
+  }
+
+  // While the page is visible: the visitor still has the number in front of them.
+  let beat = safe(() => !d.hidden && extend('heartbeat'));
+
+  function page() {
+    seen = location.href;
+    if (live()) {
+      apply();
+      return extend('pageview', { u: seen, t: d.title });
+    }
+    // The visitor and session of an expired state, if any (absent keys are null to the server).
+    let body = { k: cfg.key, v: state?.v, s: state?.s, u: seen, r: d.referrer, t: d.title };
+    post(
+      server + '/t/visit',
+      body,
+      safe((status, r) => {
+        // Anything but a visit answer (an error, a proxy's page, nothing) leaves the page as it is.
+        note(status, r, body);
+        if (status != 200 || !r?.numbers) return;
+        state = r;
+        r.l = r.exp - now();
+        keep();
+        apply();
+      }),
+    );
+  }
+
+  let commands = {
+    swap: apply,
+    // Withdrawn consent also forgets what was stored.
+    consent: (yes) => save(storeKey, (consent = !!yes) && state),
+  };
+
+  let api = safe((name, arg) => commands[name](arg));
+  let queued = w.callpool?.q || [];
+  w.callpool = api;
+  api.t = trail; // the debug view reads it
+  // Consent given before the script loaded must apply before storage is first read.
+  queued.forEach((args) => api(...args));
+
   if (consent) state = load(storeKey);
   page();
-  if (d.readyState == 'loading') on(d, 'DOMContentLoaded', () => apply());
-  for (const name of ['pushState', 'replaceState']) {
-    const original = history[name];
-    history[name] = (...args) => {
-      const result = original.apply(history, args);
-      navigated();
-      return result;
-    };
-  }
-  w.addEventListener('popstate', navigated);
+  observer.observe(d.documentElement, { childList: 1, subtree: 1, characterData: 1 });
   // A page restored from the back/forward cache is a new pageview, maybe of an expired session.
   on(w, 'pageshow', (e) => e.persisted && page());
-  on(d, 'visibilitychange', () => !d.hidden && extend('heartbeat'));
-  // Leaving: one last beacon marks the time of the last activity.
-  on(w, 'pagehide', () => extend('heartbeat'));
+  // Hidden (another tab or app, or leaving: the last event a mobile browser reliably fires)
+  // marks the time of the last activity; visible again extends the lease at once.
+  on(d, 'visibilitychange', () => extend('heartbeat'));
+  // A tel: link in any written form: its digits end with the last 7 of one number shown.
   on(d, 'click', (e) => {
-    const a = e.target.closest?.(TEL);
-    if (!a || !live()) return;
-    const h = digits(a.getAttribute('href')).replace(/^0/, '');
-    const hit = state.numbers.find((x) => digits(x.number).endsWith(h));
-    send('event', { e: 'tel_click', n: hit ? hit.number : '+' + h });
+    let a = e.target.closest?.(TEL);
+    let hit = a && live() && state.numbers.find((x) => digits(a.href).endsWith(digits(x.number).slice(-7)));
+    hit && send('event', { e: 'tel_click', n: hit.number });
   });
 })();

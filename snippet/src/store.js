@@ -4,11 +4,11 @@
 export function load(key) {
   try {
     return JSON.parse(localStorage[key]);
-  } catch (e) {}
+  } catch {}
 }
 
 export function save(key, value) {
   try {
     value ? (localStorage[key] = JSON.stringify(value)) : delete localStorage[key];
-  } catch (e) {}
+  } catch {}
 }

@@ -92,6 +92,17 @@ def _fixture_router(server_url: Callable[[], str]) -> APIRouter:
     def failing_visit() -> JSONResponse:
         return JSONResponse({"detail": "database unavailable"}, status_code=500)
 
+    # What a proxy or captive portal does: 200 with its own page (readable: it allows CORS).
+    @router.post("/portal/t/visit")
+    def portal_visit() -> HTMLResponse:
+        page = "<!doctype html><title>Sign in to Wi-Fi</title><p>Accept the terms</p>"
+        return HTMLResponse(page, headers={"Access-Control-Allow-Origin": "*"})
+
+    # JSON, but no visit answer.
+    @router.post("/odd/t/visit")
+    def odd_visit() -> JSONResponse:
+        return JSONResponse({"s": 1, "numbers": 7}, headers={"Access-Control-Allow-Origin": "*"})
+
     return router
 
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
 from sqlalchemy import func, select
 
-from callpool.models import Lease, Pageview, SessionEvent, Tracker, VisitSession
+from callpool.models import Lease, Pageview, SessionEvent, Site, Tracker, VisitSession
 from tests.snippet.conftest import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -245,8 +245,8 @@ def test_utm_click_ids_referrer_and_landing_url_are_sent_raw(
     assert body["u"] == url
     assert body["r"] == "https://www.google.com/search?q=plumber"
     assert body["t"] == "Home"
-    assert body["v"] is None
-    assert body["s"] is None
+    assert body.get("v") is None  # a new visitor: no ids sent
+    assert body.get("s") is None
     [session] = sessions_of(live_server, site)
     assert session.landing_url == url
     assert (session.source, session.medium, session.campaign) == (
@@ -327,16 +327,19 @@ def test_heartbeat_while_visible_and_a_last_beacon_on_pagehide(
     assert traffic.to("/t/heartbeat") == []
     with page.expect_request(lambda r: r.url.endswith("/t/heartbeat")):
         page.clock.run_for(answer["hb"] * 1000 + 10)
-    assert traffic.bodies("/t/heartbeat") == [{"k": site.key, "s": answer["s"]}]
+    # With the places the page shows the number in: its text and its tel: link.
+    assert traffic.bodies("/t/heartbeat") == [{"k": site.key, "s": answer["s"], "w": 2}]
 
-    # A background tab sends none; coming back to it sends one at once.
-    page.evaluate(HIDE)
+    # Hidden: one beacon marks the last activity (the last event a mobile browser surely
+    # fires), then none while in the background; coming back sends one at once.
+    with page.expect_request(lambda r: r.url.endswith("/t/heartbeat")):
+        page.evaluate(HIDE)
     page.clock.run_for(answer["hb"] * 3000)
     page.wait_for_timeout(200)
-    assert len(traffic.to("/t/heartbeat")) == 1
+    assert len(traffic.to("/t/heartbeat")) == 2
     with page.expect_request(lambda r: r.url.endswith("/t/heartbeat")):
         page.evaluate(SHOW)
-    assert len(traffic.to("/t/heartbeat")) == 2
+    assert len(traffic.to("/t/heartbeat")) == 3
 
     seen = last_seen(live_server, answer["s"])
     page.goto(live_server.page_url(site.key, "plain.html"))  # pagehide: a last heartbeat
@@ -354,14 +357,23 @@ def last_seen(server: Server, session_id: str) -> datetime:
     return when
 
 
-@pytest.mark.parametrize("server", ["down", "slow", "failing"])
-def test_a_server_down_slow_or_failing_leaves_the_original_number(
-    page: Page, live_server: Server, site: DemoSite, server: str
+@pytest.mark.parametrize("debug", ["", "&callpool_debug=1"])
+@pytest.mark.parametrize("server", ["down", "slow", "failing", "portal", "odd"])
+def test_a_server_down_slow_failing_or_answering_nonsense_leaves_the_original_number(
+    page: Page, live_server: Server, site: DemoSite, server: str, debug: str
 ) -> None:
-    with page.expect_event("requestfailed" if server != "failing" else "requestfinished"):
-        page.goto(live_server.page_url(site.key, "home.html", server=server))
+    # The `page` fixture fails the test on any error thrown into the page.
+    # No answer, none within the snippet's 2 s, or one the browser hides (no CORS header).
+    failed = server in ("down", "slow", "failing")
+    visit = lambda request: request.url.endswith("/t/visit")  # noqa: E731
+    with page.expect_event("requestfailed" if failed else "requestfinished", visit):
+        page.goto(live_server.page_url(site.key, "home.html", debug, server=server))
     if server == "slow":
         page.wait_for_timeout(1500)  # until the slow answer has come and gone, unused
+    if debug:  # the snippet has handled the outcome, and the debug view shows it
+        page.wait_for_function("callpool.t.some(e => typeof e[1] == 'number')")
+        expected = "keeps its own number" if server in ("portal", "odd") else "No answer"
+        expect(page.locator("#callpool-debug .body")).to_contain_text(expected)
     expect(page.locator("#number")).to_have_text("Call (512) 555-0000")
     expect(page.locator("#tel")).to_have_attribute("href", "tel:+15125550000")
     page.evaluate("callpool('swap', document.body)")  # still callable, still harmless
@@ -401,7 +413,7 @@ def test_consent_required_stores_nothing_until_given(
     assert page.context.cookies() == []
 
     second = open_page(page, url.replace("home.html", "about.html"))
-    assert traffic.bodies("/t/visit")[-1]["v"] is None  # nothing was read…
+    assert traffic.bodies("/t/visit")[-1].get("v") is None  # nothing was read…
     assert page.evaluate("localStorage.length") == 0  # …and nothing stored
     page.evaluate("callpool('consent', true)")
     stored = page.evaluate(f"JSON.parse(localStorage.getItem('callpool:{site.key}'))")
@@ -434,21 +446,130 @@ def test_blocked_storage_still_swaps_the_current_page(
     assert len(traffic.to("/t/visit")) == 2  # nothing remembered, so each page asks again
 
 
-def test_debug_overlay_and_console(page: Page, live_server: Server, site: DemoSite) -> None:
-    logs: list[str] = []
-    page.on("console", lambda message: logs.append(message.text))
+def debug_view(page: Page) -> str:
+    """The debug view's text, once it shows the server's answer."""
+    body = page.locator("#callpool-debug .body")
+    expect(body).not_to_contain_text("Waiting")
+    return body.inner_text()
+
+
+def test_the_debug_view_explains_the_visit_in_words(
+    page: Page, live_server: Server, site: DemoSite
+) -> None:
     query = "&callpool_debug=1&utm_source=google&utm_medium=cpc&utm_campaign=spring"
     answer = open_page(page, live_server.page_url(site.key, "home.html", query))
     [entry] = answer["numbers"]
-    overlay = page.locator("#callpool-debug")
-    expect(overlay).to_contain_text(entry["number"])
-    text = overlay.text_content() or ""
-    for shown in ('"source": "google"', '"medium": "cpc"', '"campaign": "spring"', answer["s"]):
-        assert shown in text
-    assert f'"pool": {site.pool_ids[0]}' in text
-    assert '"exp": "20' in text  # the lease's end, as a date
+    expect(page.locator("#number")).to_have_text(f"Call {us(entry['number'])}")
+    text = debug_view(page)
+    for shown in (
+        answer["v"],
+        answer["s"],
+        "google / cpc, campaign spring",
+        "utm_source=google, utm_medium=cpc, utm_campaign=spring in the landing page",
+        f"shows {us(entry['number'])} in place of +15125550000",
+        "Shown in 2 places",
+        "Swapped: 2 places",
+        "Number kept until",
+    ):
+        assert shown in text, (shown, text)
+
+    # Kept for the tab: a later page (from storage) explains the same session, without the query.
+    page.click("#next")
+    expect(page.locator("h1")).to_have_text("About")
+    text = debug_view(page)
+    assert answer["s"] in text
+    assert "from this browser\u2019s storage" in text
+    assert "utm_source=google" in text  # the landing page, remembered for the tab
+
+    # `=0` ends it.
+    page.goto(live_server.page_url(site.key, "home.html", "&callpool_debug=0"))
+    page.goto(live_server.page_url(site.key, "about.html"))
     expect(page.locator("#number")).not_to_have_text("Call (512) 555-0000")
-    assert any(line.startswith("callpool visit") for line in logs)
+    assert page.locator("#callpool-debug").count() == 0
+
+
+def test_visitors_download_no_debug_view(
+    page: Page, live_server: Server, site: DemoSite, context: BrowserContext
+) -> None:
+    fetched: list[str] = []
+    context.on("request", lambda r: fetched.append(r.url))
+    open_page(page, live_server.page_url(site.key, "home.html"))
+    expect(page.locator("#number")).not_to_have_text("Call (512) 555-0000")
+    assert not [url for url in fetched if "callpool-debug" in url]
+    assert page.evaluate("callpool.t") is None  # nor keep a trail
+
+
+def test_the_debug_view_says_which_address_was_refused_and_where_to_add_it(
+    page: Page, live_server: Server, site: DemoSite
+) -> None:
+    with live_server.database.session() as db:
+        db.get_one(Site, site.site_id).allowed_origins = ["https://www.elsewhere.test"]
+    url = live_server.page_url(site.key, "home.html", "&callpool_debug=1")
+    with page.expect_response(lambda r: r.url.endswith("/t/visit")) as response:
+        page.goto(url)
+    assert response.value.status == 403  # readable by the page: CORS headers on the refusal
+    text = debug_view(page)
+    assert f"refused this page\u2019s address, {live_server.site_origin}" in text
+    assert "Dashboard \u2192 site \u2192 allowed origins" in text
+    expect(page.locator("#number")).to_have_text("Call (512) 555-0000")
+
+
+def test_the_debug_view_says_why_a_bot_got_no_number(
+    browser: Browser, live_server: Server, site: DemoSite
+) -> None:
+    context = browser.new_context(user_agent=GOOGLEBOT)
+    try:
+        page = context.new_page()
+        open_page(page, live_server.page_url(site.key, "home.html", "&callpool_debug=1"))
+        text = debug_view(page)
+        assert "took this browser for a bot or crawler, from \u201cGooglebot" in text
+        assert "Bots get no number" in text
+        expect(page.locator("#number")).to_have_text("Call (512) 555-0000")
+    finally:
+        context.close()
+
+
+def test_the_debug_view_fits_a_phone(
+    browser: Browser, live_server: Server, make_site: Callable[..., DemoSite]
+) -> None:
+    site = make_site([("+15125550000", None), ("+12145550000", None)], prefix="+1800555")
+    context = browser.new_context(
+        user_agent=visitor_agent(browser), viewport={"width": 390, "height": 844}
+    )
+    try:
+        page = context.new_page()
+        query = "&callpool_debug=1&utm_source=a-very-long-newsletter-name-without-spaces"
+        open_page(page, live_server.page_url(site.key, "two.html", query))
+        debug_view(page)
+        box = page.locator("#callpool-debug .panel").bounding_box()
+        assert box is not None
+        assert box["x"] >= 0, box
+        assert box["x"] + box["width"] <= 390, box
+        overflow = page.evaluate(
+            """() => { const p = document.getElementById('callpool-debug').shadowRoot
+                         .querySelector('.panel');
+                       return [p.scrollWidth - p.clientWidth,
+                               document.documentElement.scrollWidth - 390]; }"""
+        )
+        assert overflow[0] <= 0, "the panel scrolls sideways"
+        assert overflow[1] <= 0, "the page scrolls sideways"
+    finally:
+        context.close()
+
+
+def test_each_pageview_reports_the_places_it_swapped(
+    page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    open_page(page, live_server.page_url(site.key, "home.html"))
+    expect(page.locator("#number")).not_to_have_text("Call (512) 555-0000")
+    with page.expect_request(lambda r: r.url.endswith("/t/pageview")):
+        page.click("#next")
+    [pageview] = traffic.bodies("/t/pageview")
+    assert pageview["w"] == 2  # the text and the tel: link
+    # A page without the number: zero, the complaint "the number does not swap" made visible.
+    with page.expect_request(lambda r: r.url.endswith("/t/pageview")):
+        page.goto(live_server.page_url(site.key, "nonumber.html"))
+    assert traffic.bodies("/t/pageview")[-1]["w"] == 0
 
 
 def test_a_page_restored_from_the_back_forward_cache_counts_a_pageview(

@@ -4,6 +4,6 @@ The source is in ``snippet/`` at the top of the repository (ES modules, built wi
 the build lands in ``callpool/static/callpool.js`` so the app serves it without Node.
 """
 
-from callpool.snippet.service import Script, install_tag, script, script_url
+from callpool.snippet.service import Script, debug_script, install_tag, script, script_url
 
-__all__ = ["Script", "install_tag", "script", "script_url"]
+__all__ = ["Script", "debug_script", "install_tag", "script", "script_url"]

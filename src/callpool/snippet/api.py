@@ -1,4 +1,5 @@
-"""Serving the snippet: ``/s/callpool.<version>.js`` is immutable, ``/s/callpool.js`` is not.
+"""Serving the snippet: ``/s/callpool.<version>.js`` is immutable, ``/s/callpool.js`` and the
+debug view ``/s/callpool-debug.js`` are not.
 
 Sites install the versioned URL (with its integrity hash), so browsers keep it a year and a
 later pageview runs the script from cache with no request. The plain URL, for hand-written
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from callpool.snippet.service import script
+from callpool.snippet.service import Script, debug_script, script
 
 router = APIRouter(include_in_schema=False)
 
@@ -19,7 +20,14 @@ SHORT = "public, max-age=300"
 
 @router.get("/s/callpool.js")
 def latest(request: Request) -> Response:
-    return _serve(request, SHORT)
+    return _serve(request, script(), SHORT)
+
+
+@router.get("/s/callpool-debug.js")
+def debug_view(request: Request) -> Response:
+    # Loaded with import() (a module script: CORS applies) by the snippet of any build, so
+    # not immutable: a new build's view reaches a debugging tab within minutes.
+    return _serve(request, debug_script(), SHORT)
 
 
 @router.get("/s/callpool.{version}.js")
@@ -28,17 +36,17 @@ def versioned(version: str, request: Request) -> Response:
     # hash would not match anyway).
     if version != script().version:
         raise HTTPException(404, "unknown snippet version")
-    return _serve(request, IMMUTABLE)
+    return _serve(request, script(), IMMUTABLE)
 
 
-def _serve(request: Request, cache_control: str) -> Response:
-    current = script()
+def _serve(request: Request, current: Script, cache_control: str) -> Response:
     etag = f'"{current.version}"'
     headers = {
         "Cache-Control": cache_control,
         "ETag": etag,
         "Vary": "Accept-Encoding",
-        # Cross-origin with `crossorigin="anonymous"` (needed for the integrity check).
+        # Cross-origin with `crossorigin="anonymous"` (needed for the integrity check), and the
+        # debug view as a module script.
         "Access-Control-Allow-Origin": "*",
         "Cross-Origin-Resource-Policy": "cross-origin",
     }

@@ -10,8 +10,14 @@ from functools import lru_cache
 from html import escape
 from importlib.resources import files
 
-# Queues calls made before the script has loaded; the script replays them.
-STUB = "window.callpool=window.callpool||function(){(callpool.q=callpool.q||[]).push(arguments)};"
+
+def _static(name: str) -> bytes:
+    return files("callpool").joinpath(f"static/{name}").read_bytes()
+
+
+# Queues calls made before the script has loaded; the script replays them. Its source is
+# snippet/src/stub.js: the build counts it in the snippet's size budget.
+STUB = _static("callpool-stub.js").decode()
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,16 @@ class Script:
 
 @lru_cache
 def script() -> Script:
-    body = files("callpool").joinpath("static/callpool.js").read_bytes()
+    return _script(_static("callpool.js"))
+
+
+@lru_cache
+def debug_script() -> Script:
+    """The debug view, fetched by the snippet only in debug mode (``?callpool_debug=1``)."""
+    return _script(_static("callpool-debug.js"))
+
+
+def _script(body: bytes) -> Script:
     digest = base64.b64encode(hashlib.sha384(body).digest()).decode()
     return Script(
         body=body,

@@ -146,9 +146,18 @@ async def _site_and_origin(request: Request, site_key: str) -> tuple[SiteEntry, 
     if site is None:
         raise HTTPException(404, "unknown site key")
     origin = request.headers.get("origin", "").lower()
+    cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
     if origin not in site.origins and origin != _own_origin(request):
-        raise HTTPException(403, "origin not allowed for this site; add it to the site's origins")
-    return site, {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        # With CORS headers: the snippet can read the refusal, and its debug view says which
+        # address to add (without them the browser shows only a generic block). It tells the
+        # page nothing the page does not know already: its own address and its site key.
+        raise HTTPException(
+            403,
+            f"origin {origin or '(none)'} is not allowed for this site: add it under "
+            "Dashboard → site → allowed origins",
+            headers=cors if origin else None,
+        )
+    return site, cors
 
 
 async def _run_for_session(

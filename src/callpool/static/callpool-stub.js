@@ -1,0 +1,1 @@
+window.callpool=window.callpool||function(){(callpool.q=callpool.q||[]).push(arguments)};
