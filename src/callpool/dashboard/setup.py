@@ -348,6 +348,14 @@ def reassign(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
     return redirect(request, f"/dashboard/pools/{pool_id}?saved=reassigned#trackers")
 
 
+@router.post("/sites/{site_id}/delete", dependencies=[CsrfChecked])
+def delete_site(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+    """Delete a site (its page asked for confirmation, saying what will happen): its pools'
+    numbers are released, its history kept."""
+    sites.delete_site(deps_of(request), viewer.account_id, site_id)
+    return redirect(request, "/dashboard")
+
+
 @router.post("/pools/{pool_id}/delete", dependencies=[CsrfChecked])
 def delete_pool(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
     deps = deps_of(request)
