@@ -14,7 +14,7 @@ export const TEL = 'a[href^="tel:" i]';
 export const digits = (text) => text.replace(/\D/g, '');
 
 // The national significant number: the digits after the country code.
-const national = (d) => d.slice(/^[17]/.test(d) ? 1 : CC2.test(d) ? 2 : 3);
+export const national = (d) => d.slice(/^[17]/.test(d) ? 1 : CC2.test(d) ? 2 : 3);
 
 // Each written form of `from` (E.164 digits) mapped to the same form of `to`:
 // international (+1 555…, 1-555…), national with trunk prefix (020 7946…), national (555…).

@@ -466,9 +466,9 @@ def test_the_debug_view_explains_the_visit_in_words(
         answer["s"],
         "google / cpc, campaign spring",
         "utm_source=google, utm_medium=cpc, utm_campaign=spring in the landing page",
-        f"shows {us(entry['number'])} in place of +15125550000",
+        f"shows {us(entry['number'])} in place of (512) 555-0000",
         "Shown in 2 places",
-        "Swapped: 2 places",
+        "A tracking number is shown in 2 places on this page",
         "Number kept until",
     ):
         assert shown in text, (shown, text)

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from callpool import clock
 from callpool.db import Database
 from callpool.models import Account, Pool, Site
-from callpool.snippet import install_tag, script
+from callpool.snippet import debug_script, install_tag, script
 
-BUILT = Path(__file__).parents[2] / "src" / "callpool" / "static" / "callpool.js"
+STATIC = Path(__file__).parents[2] / "src" / "callpool" / "static"
+BUILT = STATIC / "callpool.js"
 
 
 def test_the_versioned_url_is_cached_for_a_year_and_the_plain_one_briefly(
@@ -52,6 +53,19 @@ def test_gzip_when_asked_and_304_when_unchanged(client: TestClient) -> None:
     assert again.content == b""
 
 
+def test_the_debug_view_is_its_own_script_for_any_origin(client: TestClient) -> None:
+    view = client.get("/s/callpool-debug.js")
+    assert view.status_code == 200
+    assert view.content == (STATIC / "callpool-debug.js").read_bytes() == debug_script().body
+    assert view.headers["content-type"] == "text/javascript; charset=utf-8"
+    # Fetched with import(): a module script, so CORS applies.
+    assert view.headers["access-control-allow-origin"] == "*"
+    assert view.headers["cache-control"] == "public, max-age=300"
+    # Visitors' script only knows where to find it.
+    assert b"/s/callpool-debug.js" in BUILT.read_bytes()
+    assert b"allowed origins" not in BUILT.read_bytes()
+
+
 def test_the_install_tag_names_the_site_and_pins_the_build() -> None:
     tag = install_tag("https://calls.example.com/", 'key"<&', consent_required=True)
     stub, loader = tag.split("\n")
@@ -66,6 +80,8 @@ def test_the_install_tag_names_the_site_and_pins_the_build() -> None:
     assert 'data-consent="required"' in loader
     assert loader.startswith("<script async ")
     assert "data-consent" not in install_tag("https://calls.example.com", "k")
+    # The stub is the build's (snippet/src/stub.js), counted in the snippet's size budget.
+    assert stub == f"<script>{(STATIC / 'callpool-stub.js').read_text()}</script>"
 
 
 def test_the_demo_site_before_and_after_it_is_seeded(

@@ -2,7 +2,7 @@
 // Fetched only in debug mode (see ../debug.js), so its size costs visitors nothing. It reads the
 // snippet's trail (`callpool.t`) and redraws on each new entry. In a shadow root: the page's
 // styles do not reach it, and the snippet neither swaps nor counts the numbers it shows.
-import { NOSWAP, SEP, digits, forms } from '../swap.js';
+import { SEP, digits, forms, national } from '../swap.js';
 
 const script = document.querySelector('script[data-key]');
 const key = script?.dataset.key;
@@ -17,6 +17,15 @@ const stored = () => {
     return JSON.parse(localStorage['callpool:' + key]);
   } catch {}
 };
+
+// The business number written the way the site writes its tracking number (same country).
+function written(number, display) {
+  const shown = digits(display);
+  let own = national(digits(number));
+  if (shown.length == own.length + 1 && shown[0] == '0') own = '0' + own; // a trunk prefix
+  let i = 0;
+  return shown.length == own.length ? display.replace(/\d/g, () => own[i++]) : number;
+}
 
 // The last visit request's outcome in this page: [t, status, answer, request].
 const lastVisit = () => trail.filter((e) => typeof e[1] == 'number').pop();
@@ -104,20 +113,21 @@ function render(root) {
       `<br><small>${esc(why(src, landing))}</small></dd></dl>`;
     if (state.bot) html += `<p class="bad">${botReason()}</p>`;
     const swaps = trail.filter((e) => e[1] == 'swapped').pop();
-    if (swaps) html += `<p>Swapped: <b>${swaps[2]}</b> place${swaps[2] == 1 ? '' : 's'} on this page show a tracking number.</p>`;
+    if (swaps) html += `<p>A tracking number is shown in <b>${swaps[2]}</b> place${swaps[2] == 1 ? '' : 's'} on this page.</p>`;
     for (const n of Array.isArray(state.numbers) ? state.numbers : []) {
       const shown = places([n.number]);
       const left = n.target ? places([n.target]) : 0;
       const selected = n.selector ? document.querySelectorAll(n.selector).length : null;
       html +=
         `<section><b>${esc(n.pool_name)}</b>: shows <b>${esc(n.display)}</b>` +
-        (n.target ? ` in place of ${esc(n.target)}` : '') +
+        (n.target ? ` in place of ${esc(written(n.target, n.display))}` : '') +
         (selected != null ? `, in elements matching <code>${esc(n.selector)}</code> (${selected} on this page)` : '') +
         `<br>${shown ? `Shown in ${shown} place${shown == 1 ? '' : 's'}` : '<span class="bad">Not found on this page</span>'}` +
         (left ? `; the business number is still written in ${left} (marked no-swap, in a field, or written in a form not recognised)` : '') +
         '.</section>';
     }
-    if (state.exp) html += `<p>Number kept until <b>${time(state.exp)}</b>, and longer while the page stays open.</p>`;
+    if (state.exp && state.numbers?.length)
+      html += `<p>Number kept until <b>${time(state.exp)}</b>, and longer while the page stays open.</p>`;
   }
   const errors = trail.filter((e) => e[1] instanceof Error);
   if (errors.length) html += `<p class="bad">Errors caught (the page did not see them): ${errors.map((e) => esc(e[1].message)).join('; ')}</p>`;
