@@ -6,6 +6,7 @@ does not finish; a crash between buying and recording leaks no number; deleting 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -102,7 +103,11 @@ def app(settings: Settings, database: Database, clock: FrozenClock, carrier: Car
 def site(database: Database, account: Account, clock: FrozenClock) -> Site:
     with database.session() as db:
         site = Site(
-            account_id=account.id, name="acme", public_key="site_acme", created_at=clock.now()
+            account_id=account.id,
+            name="acme",
+            public_key="site_acme",
+            allowed_origins=["https://acme.test"],
+            created_at=clock.now(),
         )
         db.add(site)
     return site
@@ -201,7 +206,7 @@ def test_a_failed_release_is_out_of_service_at_once_and_retried_by_the_worker(
     assert table.lookup(second["number"]) is not None
     assert first["number"] in carrier.owned()
 
-    carrier.script.fail_next(2)  # the worker's first try fails too (list, release)
+    carrier.script.fail_next(1)  # the worker's first try fails too
     assert worker_pass(database, carrier, settings) == 0
     assert worker_pass(database, carrier, settings) == 1
     assert trackers(database, pool["id"])[first["number"]] == "released"
@@ -244,7 +249,8 @@ def test_a_slow_purchase_holds_no_lock_health_calls_and_writes_go_on(
     database: Database,
     settings: Settings,
 ) -> None:
-    existing = client.post(API, json=session_pool(site, size=1, name="Old"), headers=auth).json()
+    old = session_pool(site, size=1, name="Old", priority=10)
+    existing = client.post(API, json=old, headers=auth).json()
     [known] = in_service(database, existing["id"])
     refresh_routing(database, settings)
     carrier.gate_buys.clear()  # the carrier now takes as long as the test wants
@@ -263,6 +269,14 @@ def test_a_slow_purchase_holds_no_lock_health_calls_and_writes_go_on(
         answer = client.post(call.path, data=call.data, headers=call.headers)
         assert answer.status_code == 200
         assert f">{BUSINESS}</Number>" in answer.text  # forwarded to the business
+        # A visitor gets a number in service, never one being bought.
+        seen = client.post(
+            "/t/visit",
+            content=json.dumps({"k": site.public_key, "u": "https://acme.test/"}),
+            headers={"Origin": "https://acme.test", "Content-Type": "text/plain"},
+        )
+        assert seen.status_code == 200, seen.text
+        assert [n["number"] for n in seen.json()["numbers"]] == [known]
         # The database takes writes meanwhile (on SQLite: nobody holds the write lock).
         other = client.post("/api/v1/sites", json={"name": "Other"}, headers=auth)
         assert other.status_code == 201

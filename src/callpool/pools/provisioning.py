@@ -116,7 +116,8 @@ def reserve(
 
 def reserve_given(db: Session, provider: Provider, pool: Pool, number: str, claim: str) -> int:
     if repository.taken_numbers(db, [number]):
-        raise Conflict(f"{number} is already a live tracking number")
+        # The number may be another account's: never say so, nor whose.
+        raise Conflict(f"{number} is not available")
     return reserve(db, provider, pool, [number], 1, claim)[0]
 
 
@@ -347,14 +348,15 @@ def finish_carrier_work(
     Trackers of deleted pools still in service are marked for release first (a purchase that
     finished after its pool was deleted, say). Then every unclaimed or abandoned
     ``provisioning`` and ``releasing`` row is claimed (several workers: one wins each row) and
-    finished. The carrier's list of owned numbers is asked once per pass, only if needed.
+    finished. The carrier's list of owned numbers is asked once per pass, only if a row needs
+    it (a purchase that may have happened; a release whose sid was never recorded).
     """
     claim = new_claim()
     _retire_orphans(database)
     stale = clock.now() - timeout
     with database.reader() as db:
         work = db.execute(
-            select(Tracker.id, Tracker.status)
+            select(Tracker.id, Tracker.status, Tracker.provider_sid)
             .where(
                 Tracker.status.in_((PROVISIONING, RELEASING)),
                 Tracker.claimed_by.is_(None) | (Tracker.claimed_at < stale),
@@ -362,20 +364,19 @@ def finish_carrier_work(
             .order_by(Tracker.id)
             .limit(limit)
         ).all()
-    if not work:
-        return 0
-    try:
-        owned = {p.number: p.provider_sid for p in provider.owned_numbers()}
-    except ProviderError as error:
-        log.warning("cannot list the numbers owned at the carrier, retrying later: %s", error)
-        return 0
+    # Only a number whose purchase may or may not have happened needs the carrier's list.
+    blind = [row.id for row in work if row.status == PROVISIONING or row.provider_sid is None]
+    owned = _owned_numbers(provider) if blind else {}
     settled = 0
-    for tracker_id, status in work:
+    for tracker_id, status, _sid in work:
+        if owned is None and tracker_id in blind:
+            continue  # the list failed: next pass
         if not _claim(database, tracker_id, status, claim, take_over_before=stale):
             continue  # another worker won it
         if status == RELEASING:
             settled += _release_claimed(database, provider, tracker_id, claim, owned)
         else:
+            assert owned is not None
             settled += _finish_purchase(database, provider, tracker_id, claim, owned, public_url)
     return settled
 
@@ -414,6 +415,15 @@ def _finish_purchase(
         _record_purchase(database, tracker_id, claim, sid)  # bought before the crash
         return _go_live(database, [tracker_id], claim)
     return buy(database, provider, [tracker_id], claim, public_url=public_url, all_or_nothing=False)
+
+
+def _owned_numbers(provider: Provider) -> dict[str, str] | None:
+    """``{number: provider_sid}`` the carrier says this account owns; None if it cannot say."""
+    try:
+        return {p.number: p.provider_sid for p in provider.owned_numbers()}
+    except ProviderError as error:
+        log.warning("cannot list the numbers owned at the carrier, retrying later: %s", error)
+        return None
 
 
 def _retire_orphans(database: Database) -> None:

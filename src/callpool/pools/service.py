@@ -93,7 +93,7 @@ def create_pool(deps: Deps, account_id: int, data: PoolCreate) -> PoolOut:
     except ProviderError:
         _forget_pool(deps, pool_id)
         raise
-    rebalance_pool(deps.database, deps.provider, pool_id, public_url=deps.public_url, strict=True)
+    _rebalance(deps, pool_id)
     _routing_changed(deps)
     return get_pool(deps, account_id, pool_id)
 
@@ -165,9 +165,7 @@ def update_pool(deps: Deps, account_id: int, pool_id: int, data: PoolUpdate) -> 
             raise
     if data.model_dump(exclude_unset=True) and _kind(deps, pool_id) != SESSION:
         # Every change of a source-level pool rebalances it.
-        rebalance_pool(
-            deps.database, deps.provider, pool_id, public_url=deps.public_url, strict=True
-        )
+        _rebalance(deps, pool_id)
     _routing_changed(deps)
     return get_pool(deps, account_id, pool_id)
 
@@ -208,14 +206,7 @@ def finish_retiring(deps: Deps, releasing: list[int], claim: str) -> None:
 def rebalance_now(deps: Deps, account_id: int, pool_id: int) -> Outcome:
     with deps.database.reader() as db:
         repository.get_pool(db, account_id, pool_id)
-    outcome = rebalance_pool(
-        deps.database,
-        deps.provider,
-        pool_id,
-        public_url=deps.public_url,
-        strict=True,
-        routing_changed=lambda: _routing_changed(deps),
-    )
+    outcome = _rebalance(deps, pool_id)
     if outcome.changed():
         _routing_changed(deps)
     return outcome
@@ -273,9 +264,7 @@ def add_trackers(deps: Deps, account_id: int, pool_id: int, data: AddTrackers) -
         assert data.count is not None
         reserved = _grow(deps, pool_id, data.count, count_in_size=True)
     if pool.kind != SESSION:
-        rebalance_pool(
-            deps.database, deps.provider, pool_id, public_url=deps.public_url, strict=True
-        )
+        _rebalance(deps, pool_id)
     _routing_changed(deps)
     with deps.database.reader() as db:
         return [db.get_one(Tracker, tracker_id) for tracker_id in reserved]
@@ -298,9 +287,7 @@ def release(deps: Deps, account_id: int, pool_id: int, tracker_id: int) -> Track
         kind = pool.kind
     _release(deps, [tracker_id], claim)
     if kind != SESSION:
-        rebalance_pool(
-            deps.database, deps.provider, pool_id, public_url=deps.public_url, strict=True
-        )
+        _rebalance(deps, pool_id)
     _routing_changed(deps)
     with deps.database.reader() as db:
         return db.get_one(Tracker, tracker_id)
@@ -523,6 +510,19 @@ def _with_counts(pool: Pool, counts: dict[str, int]) -> PoolOut:
     out = PoolOut.model_validate(pool)
     out.trackers = TrackerCounts(**counts)
     return out
+
+
+def _rebalance(deps: Deps, pool_id: int) -> Outcome:
+    """An operator's rebalance: a failed purchase raises (the request shows it); numbers it
+    lets go leave the routing table before they go back to the carrier."""
+    return rebalance_pool(
+        deps.database,
+        deps.provider,
+        pool_id,
+        public_url=deps.public_url,
+        strict=True,
+        routing_changed=lambda: _routing_changed(deps),
+    )
 
 
 def _routing_changed(deps: Deps) -> None:

@@ -97,7 +97,7 @@ class Directory:
         with self._database.reader() as db:
             site = db.execute(
                 select(Site.id, Site.account_id, Site.region, Site.allowed_origins).where(
-                    Site.public_key == public_key
+                    Site.public_key == public_key, Site.deleted_at.is_(None)
                 )
             ).first()
             if site is None:
