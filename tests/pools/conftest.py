@@ -76,6 +76,18 @@ def site(database: Database, account: Account, clock: FrozenClock) -> Site:
     return add_site(database, account.id, clock.now())
 
 
+def session_pool(site: Site, **fields: Any) -> dict[str, Any]:
+    """The API body of a session pool of three numbers on ``site``, with ``fields`` changed."""
+    return {
+        "site_id": site.id,
+        "name": "Website",
+        "kind": "session",
+        "original_number": BUSINESS,
+        "area_code": "512",
+        "size": 3,
+    } | fields
+
+
 MakePool = Callable[..., PoolOut]
 
 

@@ -16,9 +16,9 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -36,7 +36,7 @@ from callpool.telephony.base import PurchasedNumber
 from callpool.telephony.sandbox.book import FileBook
 from callpool.telephony.sandbox.provider import SandboxProvider
 from callpool.telephony.sandbox.simulate import voice_request
-from tests.pools.conftest import BUSINESS
+from tests.pools.conftest import BUSINESS, session_pool
 
 API = "/api/v1/pools"
 DEADLINE = 30.0  # seconds a condition may take before the test fails
@@ -99,31 +99,6 @@ def app(settings: Settings, database: Database, clock: FrozenClock, carrier: Car
     return create_app(settings, database, carrier)
 
 
-@pytest.fixture
-def site(database: Database, account: Account, clock: FrozenClock) -> Site:
-    with database.session() as db:
-        site = Site(
-            account_id=account.id,
-            name="acme",
-            public_key="site_acme",
-            allowed_origins=["https://acme.test"],
-            created_at=clock.now(),
-        )
-        db.add(site)
-    return site
-
-
-def session_pool(site: Site, **fields: Any) -> dict[str, Any]:
-    return {
-        "site_id": site.id,
-        "name": "Website",
-        "kind": "session",
-        "original_number": BUSINESS,
-        "area_code": "512",
-        "size": 3,
-    } | fields
-
-
 def trackers(database: Database, pool_id: int) -> dict[str, str]:
     """number → status of every tracker row of the pool."""
     with database.reader() as db:
@@ -147,144 +122,152 @@ def worker_pass(database: Database, carrier: Carrier, settings: Settings) -> int
     return finish_carrier_work(database, carrier, public_url=settings.public_url)
 
 
-# -- a failing carrier during create, add, release, delete ------------------------------------
+@dataclass(frozen=True)
+class World:
+    """An operator's API client on one site, the carrier, and the worker."""
+
+    client: TestClient
+    auth: dict[str, str]
+    site: Site
+    carrier: Carrier
+    database: Database
+    settings: Settings
+
+    def trackers(self, pool_id: int) -> dict[str, str]:
+        return trackers(self.database, pool_id)
+
+    def in_service(self, pool_id: int) -> set[str]:
+        return in_service(self.database, pool_id)
+
+    def worker_pass(self) -> int:
+        return worker_pass(self.database, self.carrier, self.settings)
 
 
-def test_a_purchase_failing_half_way_gives_back_what_was_bought_and_keeps_nothing(
-    client: TestClient, auth: dict[str, str], site: Site, carrier: Carrier, database: Database
-) -> None:
-    carrier.script.fail_next(3)  # search, buy, buy (fails): one number bought before
-    response = client.post(API, json=session_pool(site), headers=auth)
-
-    assert response.status_code == 502
-    assert "simulated" in response.json()["detail"]
-    assert client.get(API, headers=auth).json() == []
-    assert carrier.owned() == set()  # nothing left paid for
-    assert len(carrier.releases) == 1
-    with database.reader() as db:
-        assert db.scalars(select(Tracker)).all() == []
-
-
-def test_adding_numbers_with_a_failing_carrier_changes_nothing_and_then_succeeds(
-    client: TestClient, auth: dict[str, str], site: Site, carrier: Carrier, database: Database
-) -> None:
-    pool = client.post(API, json=session_pool(site, size=1), headers=auth).json()
-    carrier.script.fail_next(2)  # search, buy (fails)
-    failed = client.post(f"{API}/{pool['id']}/trackers", json={"count": 2}, headers=auth)
-    assert failed.status_code == 502
-    assert client.get(f"{API}/{pool['id']}", headers=auth).json()["size"] == 1
-    assert len(carrier.owned()) == 1
-
-    added = client.post(f"{API}/{pool['id']}/trackers", json={"count": 2}, headers=auth)
-    assert added.status_code == 201, added.text
-    after = client.get(f"{API}/{pool['id']}", headers=auth).json()
-    assert after["size"] == 3
-    assert after["trackers"]["active"] == 3
-    assert carrier.owned() == in_service(database, pool["id"])
-
-
-def test_a_failed_release_is_out_of_service_at_once_and_retried_by_the_worker(
+@pytest.fixture
+def w(
     client: TestClient,
     auth: dict[str, str],
     site: Site,
     carrier: Carrier,
     database: Database,
     settings: Settings,
-) -> None:
-    pool = client.post(API, json=session_pool(site, size=2), headers=auth).json()
-    [first, second] = client.get(f"{API}/{pool['id']}/trackers", headers=auth).json()
-    carrier.script.fail_next(1)
-    released = client.post(f"{API}/{pool['id']}/trackers/{first['id']}/release", headers=auth)
+) -> World:
+    return World(client, auth, site, carrier, database, settings)
+
+
+# -- a failing carrier during create, add, release, delete ------------------------------------
+
+
+def test_a_purchase_failing_half_way_gives_back_what_was_bought_and_keeps_nothing(w: World) -> None:
+    w.carrier.script.fail_next(3)  # search, buy, buy (fails): one number bought before
+    response = w.client.post(API, json=session_pool(w.site), headers=w.auth)
+
+    assert response.status_code == 502
+    assert "simulated" in response.json()["detail"]
+    assert w.client.get(API, headers=w.auth).json() == []
+    assert w.carrier.owned() == set()  # nothing left paid for
+    assert len(w.carrier.releases) == 1
+    with w.database.reader() as db:
+        assert db.scalars(select(Tracker)).all() == []
+
+
+def test_adding_numbers_with_a_failing_carrier_changes_nothing_and_then_succeeds(w: World) -> None:
+    pool = w.client.post(API, json=session_pool(w.site, size=1), headers=w.auth).json()
+    w.carrier.script.fail_next(2)  # search, buy (fails)
+    failed = w.client.post(f"{API}/{pool['id']}/trackers", json={"count": 2}, headers=w.auth)
+    assert failed.status_code == 502
+    assert w.client.get(f"{API}/{pool['id']}", headers=w.auth).json()["size"] == 1
+    assert len(w.carrier.owned()) == 1
+
+    added = w.client.post(f"{API}/{pool['id']}/trackers", json={"count": 2}, headers=w.auth)
+    assert added.status_code == 201, added.text
+    after = w.client.get(f"{API}/{pool['id']}", headers=w.auth).json()
+    assert after["size"] == 3
+    assert after["trackers"]["active"] == 3
+    assert w.carrier.owned() == w.in_service(pool["id"])
+
+
+def test_a_failed_release_is_out_of_service_at_once_and_retried_by_the_worker(w: World) -> None:
+    pool = w.client.post(API, json=session_pool(w.site, size=2), headers=w.auth).json()
+    [first, second] = w.client.get(f"{API}/{pool['id']}/trackers", headers=w.auth).json()
+    w.carrier.script.fail_next(1)
+    released = w.client.post(f"{API}/{pool['id']}/trackers/{first['id']}/release", headers=w.auth)
 
     assert released.status_code == 200
     assert released.json()["status"] == "releasing"
     assert "simulated" in released.json()["last_error"]
-    counts = client.get(f"{API}/{pool['id']}", headers=auth).json()["trackers"]
+    counts = w.client.get(f"{API}/{pool['id']}", headers=w.auth).json()["trackers"]
     assert (counts["active"], counts["releasing"]) == (1, 1)
-    table = refresh_routing(database, settings)
+    table = refresh_routing(w.database, w.settings)
     assert table.lookup(first["number"]) is None  # no longer routed
     assert table.lookup(second["number"]) is not None
-    assert first["number"] in carrier.owned()
+    assert first["number"] in w.carrier.owned()
 
-    carrier.script.fail_next(1)  # the worker's first try fails too
-    assert worker_pass(database, carrier, settings) == 0
-    assert worker_pass(database, carrier, settings) == 1
-    assert trackers(database, pool["id"])[first["number"]] == "released"
-    assert carrier.owned() == {second["number"]}
-    assert worker_pass(database, carrier, settings) == 0  # nothing left to do
+    w.carrier.script.fail_next(1)  # the worker's first try fails too
+    assert w.worker_pass() == 0
+    assert w.worker_pass() == 1
+    assert w.trackers(pool["id"])[first["number"]] == "released"
+    assert w.carrier.owned() == {second["number"]}
+    assert w.worker_pass() == 0  # nothing left to do
 
 
-def test_deleting_a_pool_with_a_failing_carrier_releases_everything_eventually(
-    client: TestClient,
-    auth: dict[str, str],
-    site: Site,
-    carrier: Carrier,
-    database: Database,
-    settings: Settings,
-) -> None:
-    pool = client.post(API, json=session_pool(site, size=3), headers=auth).json()
-    numbers = in_service(database, pool["id"])
-    carrier.script.fail_next(2)  # the second release fails
-    assert client.delete(f"{API}/{pool['id']}", headers=auth).status_code == 204
+def test_deleting_a_pool_with_a_failing_carrier_releases_everything_eventually(w: World) -> None:
+    pool = w.client.post(API, json=session_pool(w.site, size=3), headers=w.auth).json()
+    numbers = w.in_service(pool["id"])
+    w.carrier.script.fail_next(2)  # the second release fails
+    assert w.client.delete(f"{API}/{pool['id']}", headers=w.auth).status_code == 204
 
-    assert client.get(API, headers=auth).json() == []
-    statuses = sorted(trackers(database, pool["id"]).values())
+    assert w.client.get(API, headers=w.auth).json() == []
+    statuses = sorted(w.trackers(pool["id"]).values())
     assert statuses == ["released", "released", "releasing"]
-    table = refresh_routing(database, settings)
+    table = refresh_routing(w.database, w.settings)
     assert all(table.lookup(number) is None for number in numbers)
 
-    assert worker_pass(database, carrier, settings) == 1
-    assert set(trackers(database, pool["id"]).values()) == {"released"}
-    assert carrier.owned() == set()
+    assert w.worker_pass() == 1
+    assert set(w.trackers(pool["id"]).values()) == {"released"}
+    assert w.carrier.owned() == set()
 
 
 # -- a slow carrier holds up nobody ------------------------------------------------------------
 
 
-def test_a_slow_purchase_holds_no_lock_health_calls_and_writes_go_on(
-    client: TestClient,
-    auth: dict[str, str],
-    site: Site,
-    carrier: Carrier,
-    database: Database,
-    settings: Settings,
-) -> None:
-    old = session_pool(site, size=1, name="Old", priority=10)
-    existing = client.post(API, json=old, headers=auth).json()
-    [known] = in_service(database, existing["id"])
-    refresh_routing(database, settings)
-    carrier.gate_buys.clear()  # the carrier now takes as long as the test wants
-    carrier.in_carrier.clear()
+def test_a_slow_purchase_holds_no_lock_health_calls_and_writes_go_on(w: World) -> None:
+    old = session_pool(w.site, size=1, name="Old", priority=10)
+    existing = w.client.post(API, json=old, headers=w.auth).json()
+    [known] = w.in_service(existing["id"])
+    refresh_routing(w.database, w.settings)
+    w.carrier.gate_buys.clear()  # the carrier now takes as long as the test wants
+    w.carrier.in_carrier.clear()
     answers: list[int] = []
     buyer = threading.Thread(
         target=lambda: answers.append(
-            client.post(API, json=session_pool(site, size=2), headers=auth).status_code
+            w.client.post(API, json=session_pool(w.site, size=2), headers=w.auth).status_code
         )
     )
     buyer.start()
     try:
-        assert carrier.in_carrier.wait(DEADLINE)  # a purchase is in the carrier now
-        assert client.get("/healthz").status_code == 200
-        call = voice_request(settings, to_number=known, from_number="+15125550777")
-        answer = client.post(call.path, data=call.data, headers=call.headers)
+        assert w.carrier.in_carrier.wait(DEADLINE)  # a purchase is in the carrier now
+        assert w.client.get("/healthz").status_code == 200
+        call = voice_request(w.settings, to_number=known, from_number="+15125550777")
+        answer = w.client.post(call.path, data=call.data, headers=call.headers)
         assert answer.status_code == 200
         assert f">{BUSINESS}</Number>" in answer.text  # forwarded to the business
         # A visitor gets a number in service, never one being bought.
-        seen = client.post(
+        seen = w.client.post(
             "/t/visit",
-            content=json.dumps({"k": site.public_key, "u": "https://acme.test/"}),
-            headers={"Origin": "https://acme.test", "Content-Type": "text/plain"},
+            content=json.dumps({"k": w.site.public_key, "u": "https://acme.example/"}),
+            headers={"Origin": "https://acme.example", "Content-Type": "text/plain"},
         )
         assert seen.status_code == 200, seen.text
         assert [n["number"] for n in seen.json()["numbers"]] == [known]
         # The database takes writes meanwhile (on SQLite: nobody holds the write lock).
-        other = client.post("/api/v1/sites", json={"name": "Other"}, headers=auth)
+        other = w.client.post("/api/v1/sites", json={"name": "Other"}, headers=w.auth)
         assert other.status_code == 201
-        progress = [p for p in client.get(API, headers=auth).json() if p["name"] == "Website"]
+        progress = [p for p in w.client.get(API, headers=w.auth).json() if p["name"] == "Website"]
         assert progress[0]["trackers"]["provisioning"] == 2  # the operator sees the purchase
         assert answers == []
     finally:
-        carrier.gate_buys.set()
+        w.carrier.gate_buys.set()
         buyer.join(DEADLINE)
     assert answers == [201]
 
@@ -292,78 +275,53 @@ def test_a_slow_purchase_holds_no_lock_health_calls_and_writes_go_on(
 # -- several workers ---------------------------------------------------------------------------
 
 
-def test_two_workers_release_each_number_once(
-    client: TestClient,
-    auth: dict[str, str],
-    site: Site,
-    carrier: Carrier,
-    database: Database,
-    settings: Settings,
-) -> None:
-    pool = client.post(API, json=session_pool(site, size=2), headers=auth).json()
-    carrier.script.fail_next(1, 2)  # both releases of the deletion fail: the worker's job now
-    client.delete(f"{API}/{pool['id']}", headers=auth)
-    assert sorted(trackers(database, pool["id"]).values()) == ["releasing", "releasing"]
+def test_two_workers_release_each_number_once(w: World) -> None:
+    pool = w.client.post(API, json=session_pool(w.site, size=2), headers=w.auth).json()
+    w.carrier.script.fail_next(1, 2)  # both releases of the deletion fail: the worker's job now
+    w.client.delete(f"{API}/{pool['id']}", headers=w.auth)
+    assert sorted(w.trackers(pool["id"]).values()) == ["releasing", "releasing"]
 
-    carrier.gate_releases.clear()
-    carrier.in_carrier.clear()
-    carrier.entered = 0
+    w.carrier.gate_releases.clear()
+    w.carrier.in_carrier.clear()
+    w.carrier.entered = 0
     settled: list[int] = []
-    workers = [
-        threading.Thread(target=lambda: settled.append(worker_pass(database, carrier, settings)))
-        for _ in range(2)
-    ]
+    workers = [threading.Thread(target=lambda: settled.append(w.worker_pass())) for _ in range(2)]
     workers[0].start()
     try:
-        assert carrier.in_carrier.wait(DEADLINE)  # the first worker holds a claim, in the carrier
+        assert w.carrier.in_carrier.wait(DEADLINE)  # the first worker holds a claim, in the carrier
         workers[1].start()  # the second claims what is left, or nothing
-        wait_for(lambda: carrier.entered == 2 or not workers[1].is_alive(), "the second worker")
+        wait_for(lambda: w.carrier.entered == 2 or not workers[1].is_alive(), "the second worker")
     finally:
-        carrier.gate_releases.set()
+        w.carrier.gate_releases.set()
         for worker in workers:
             worker.join(DEADLINE)
     assert sum(settled) == 2
-    assert len(carrier.releases) == len(set(carrier.releases)) == 2  # each number once
-    assert carrier.owned() == set()
-    assert set(trackers(database, pool["id"]).values()) == {"released"}
+    assert len(w.carrier.releases) == len(set(w.carrier.releases)) == 2  # each number once
+    assert w.carrier.owned() == set()
+    assert set(w.trackers(pool["id"]).values()) == {"released"}
 
 
-def test_a_dead_workers_claim_is_taken_over_after_the_timeout(
-    client: TestClient,
-    auth: dict[str, str],
-    site: Site,
-    carrier: Carrier,
-    database: Database,
-    settings: Settings,
-    clock: FrozenClock,
-) -> None:
-    pool = client.post(API, json=session_pool(site, size=1), headers=auth).json()
-    with database.session() as db:  # a process marked it and died before the carrier call
+def test_a_dead_workers_claim_is_taken_over_after_the_timeout(w: World, clock: FrozenClock) -> None:
+    pool = w.client.post(API, json=session_pool(w.site, size=1), headers=w.auth).json()
+    with w.database.session() as db:  # a process marked it and died before the carrier call
         tracker = db.scalars(select(Tracker).where(Tracker.pool_id == pool["id"])).one()
         tracker.status, tracker.claimed_by, tracker.claimed_at = "releasing", "dead", clock.now()
 
-    assert worker_pass(database, carrier, settings) == 0  # a fresh claim is respected
+    assert w.worker_pass() == 0  # a fresh claim is respected
     clock.advance(seconds=CLAIM_TIMEOUT.total_seconds() + 1)
-    assert worker_pass(database, carrier, settings) == 1
-    assert carrier.owned() == set()
+    assert w.worker_pass() == 1
+    assert w.carrier.owned() == set()
 
 
 # -- deleting a site ---------------------------------------------------------------------------
 
 
 def test_deleting_a_site_releases_its_numbers_and_keeps_its_calls(
-    client: TestClient,
-    auth: dict[str, str],
-    site: Site,
-    carrier: Carrier,
-    database: Database,
-    settings: Settings,
-    account: Account,
-    clock: FrozenClock,
+    w: World, account: Account, clock: FrozenClock
 ) -> None:
-    pool = client.post(API, json=session_pool(site, size=3), headers=auth).json()
-    numbers = in_service(database, pool["id"])
-    with database.session() as db:
+    pool = w.client.post(API, json=session_pool(w.site, size=3), headers=w.auth).json()
+    numbers = w.in_service(pool["id"])
+    with w.database.session() as db:
         tracker = db.scalars(select(Tracker).where(Tracker.pool_id == pool["id"])).first()
         assert tracker is not None
         db.add(
@@ -380,23 +338,23 @@ def test_deleting_a_site_releases_its_numbers_and_keeps_its_calls(
             )
         )
 
-    assert client.delete(f"/api/v1/sites/{site.id}", headers=auth).status_code == 204
+    assert w.client.delete(f"/api/v1/sites/{w.site.id}", headers=w.auth).status_code == 204
 
-    assert client.get("/api/v1/sites", headers=auth).json() == []
-    assert client.get(f"/api/v1/sites/{site.id}", headers=auth).status_code == 404
-    assert client.get(API, headers=auth).json() == []
-    assert carrier.owned() == set()  # 3 bought, 3 released
-    assert len(carrier.releases) == 3
-    table = refresh_routing(database, settings)
+    assert w.client.get("/api/v1/sites", headers=w.auth).json() == []
+    assert w.client.get(f"/api/v1/sites/{w.site.id}", headers=w.auth).status_code == 404
+    assert w.client.get(API, headers=w.auth).json() == []
+    assert w.carrier.owned() == set()  # 3 bought, 3 released
+    assert len(w.carrier.releases) == 3
+    table = refresh_routing(w.database, w.settings)
     assert all(table.lookup(number) is None for number in numbers)
-    calls = client.get("/api/v1/calls", headers=auth).json()["calls"]
+    calls = w.client.get("/api/v1/calls", headers=w.auth).json()["calls"]
     assert [c["provider_call_id"] for c in calls] == ["CA-before-delete"]
-    with database.reader() as db:
+    with w.database.reader() as db:
         stored_pool = db.get_one(Pool, pool["id"])
         assert stored_pool.deleted_at is not None
-        assert db.get_one(Site, site.id).deleted_at is not None
+        assert db.get_one(Site, w.site.id).deleted_at is not None
     # A new pool on a deleted site is refused.
-    refused = client.post(API, json=session_pool(site), headers=auth)
+    refused = w.client.post(API, json=session_pool(w.site), headers=w.auth)
     assert refused.status_code == 422
 
 

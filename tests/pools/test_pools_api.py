@@ -14,7 +14,7 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Pool, Site, Tracker
 from callpool.settings import Settings
-from tests.pools.conftest import BUSINESS, IDLE, AddVisits, RecordingSandbox, add_site
+from tests.pools.conftest import BUSINESS, IDLE, AddVisits, RecordingSandbox, add_site, session_pool
 
 API = "/api/v1/pools"
 
@@ -26,17 +26,6 @@ def app(
     from callpool.app import create_app
 
     return create_app(settings, database, provider)
-
-
-def session_pool(site: Site, **fields: Any) -> dict[str, Any]:
-    return {
-        "site_id": site.id,
-        "name": "Website",
-        "kind": "session",
-        "original_number": BUSINESS,
-        "area_code": "512",
-        "size": 3,
-    } | fields
 
 
 def count_rows(database: Database, model: type[Any]) -> int:

@@ -113,13 +113,14 @@ def _new_pool(db: Session, account_id: int, data: PoolCreate) -> Pool:
 
 def _forget_pool(deps: Deps, pool_id: int) -> None:
     """A pool whose numbers could not be bought is not created. If a number bought for it
-    could not be given back yet, the pool stays as deleted until the worker releases it."""
+    could not be given back yet (or the worker took a purchase over after a long stall), the
+    pool stays as deleted and the worker releases what is left."""
     with deps.database.session() as db:
         pool = db.get_one(Pool, pool_id)
-        if repository.count_trackers(db, pool_id, (RELEASING,)):
-            pool.deleted_at = clock.now()
-        else:
+        if db.scalar(select(Tracker.id).where(Tracker.pool_id == pool_id).limit(1)) is None:
             db.delete(pool)
+        else:
+            pool.deleted_at = clock.now()
 
 
 def list_pools(deps: Deps, account_id: int, site_id: int | None = None) -> list[PoolOut]:
@@ -144,7 +145,7 @@ def update_pool(deps: Deps, account_id: int, pool_id: int, data: PoolUpdate) -> 
         for name, value in changes.items():
             if value is None and name not in CLEARABLE:
                 raise Invalid(f"{name} cannot be null", field=name)
-        old_size, old_number = pool.size, pool.original_number
+        old_size, old_number, kind = pool.size, pool.original_number, pool.kind
         for name, value in changes.items():
             setattr(pool, name, value)
         pool.updated_at = clock.now()
@@ -163,8 +164,7 @@ def update_pool(deps: Deps, account_id: int, pool_id: int, data: PoolUpdate) -> 
         except (ProviderError, Conflict):
             _set_size(deps, pool_id, old_size)
             raise
-    if data.model_dump(exclude_unset=True) and _kind(deps, pool_id) != SESSION:
-        # Every change of a source-level pool rebalances it.
+    if kind != SESSION:  # every change of a source-level pool rebalances it
         _rebalance(deps, pool_id)
     _routing_changed(deps)
     return get_pool(deps, account_id, pool_id)
@@ -495,11 +495,6 @@ def _set_size(deps: Deps, pool_id: int, size: int | None, *, shrink_by: int = 0)
     with deps.database.session() as db:
         pool = db.get_one(Pool, pool_id)
         pool.size = size if size is not None else max(pool.size - shrink_by, 0)
-
-
-def _kind(deps: Deps, pool_id: int) -> str:
-    with deps.database.reader() as db:
-        return db.get_one(Pool, pool_id).kind
 
 
 def _pool_out(db: Session, pool: Pool) -> PoolOut:
