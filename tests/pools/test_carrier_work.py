@@ -25,12 +25,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from callpool import worker
 from callpool.app import create_app
 from callpool.calls.routing import refresh_routing
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Call, Pool, Site, Tracker
 from callpool.pools.provisioning import CLAIM_TIMEOUT, finish_carrier_work
+from callpool.pools.rebalance import rebalance_due_pools
 from callpool.settings import Settings
 from callpool.telephony.base import PurchasedNumber
 from callpool.telephony.sandbox.book import FileBook
@@ -224,6 +226,38 @@ def test_deleting_a_pool_with_a_failing_carrier_releases_everything_eventually(w
     assert all(table.lookup(number) is None for number in numbers)
 
     assert w.worker_pass() == 1
+    assert set(w.trackers(pool["id"]).values()) == {"released"}
+    assert w.carrier.owned() == set()
+
+
+def test_the_worker_fills_an_automated_pool_through_a_flaky_carrier(
+    w: World, clock: FrozenClock
+) -> None:
+    body = session_pool(w.site, kind="automated", size=2, utilization=0.5)
+    pool = w.client.post(API, json=body, headers=w.auth).json()
+    with w.database.session() as db:
+        db.get_one(Pool, pool["id"]).size = 4  # as a size change the carrier failed to follow
+    clock.advance(minutes=5)
+    w.carrier.script.fail_next(3)  # search, buy, buy (fails): the carrier goes down
+
+    assert rebalance_due_pools(w.database, w.carrier, public_url=w.settings.public_url) == 1
+    statuses = sorted(w.trackers(pool["id"]).values())
+    assert statuses == ["available", "available", "available", "provisioning"]
+    assert len(w.carrier.owned()) == 3
+
+    assert w.worker_pass() == 1  # the next pass buys the reserved number
+    assert sorted(w.trackers(pool["id"]).values()) == ["available"] * 4
+    assert w.carrier.owned() == w.in_service(pool["id"])
+
+
+def test_the_worker_loop_retries_releases(w: World) -> None:
+    pool = w.client.post(API, json=session_pool(w.site, size=2), headers=w.auth).json()
+    w.carrier.script.fail_next(1, 2)
+    w.client.delete(f"{API}/{pool['id']}", headers=w.auth)
+    assert w.carrier.owned() != set()
+
+    worker.run_once(w.database, w.settings, w.carrier)
+
     assert set(w.trackers(pool["id"]).values()) == {"released"}
     assert w.carrier.owned() == set()
 
