@@ -39,7 +39,8 @@ safe(() => {
   let home = new URL(script.src).origin;
   let server = cfg.server || home;
   let storeKey = 'callpool:' + cfg.key;
-  let consent = cfg.consent != 'required';
+  // `data-consent` ("required"): nothing is stored until `callpool('consent', true)`.
+  let consent = !cfg.consent;
   // The visit answer {v, s, exp, hb, src, numbers, bot}, plus `l`: the lease length in ms.
   let state;
   let shown = {};
@@ -116,11 +117,11 @@ safe(() => {
   };
 
   let api = safe((name, arg) => commands[name](arg));
-  let queued = w.callpool?.q || [];
+  let queued = w.callpool?.q;
   w.callpool = api;
   api.t = trail; // the debug view reads it
   // Consent given before the script loaded must apply before storage is first read.
-  queued.forEach((args) => api(...args));
+  queued?.forEach((args) => api(...args));
 
   if (consent) state = load(storeKey);
   page();
@@ -128,12 +129,14 @@ safe(() => {
   // A page restored from the back/forward cache is a new pageview, maybe of an expired session.
   on(w, 'pageshow', (e) => e.persisted && page());
   // Hidden (another tab or app, or leaving: the last event a mobile browser reliably fires)
-  // marks the time of the last activity; visible again extends the lease at once.
-  on(d, 'visibilitychange', () => extend('heartbeat'));
-  // A tel: link in any written form: its digits end with the last 7 of one number shown.
+  // marks the time of the last activity. Visible again: the lease is extended at once, or, if
+  // it ended meanwhile (its number may be someone else's now), the server is asked again.
+  on(d, 'visibilitychange', () => (d.hidden || live() ? extend('heartbeat') : page()));
+  // A tel: link in any written form: its digits end with the last 7 of one number shown. (No
+  // state yet: `state.numbers` throws, and `safe` swallows it.)
   on(d, 'click', (e) => {
     let a = e.target.closest?.(TEL);
-    let hit = a && live() && state.numbers.find((x) => digits(a.href).endsWith(digits(x.number).slice(-7)));
+    let hit = a && state.numbers.find((x) => digits(a.href).endsWith(digits(x.number).slice(-7)));
     hit && send('event', { e: 'tel_click', n: hit.number });
   });
 })();

@@ -334,7 +334,7 @@ def test_heartbeat_while_visible_and_a_last_beacon_on_pagehide(
     # fires), then none while in the background; coming back sends one at once.
     with page.expect_request(lambda r: r.url.endswith("/t/heartbeat")):
         page.evaluate(HIDE)
-    page.clock.run_for(answer["hb"] * 3000)
+    page.clock.run_for(answer["hb"] * 2000 + 10)  # two beats' time, within the lease
     page.wait_for_timeout(200)
     assert len(traffic.to("/t/heartbeat")) == 2
     with page.expect_request(lambda r: r.url.endswith("/t/heartbeat")):
@@ -348,6 +348,24 @@ def test_heartbeat_while_visible_and_a_last_beacon_on_pagehide(
             break
         page.wait_for_timeout(50)
     assert last_seen(live_server, answer["s"]) > seen
+
+
+def test_a_tab_shown_again_after_its_lease_ended_asks_the_server_again(
+    page: Page, live_server: Server, site: DemoSite, traffic: Traffic
+) -> None:
+    page.clock.install()
+    answer = open_page(page, live_server.page_url(site.key, "home.html"))
+    expect(page.locator("#tel")).to_have_attribute("href", f"tel:{answer['numbers'][0]['number']}")
+    page.evaluate(HIDE)
+    lease = answer["exp"] - page.evaluate("Date.now()")
+    page.clock.run_for(lease + 1000)  # its number may be someone else's by now
+    with page.expect_response(lambda r: r.url.endswith("/t/visit")) as again:
+        page.evaluate(SHOW)
+    assert again.value.status == 200
+    [_, asked] = traffic.bodies("/t/visit")
+    assert (asked["v"], asked["s"]) == (answer["v"], answer["s"])
+    number = again.value.json()["numbers"][0]["number"]
+    expect(page.locator("#tel")).to_have_attribute("href", f"tel:{number}")
 
 
 def last_seen(server: Server, session_id: str) -> datetime:
