@@ -92,6 +92,12 @@ def _fixture_router(server_url: Callable[[], str]) -> APIRouter:
     def failing_visit() -> JSONResponse:
         return JSONResponse({"detail": "database unavailable"}, status_code=500)
 
+    # An error the snippet can read (the app's own errors carry CORS headers).
+    @router.post("/broken/t/visit")
+    def broken_visit() -> JSONResponse:
+        headers = {"Access-Control-Allow-Origin": "*"}
+        return JSONResponse({"detail": "something broke"}, status_code=500, headers=headers)
+
     # What a proxy or captive portal does: 200 with its own page (readable: it allows CORS).
     @router.post("/portal/t/visit")
     def portal_visit() -> HTMLResponse:

@@ -376,7 +376,7 @@ def last_seen(server: Server, session_id: str) -> datetime:
 
 
 @pytest.mark.parametrize("debug", ["", "&callpool_debug=1"])
-@pytest.mark.parametrize("server", ["down", "slow", "failing", "portal", "odd"])
+@pytest.mark.parametrize("server", ["down", "slow", "failing", "broken", "portal", "odd"])
 def test_a_server_down_slow_failing_or_answering_nonsense_leaves_the_original_number(
     page: Page, live_server: Server, site: DemoSite, server: str, debug: str
 ) -> None:
@@ -390,7 +390,12 @@ def test_a_server_down_slow_failing_or_answering_nonsense_leaves_the_original_nu
         page.wait_for_timeout(1500)  # until the slow answer has come and gone, unused
     if debug:  # the snippet has handled the outcome, and the debug view shows it
         page.wait_for_function("callpool.t.some(e => typeof e[1] == 'number')")
-        expected = "keeps its own number" if server in ("portal", "odd") else "No answer"
+        expected = {
+            "broken": "The server answered 500: the page keeps its own number. The server "
+            "said: \u201csomething broke\u201d",
+            "portal": "not a visit answer (a proxy or captive portal page?)",
+            "odd": "not a visit answer",
+        }.get(server, "No answer")
         expect(page.locator("#callpool-debug .body")).to_contain_text(expected)
     expect(page.locator("#number")).to_have_text("Call (512) 555-0000")
     expect(page.locator("#tel")).to_have_attribute("href", "tel:+15125550000")

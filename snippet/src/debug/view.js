@@ -163,7 +163,9 @@ function show() {
     e.target.textContent = panel.classList.toggle('closed') ? 'Show' : 'Hide';
   };
   root.querySelector('.end').onclick = () => {
-    sessionStorage.callpool_debug = 0;
+    try {
+      sessionStorage.callpool_debug = 0;
+    } catch {}
     host.remove();
   };
   document.body.appendChild(host);
