@@ -8,6 +8,7 @@ from typing import Any
 import phonenumbers
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from callpool.assignment.rules import validate_rules
 from callpool.dashboard import install
@@ -182,7 +183,8 @@ async def create_pool(request: Request, viewer: CurrentViewer, site_id: int) -> 
     form = await request.form()
     try:
         data = build(PoolCreate, pool_create_data(form, site))
-        pool = pools.create_pool(deps_of(request), viewer.account_id, data)
+        # Buying numbers waits on the carrier: in a worker thread, never on the event loop.
+        pool = await run_in_threadpool(pools.create_pool, deps_of(request), viewer.account_id, data)
     except FormInvalid as invalid:
         return _pool_form(request, viewer, site, form, invalid.errors, 422)
     except Invalid as error:
@@ -329,7 +331,8 @@ async def change_settings(request: Request, viewer: CurrentViewer, pool_id: int)
     form = await request.form()
     try:
         update = build(PoolUpdate, settings_update_data(form, pool.kind, site.region))
-        pools.update_pool(deps, viewer.account_id, pool_id, update)
+        # A size change buys or releases numbers: off the event loop, like any carrier call.
+        await run_in_threadpool(pools.update_pool, deps, viewer.account_id, pool_id, update)
     except FormInvalid as invalid:
         return _pool_page(request, viewer, pool_id, settings_form=form, errors=invalid.errors)
     except Invalid as error:
