@@ -291,7 +291,8 @@ async def set_target(request: Request, viewer: CurrentViewer, pool_id: int) -> R
     data, errors = target_update_data(form, site.region)
     try:
         update = build(PoolUpdate, data, extra=errors)
-        pools.update_pool(deps, viewer.account_id, pool_id, update)
+        # A source-level pool rebalances on every change, which may buy numbers: off the loop.
+        await run_in_threadpool(pools.update_pool, deps, viewer.account_id, pool_id, update)
     except FormInvalid as invalid:
         return _pool_page(request, viewer, pool_id, form, invalid.errors, 422)
     except Invalid as error:
