@@ -4,8 +4,9 @@
 
 // Country codes are prefix-free: 1 and 7 have one digit, these have two, all others three.
 const CC2 = /^(2[07]|3[0-469]|4[013-9]|5[1-8]|6[0-6]|8[1246]|9[0-58])/;
-// What may stand between two digits of one written number: spaces, dots, dashes, brackets, slashes.
-export const SEP = '[\\s.()/\\-\u2010-\u2015]{0,3}';
+// What may stand between two digits of one written number: spaces, dots, dashes, brackets,
+// slashes, and the edges of elements (`<span>(512)</span> 555`), marked by a NUL (see `rewrite`).
+export const SEP = '[\\0\\s.()/\\-\u2010-\u2015]{0,4}';
 // Text that is never changed: code, styles, fields (inputs have no text nodes, their values are
 // never touched), what the site marks, what a visitor may be editing.
 export const NOSWAP = 'script,style,textarea,[data-callpool-noswap],[contenteditable]';
@@ -36,32 +37,37 @@ function selected(map, text, to) {
   if (d.length > 5) map[d] = d[0] == 0 ? '0' + to.slice(1 - d.length) : to.slice(-d.length);
 }
 
-function matcher(map) {
+// No digit may follow a number (`5125550000123` is an order number), but one may come before it:
+// the page's text is read as one string (see `swapIn`), and `78701` then `512-555-0000` in two
+// blocks of minified HTML read `78701512-555-0000`. Digits right before it are kept.
+export function matcher(map) {
   let keys = Object.keys(map);
-  // `(^|\D)` rather than a lookbehind, which older Safari cannot parse.
-  return keys.length && RegExp('(^|\\D)(' + keys.map((k) => k.split('').join(SEP)).join('|') + ')(?!\\d)', 'g');
+  return keys.length && RegExp('(' + keys.map((k) => k.split('').join(SEP)).join('|') + ')(?!\\d)', 'g');
 }
 
 // Places where a tracking number is shown, counted by the swap in progress (see `swap`).
 let found;
 
 // Rewrites numbers in a run of strings read as one text; returns the new strings, or 0 if none changed.
+// The strings are joined with a NUL between them: no digit of the next node ends a number
+// (`512-555-0000` then `24/7` in the next block).
 function rewrite(parts, re, map) {
-  let text = parts.join('');
+  let text = parts.join('\0');
   let chars;
   let m;
   re.lastIndex = 0;
   while ((m = re.exec(text))) {
-    let from = digits(m[2]);
+    let from = digits(m[1]);
     let to = map[from];
     chars = chars || text.split('');
     found++;
     // Same length: digit for digit. Otherwise the last digit takes the rest (or gives up its own).
-    for (let i = m.index + m[1].length, x = 0; i < re.lastIndex; i++)
+    for (let i = m.index, x = 0; i < re.lastIndex; i++)
       if (/\d/.test(chars[i])) chars[i] = ++x < from.length ? to[x - 1] || '' : to.slice(x - 1);
   }
   let at = 0;
-  return chars && parts.map((p) => chars.slice(at, (at += p.length)).join(''));
+  // Each string's characters, then past the NUL after it (`at++`: evaluated, not passed on).
+  return chars && parts.map((p) => chars.slice(at, (at += p.length), at++).join(''));
 }
 
 function swapIn(root, map) {
@@ -70,7 +76,6 @@ function swapIn(root, map) {
   if (!re || skipped(root)) return;
   // All the text under `root`, read as one string: a number split across elements
   // (`<span>(555)</span> 000-1234`) is found, and the digits written back into each node.
-  // The matcher's guards (no digit right before or after) keep apart what blocks hold apart.
   let nodes = [];
   // No filter callback: a JS callback per node is ~17× slower than checking the parent here.
   let walker = document.createTreeWalker(root, 4);

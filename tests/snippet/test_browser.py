@@ -113,6 +113,10 @@ def test_every_written_form_is_swapped_keeping_its_separators(
         # Split across inline elements: each element keeps its part.
         "#split": us(number),
         "#split .area": f"({digits[:3]})",
+        # Minified HTML: a block ending in digits right before the number's block.
+        "#zip": "Austin, TX 78701",
+        "#after-zip": us(number, "{a}-{b}-{c}"),
+        "#hours": "24/7 service",
     }
     for selector, text in expected.items():
         expect(page.locator(selector)).to_have_text(text)

@@ -2,7 +2,7 @@
 // Fetched only in debug mode (see ../debug.js), so its size costs visitors nothing. It reads the
 // snippet's trail (`callpool.t`) and redraws on each new entry. In a shadow root: the page's
 // styles do not reach it, and the snippet neither swaps nor counts the numbers it shows.
-import { SEP, digits, forms, national } from '../swap.js';
+import { digits, forms, matcher, national } from '../swap.js';
 
 const script = document.querySelector('script[data-key]');
 const key = script?.dataset.key;
@@ -34,9 +34,8 @@ const lastVisit = () => trail.filter((e) => typeof e[1] == 'number').pop();
 function places(numbers) {
   const map = {};
   numbers.forEach((n) => forms(map, n, n));
-  const keys = Object.keys(map);
-  if (!keys.length) return 0;
-  const re = RegExp('(^|\\D)(' + keys.map((k) => k.split('').join(SEP)).join('|') + ')(?!\\d)', 'g');
+  const re = matcher(map);
+  if (!re) return 0;
   const tels = [...document.querySelectorAll('a[href^="tel:" i]')].map((a) => a.getAttribute('href'));
   return [document.body.innerText, ...tels].reduce((sum, text) => sum + (text.match(re) || []).length, 0);
 }
