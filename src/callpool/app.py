@@ -18,6 +18,7 @@ from callpool.db import Database
 from callpool.demo.api import router as demo_router
 from callpool.errors import Conflict, Invalid, NotFound
 from callpool.hot_routes import HotRoutesApp
+from callpool.integrations.webhooks.api import router as outgoing_webhooks_router
 from callpool.pools.api import router as pools_router
 from callpool.reports.api import router as reports_router
 from callpool.sessions.api import router as sessions_router
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(webhooks_router)
     app.include_router(pools_router)
     app.include_router(reports_router)
+    app.include_router(outgoing_webhooks_router)
     app.include_router(dashboard_router)
 
     return app

@@ -108,6 +108,25 @@ class Settings(BaseSettings):
         "from the local routing table (the carrier gives up after 15 s).",
     )
     worker_interval_seconds: float = 60.0
+    outbox_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often the worker looks for webhooks and emails to deliver.",
+    )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let webhook endpoints resolve to private, loopback or link-local "
+        "addresses (tests, internal deployments). Off: tenants cannot make the server call "
+        "into its own network.",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://user:pass@host:587 (STARTTLS), smtps://…:465 (TLS) or "
+        "smtp+plain://host:25 (no TLS, local relays). Unset: email is off.",
+    )
+    email_from: str | None = Field(
+        default=None, description="The From address of emails (default: callpool@<public host>)."
+    )
 
     @field_validator("database_url")
     @classmethod

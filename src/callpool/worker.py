@@ -1,8 +1,11 @@
-"""Periodic jobs: rebalancing automated pools, replaying calls spooled during an outage.
+"""Periodic jobs: rebalancing automated pools, replaying calls spooled during an outage,
+delivering the outbox (webhooks, email).
 
 `callpool worker` runs them in a loop; with SQLite (one machine, one file) `callpool serve`
 runs the same loop in a background thread so the embedded set-up needs no second process.
 Each job is safe to run in several processes at once (see the jobs' own claims and locks).
+The outbox is delivered in a loop of its own, every ``outbox_interval_seconds`` (1 s), so a
+webhook leaves within a second or so of its event rather than at the next minute's round.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Callable
 
 from callpool.calls.service import replay_spool
 from callpool.db import Database
+from callpool.integrations import jobs as integrations
 from callpool.pools.provisioning import carrier_job
 from callpool.pools.rebalance import rebalance_job
 from callpool.reports.rollup import rollup_days
@@ -39,14 +43,24 @@ def jobs() -> list[tuple[str, Job]]:
         ),
         # Reports read closed days from daily rollups: write the days not rolled up yet.
         ("roll up report days", lambda database, _settings, _provider: rollup_days(database)),
+        # Yesterday's call digest for the users who asked for one.
+        (
+            "write daily digests",
+            lambda database, settings, _provider: integrations.digests(database, settings),
+        ),
     ]
+
+
+def deliver_outbox(database: Database, settings: Settings, _provider: Provider) -> object:
+    """Webhooks and emails due now (retries included); a read when there are none."""
+    return integrations.deliver(database, settings)
 
 
 SLOW_JOB_SECONDS = 1.0
 
 
 def run_once(database: Database, settings: Settings, provider: Provider) -> None:
-    for name, job in jobs():
+    for name, job in [*jobs(), ("deliver outbox", deliver_outbox)]:
         started = time.perf_counter()
         try:
             job(database, settings, provider)
@@ -60,9 +74,27 @@ def run_once(database: Database, settings: Settings, provider: Provider) -> None
 def run_forever(
     database: Database, settings: Settings, provider: Provider, stop: threading.Event
 ) -> None:
+    outbox = threading.Thread(
+        target=_deliver_forever,
+        args=(database, settings, provider, stop),
+        daemon=True,
+        name="outbox",
+    )
+    outbox.start()
     while not stop.is_set():
         run_once(database, settings, provider)
         stop.wait(settings.worker_interval_seconds)
+    outbox.join()
+
+
+def _deliver_forever(
+    database: Database, settings: Settings, provider: Provider, stop: threading.Event
+) -> None:
+    while not stop.wait(settings.outbox_interval_seconds):
+        try:
+            deliver_outbox(database, settings, provider)
+        except Exception:  # the database away, a bug: the next round tries again
+            log.exception("worker job deliver outbox failed")
 
 
 def start_in_background(

@@ -24,6 +24,7 @@ from callpool.calls.attribution import WITHHELD, Attribution, attribute
 from callpool.calls.routing import Route, route_of, routing_table
 from callpool.db import Database
 from callpool.errors import Invalid
+from callpool.integrations import events
 from callpool.models import Call, Pageview, Pool, Tracker
 from callpool.settings import Settings
 from callpool.telephony.base import Forward, InboundCall, StatusUpdate
@@ -155,6 +156,7 @@ def record_call(
             raise
         return _routed_as_before(db, existing)
     _attribute(db, call, tracker, pool, timedelta(hours=settings.attribution_window_hours))
+    events.call_stored(db, call)  # outbox rows in this transaction: webhooks
     return Routed(route.forward_to, route.record, route.whisper, route)
 
 
@@ -242,6 +244,7 @@ def apply_status(db: Session, update: StatusUpdate, at: datetime) -> bool:
             call.duration = update.duration
         if STATUS_RANK[update.status] >= TERMINAL_RANK and call.ended_at is None:
             call.ended_at = at
+            events.call_ended(db, call)  # call.completed, call emails (outbox)
     elif update.duration is not None and call.duration is None:
         call.duration = update.duration  # a stale callback may still carry what we lack
     return True

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from callpool.dashboard import api, insights, setup
+from callpool.dashboard import api, insights, integrations, setup
 
 router = APIRouter()
 router.include_router(api.root)
 router.include_router(api.router)
 router.include_router(setup.router)
 router.include_router(insights.router)
+router.include_router(integrations.router)

@@ -10,6 +10,13 @@ from callpool.models.account import (
 )
 from callpool.models.base import Base, UTCDateTime
 from callpool.models.call import Call
+from callpool.models.integration import (
+    DeliveryAttempt,
+    EmailPreference,
+    OutboxCursor,
+    OutboxMessage,
+    WebhookEndpoint,
+)
 from callpool.models.pool import Pool, PoolEvent
 from callpool.models.rollup import DailyCallStats, DailySessionStats, HourlyPoolStats, RolledDay
 from callpool.models.site import Site
@@ -23,10 +30,14 @@ __all__ = [
     "Call",
     "DailyCallStats",
     "DailySessionStats",
+    "DeliveryAttempt",
+    "EmailPreference",
     "HourlyPoolStats",
     "Lease",
     "LoginFailures",
     "Membership",
+    "OutboxCursor",
+    "OutboxMessage",
     "Pageview",
     "Pool",
     "PoolEvent",
@@ -40,4 +51,5 @@ __all__ = [
     "UserSession",
     "VisitSession",
     "Visitor",
+    "WebhookEndpoint",
 ]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 03:07:41.361228
+Create Date: 2026-12-01 03:25:29.829619
 """
 
 from collections.abc import Sequence
@@ -39,6 +39,12 @@ def upgrade() -> None:
             batch_op.f("ix_login_failures_expires_at"), ["expires_at"], unique=False
         )
 
+    op.create_table(
+        "outbox_cursors",
+        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_outbox_cursors")),
+    )
     op.create_table(
         "rolled_days",
         sa.Column("day", sa.Date(), nullable=False),
@@ -108,6 +114,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_daily_call_stats_day"), ["day"], unique=False)
 
     op.create_table(
+        "email_preferences",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("calls", sa.String(length=10), nullable=False),
+        sa.Column("daily_digest", sa.Boolean(), nullable=False),
+        sa.Column("last_digest_on", sa.Date(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_email_preferences_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_email_preferences_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_email_preferences")),
+        sa.UniqueConstraint("user_id", "account_id", name=op.f("uq_email_preferences_user_id")),
+    )
+    with op.batch_alter_table("email_preferences", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_email_preferences_account_id"), ["account_id"], unique=False
+        )
+
+    op.create_table(
         "memberships",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -128,6 +162,39 @@ def upgrade() -> None:
     with op.batch_alter_table("memberships", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_memberships_account_id"), ["account_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_memberships_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("target_id", sa.Integer(), nullable=False),
+        sa.Column("event", sa.String(length=40), nullable=False),
+        sa.Column("message_id", sa.String(length=40), nullable=False),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=True),
+        sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("lease_until", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("claim", sa.String(length=40), nullable=True),
+        sa.Column("window_started_at", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("delivered_at", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_outbox_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_outbox_dedupe_key")),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_account_id"), ["account_id"], unique=False)
+        batch_op.create_index("ix_outbox_due", ["state", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_outbox_target", ["kind", "target_id", "id"], unique=False)
 
     op.create_table(
         "sites",
@@ -169,6 +236,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_user_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "webhook_endpoints",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("url", sa.String(length=2000), nullable=False),
+        sa.Column("events", sa.JSON(), nullable=False),
+        sa.Column("description", sa.String(length=200), nullable=True),
+        sa.Column("secret", sa.String(length=100), nullable=False),
+        sa.Column("previous_secret", sa.String(length=100), nullable=True),
+        sa.Column("previous_secret_until", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("disabled_at", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("disabled_reason", sa.String(length=500), nullable=True),
+        sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_webhook_endpoints_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoints")),
+    )
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_webhook_endpoints_account_id"), ["account_id"], unique=False
+        )
+
+    op.create_table(
         "daily_session_stats",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=False),
@@ -186,6 +281,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_daily_session_stats_day"), ["day"], unique=False)
         batch_op.create_index(
             "ix_daily_session_stats_site_day", ["site_id", "dimension", "day"], unique=False
+        )
+
+    op.create_table(
+        "delivery_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.Integer(), nullable=False),
+        sa.Column("at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("ok", sa.Boolean(), nullable=False),
+        sa.Column("response_code", sa.Integer(), nullable=True),
+        sa.Column("response_start", sa.Text(), nullable=True),
+        sa.Column("latency_ms", sa.Integer(), nullable=True),
+        sa.Column("error", sa.String(length=500), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["outbox.id"],
+            name=op.f("fk_delivery_attempts_message_id_outbox"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delivery_attempts")),
+    )
+    with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_delivery_attempts_message_id"), ["message_id"], unique=False
         )
 
     op.create_table(
@@ -577,11 +695,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pools_account_id"))
 
     op.drop_table("pools")
+    with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_delivery_attempts_message_id"))
+
+    op.drop_table("delivery_attempts")
     with op.batch_alter_table("daily_session_stats", schema=None) as batch_op:
         batch_op.drop_index("ix_daily_session_stats_site_day")
         batch_op.drop_index(batch_op.f("ix_daily_session_stats_day"))
 
     op.drop_table("daily_session_stats")
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_endpoints_account_id"))
+
+    op.drop_table("webhook_endpoints")
     with op.batch_alter_table("user_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_user_sessions_user_id"))
 
@@ -590,11 +716,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sites_account_id"))
 
     op.drop_table("sites")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_target")
+        batch_op.drop_index("ix_outbox_due")
+        batch_op.drop_index(batch_op.f("ix_outbox_account_id"))
+
+    op.drop_table("outbox")
     with op.batch_alter_table("memberships", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_memberships_user_id"))
         batch_op.drop_index(batch_op.f("ix_memberships_account_id"))
 
     op.drop_table("memberships")
+    with op.batch_alter_table("email_preferences", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_email_preferences_account_id"))
+
+    op.drop_table("email_preferences")
     with op.batch_alter_table("daily_call_stats", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_daily_call_stats_day"))
         batch_op.drop_index("ix_daily_call_stats_account_day")
@@ -606,6 +742,7 @@ def downgrade() -> None:
     op.drop_table("api_keys")
     op.drop_table("users")
     op.drop_table("rolled_days")
+    op.drop_table("outbox_cursors")
     with op.batch_alter_table("login_failures", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_failures_expires_at"))
 

@@ -1,0 +1,227 @@
+"""Dashboard pages for what leaves callpool: webhook endpoints with their deliveries, and each
+user's email choices (or word that email is off, without SMTP).
+
+Handlers stay thin: the forms become the REST API's input models, the webhooks service does
+the work, scoped to the viewer's account (another account's endpoint is a 404 page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer
+from callpool.dashboard.forms import FormInvalid, build, checkbox, from_invalid, text
+from callpool.dashboard.render import DashboardRoute, redirect, render
+from callpool.db import Database
+from callpool.errors import Conflict, Invalid
+from callpool.integrations.email import notices, smtp
+from callpool.integrations.payloads import EVENTS
+from callpool.integrations.webhooks import repository, service
+from callpool.integrations.webhooks.schemas import WebhookCreate, WebhookUpdate
+from callpool.settings import Settings
+
+router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
+
+
+def _database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _fields(form: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "url": text(form, "url"),
+        "events": [event for event in EVENTS if checkbox(form, f"event:{event}")],
+        "description": text(form, "description"),
+    }
+
+
+# -- webhook endpoints ----------------------------------------------------------------------
+
+
+@router.get("/webhooks")
+def webhooks_page(request: Request, viewer: CurrentViewer) -> Response:
+    return _list(request, viewer, form={}, errors={})
+
+
+def _list(
+    request: Request,
+    viewer: Viewer,
+    *,
+    form: Mapping[str, Any],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    with _database(request).reader() as db:
+        endpoints = repository.list_endpoints(db, viewer.account_id)
+    return render(
+        request,
+        "webhooks.html",
+        status_code,
+        title="Webhooks",
+        viewer=viewer,
+        endpoints=endpoints,
+        events=EVENTS,
+        form=form,
+        errors=errors,
+    )
+
+
+@router.post("/webhooks", dependencies=[CsrfChecked])
+async def create_webhook(request: Request, viewer: CurrentViewer) -> Response:
+    form = await request.form()
+    try:
+        fields = build(WebhookCreate, _fields(form))
+        with _database(request).session() as db:
+            endpoint = service.create_endpoint(db, _settings(request), viewer.account_id, fields)
+            endpoint_id = endpoint.id
+    except FormInvalid as invalid:
+        return _list(request, viewer, form=dict(form), errors=invalid.errors, status_code=422)
+    except Invalid as refused:
+        errors = from_invalid(refused).errors
+        return _list(request, viewer, form=dict(form), errors=errors, status_code=422)
+    return redirect(request, f"/dashboard/webhooks/{endpoint_id}?created=1")
+
+
+@router.get("/webhooks/{endpoint_id}")
+def webhook_page(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+    notice = "Endpoint added." if request.query_params.get("created") else None
+    return _endpoint(request, viewer, endpoint_id, notice=notice)
+
+
+def _endpoint(
+    request: Request,
+    viewer: Viewer,
+    endpoint_id: int,
+    *,
+    form: Mapping[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    with _database(request).reader() as db:
+        endpoint = repository.get_endpoint(db, viewer.account_id, endpoint_id)
+        page = service.deliveries(db, viewer.account_id, endpoint_id, limit=50, before=None)
+    current = {"url": endpoint.url, "description": endpoint.description or ""}
+    for event in endpoint.events:
+        current[f"event:{event}"] = "on"
+    return render(
+        request,
+        "webhook.html",
+        status_code,
+        title=f"Webhook {endpoint.url}",
+        viewer=viewer,
+        endpoint=endpoint,
+        deliveries=page.deliveries,
+        events=EVENTS,
+        form=form if form is not None else current,
+        errors=errors or {},
+        notice=notice,
+    )
+
+
+@router.post("/webhooks/{endpoint_id}", dependencies=[CsrfChecked])
+async def change_webhook(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+    form = await request.form()
+    try:
+        changes = build(WebhookUpdate, _fields(form))
+        with _database(request).session() as db:
+            service.update_endpoint(db, _settings(request), viewer.account_id, endpoint_id, changes)
+    except FormInvalid as invalid:
+        return _endpoint(
+            request, viewer, endpoint_id, form=dict(form), errors=invalid.errors, status_code=422
+        )
+    except Invalid as refused:
+        errors = from_invalid(refused).errors
+        return _endpoint(
+            request, viewer, endpoint_id, form=dict(form), errors=errors, status_code=422
+        )
+    return _endpoint(request, viewer, endpoint_id, notice="Saved.")
+
+
+@router.post("/webhooks/{endpoint_id}/enable", dependencies=[CsrfChecked])
+def enable_webhook(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+    with _database(request).session() as db:
+        service.update_endpoint(
+            db, _settings(request), viewer.account_id, endpoint_id, WebhookUpdate(enabled=True)
+        )
+    return _endpoint(request, viewer, endpoint_id, notice="Enabled: new events are sent again.")
+
+
+@router.post("/webhooks/{endpoint_id}/rotate", dependencies=[CsrfChecked])
+def rotate_webhook_secret(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+    with _database(request).session() as db:
+        service.rotate_secret(db, viewer.account_id, endpoint_id)
+    notice = "New secret below. The old one still signs deliveries, beside it, for 24 hours."
+    return _endpoint(request, viewer, endpoint_id, notice=notice)
+
+
+@router.post("/webhooks/{endpoint_id}/delete", dependencies=[CsrfChecked])
+def delete_webhook(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+    with _database(request).session() as db:
+        service.delete_endpoint(db, viewer.account_id, endpoint_id)
+    return redirect(request, "/dashboard/webhooks")
+
+
+@router.post(
+    "/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver", dependencies=[CsrfChecked]
+)
+def redeliver(
+    request: Request, viewer: CurrentViewer, endpoint_id: int, delivery_id: int
+) -> Response:
+    try:
+        with _database(request).session() as db:
+            service.redeliver(db, viewer.account_id, endpoint_id, delivery_id)
+    except Conflict as conflict:
+        return _endpoint(request, viewer, endpoint_id, notice=str(conflict), status_code=409)
+    return _endpoint(request, viewer, endpoint_id, notice="Queued: it is sent again now.")
+
+
+# -- email ----------------------------------------------------------------------------------
+
+
+@router.get("/email")
+def email_page(request: Request, viewer: CurrentViewer) -> Response:
+    return _email(request, viewer)
+
+
+def _email(request: Request, viewer: Viewer, notice: str | None = None) -> Response:
+    with _database(request).reader() as db:
+        chosen = notices.preference(db, viewer.account_id, viewer.user_id)
+        calls, digest = chosen.calls, chosen.daily_digest
+    return render(
+        request,
+        "email.html",
+        title="Email",
+        viewer=viewer,
+        email_on=smtp.is_on(_settings(request)),
+        calls=calls,
+        daily_digest=digest,
+        notice=notice,
+    )
+
+
+@router.post("/email", dependencies=[CsrfChecked])
+async def choose_email(request: Request, viewer: CurrentViewer) -> Response:
+    form = await request.form()
+    calls = text(form, "calls") or notices.OFF
+    if calls not in notices.CALL_CHOICES:
+        calls = notices.OFF
+    with _database(request).session() as db:
+        notices.choose(
+            db,
+            viewer.account_id,
+            viewer.user_id,
+            calls=calls,
+            daily_digest=checkbox(form, "daily_digest"),
+        )
+    return _email(request, viewer, notice="Saved.")

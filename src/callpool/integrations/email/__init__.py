@@ -1,0 +1,1 @@
+"""Email: call notifications, daily digests and notices, sent from the outbox over SMTP."""

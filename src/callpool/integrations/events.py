@@ -1,0 +1,174 @@
+"""Events become outbox messages, in the transaction of the event.
+
+``call_stored`` and ``call_ended`` are called by ``callpool.calls.service`` where a call is
+stored and where it reaches a final status: one line each there. Accounts with no endpoint for
+the event and no one to email pay one or two indexed reads, nothing more.
+
+``pool.exhausted`` is derived by the worker from ``pool_events`` (``exhausted_pools``) rather
+than written by the visit path: exhaustion is recorded there already, durably and in the
+visit's own transaction; reading it afterwards keeps the hottest path as it is, and gives one
+place to send at most one message per pool per endpoint per hour, however many visits found
+the pool full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from itertools import takewhile
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from callpool import clock
+from callpool.db import Database
+from callpool.integrations import outbox, payloads
+from callpool.integrations.email import notices
+from callpool.integrations.webhooks.repository import WEBHOOK
+from callpool.models import Call, OutboxCursor, OutboxMessage, Pool, PoolEvent, WebhookEndpoint
+
+EXHAUSTED = "exhausted"  # PoolEvent.kind, as callpool.assignment.service writes it
+CURSOR = "pool.exhausted"
+# Events are read in id order once this old: a visit's transaction that took an id earlier
+# has committed by then (PostgreSQL batches give up after 2 s), so none is skipped.
+SETTLE = timedelta(seconds=10)
+PER_POOL = timedelta(hours=1)
+READ_AT_ONCE = 5000
+
+
+def call_stored(db: Session, call: Call) -> None:
+    """``call.started``; and ``call.attributed`` when the call was attributed to a visit or a
+    source (attribution is settled when the call is stored)."""
+    events = [payloads.CALL_STARTED]
+    if call.session_id is not None or call.source is not None:
+        events.append(payloads.CALL_ATTRIBUTED)
+    _emit_call(db, call, events, email=False)
+
+
+def call_ended(db: Session, call: Call) -> None:
+    """``call.completed`` (with status and duration), and the call emails users asked for."""
+    _emit_call(db, call, [payloads.CALL_COMPLETED], email=True)
+
+
+def _emit_call(db: Session, call: Call, events: Sequence[str], *, email: bool) -> None:
+    endpoints = _endpoints(db, call.account_id)
+    wanted = [(event, [e for e in endpoints if event in e.events]) for event in events]
+    recipients = notices.call_recipients(db, call) if email else []
+    if not recipients and not any(targets for _event, targets in wanted):
+        return
+    data = payloads.call_data(db, call)
+    for event, targets in wanted:
+        message_id = outbox.new_message_id()  # one message, sent to each endpoint
+        body = payloads.envelope(event, data)
+        for endpoint in targets:
+            outbox.enqueue(
+                db,
+                account_id=call.account_id,
+                kind=WEBHOOK,
+                target_id=endpoint.id,
+                event=event,
+                payload=body,
+                message_id=message_id,
+            )
+    if recipients:
+        notices.call_emails(db, call.account_id, data, recipients)
+
+
+def _endpoints(db: Session, account_id: int) -> list[WebhookEndpoint]:
+    return list(
+        db.scalars(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.account_id == account_id, WebhookEndpoint.enabled.is_(True)
+            )
+        )
+    )
+
+
+# pool.exhausted, from pool_events
+
+
+def exhausted_pools(database: Database) -> int:
+    """Turn new exhaustion events into ``pool.exhausted`` messages; returns how many were
+    written. A read when there is nothing new (no write lock on SQLite)."""
+    with database.reader() as db:
+        position = db.scalar(select(OutboxCursor.position).where(OutboxCursor.name == CURSOR))
+        new = db.scalar(_events_after(position or 0).limit(1))
+    if new is None:
+        return 0
+    try:
+        with database.session() as db:
+            return _exhausted_pools(db)
+    except IntegrityError:  # another worker created the cursor first: its turn
+        return 0
+
+
+def _events_after(position: int) -> Select[int, int, datetime]:
+    return (
+        select(PoolEvent.id, PoolEvent.pool_id, PoolEvent.at)
+        .where(PoolEvent.kind == EXHAUSTED, PoolEvent.id > position)
+        .order_by(PoolEvent.id)
+    )
+
+
+def _exhausted_pools(db: Session) -> int:
+    now = clock.now()
+    # FOR UPDATE: one worker at a time moves the cursor (SQLite's BEGIN IMMEDIATE does that).
+    cursor = db.get(OutboxCursor, CURSOR, with_for_update=True)
+    if cursor is None:
+        cursor = OutboxCursor(name=CURSOR, position=0)
+        db.add(cursor)
+        db.flush()
+    rows = db.execute(_events_after(cursor.position).limit(READ_AT_ONCE)).all()
+    settled = list(takewhile(lambda row: row.at <= now - SETTLE, rows))
+    if not settled:
+        return 0
+    pools: dict[int, list[tuple[int, str]]] = {}
+    for row in settled:
+        pools.setdefault(row.pool_id, []).append((row.id, row.at.isoformat()))
+    written = sum(_pool_exhausted(db, pool_id, seen) for pool_id, seen in pools.items())
+    cursor.position = settled[-1].id
+    return written
+
+
+def _pool_exhausted(db: Session, pool_id: int, seen: list[tuple[int, str]]) -> int:
+    pool = db.get(Pool, pool_id)
+    if pool is None:
+        return 0
+    endpoints = [e for e in _endpoints(db, pool.account_id) if payloads.POOL_EXHAUSTED in e.events]
+    written = 0
+    message_id = outbox.new_message_id()
+    first_id, first_at = seen[0]
+    body = payloads.envelope(
+        payloads.POOL_EXHAUSTED, payloads.pool_data(pool, first_at=first_at, events=len(seen))
+    )
+    for endpoint in endpoints:
+        prefix = f"{payloads.POOL_EXHAUSTED}:{endpoint.id}:{pool.id}:"
+        if _sent_within(db, prefix, PER_POOL):
+            continue
+        outbox.enqueue(
+            db,
+            account_id=pool.account_id,
+            kind=WEBHOOK,
+            target_id=endpoint.id,
+            event=payloads.POOL_EXHAUSTED,
+            payload=body,
+            message_id=message_id,
+            dedupe_key=f"{prefix}{first_id}",
+        )
+        written += 1
+    return written
+
+
+def _sent_within(db: Session, prefix: str, period: timedelta) -> bool:
+    return (
+        db.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.dedupe_key.startswith(prefix, autoescape=True),
+                OutboxMessage.created_at > clock.now() - period,
+            )
+            .limit(1)
+        )
+        is not None
+    )

@@ -1,0 +1,31 @@
+"""The worker's integration jobs, and the kinds of delivery the outbox knows.
+
+A new kind of delivery (Google Ads, GA4) is a module with a ``DELIVERY`` and one line in
+``KINDS``.
+"""
+
+from __future__ import annotations
+
+from callpool.db import Database
+from callpool.integrations import events, outbox
+from callpool.integrations.email import notices, smtp
+from callpool.integrations.webhooks import sender
+from callpool.integrations.webhooks.repository import WEBHOOK
+from callpool.settings import Settings
+
+KINDS: dict[str, outbox.Delivery] = {
+    WEBHOOK: sender.DELIVERY,
+    notices.EMAIL: smtp.DELIVERY,
+}
+
+
+def deliver(database: Database, settings: Settings) -> int:
+    """Prompt work, run every ``outbox_interval_seconds``: new pool.exhausted messages, then
+    whatever is due. Both only read when there is nothing to do."""
+    events.exhausted_pools(database)
+    return outbox.deliver_due(database, settings, KINDS)
+
+
+def digests(database: Database, settings: Settings) -> int:
+    """Daily digests, written once a day per user who wants one (when email is on)."""
+    return notices.daily_digests(database) if smtp.is_on(settings) else 0

@@ -1,0 +1,1 @@
+"""Outgoing webhooks per the Standard Webhooks specification: endpoints, signing, delivery."""
