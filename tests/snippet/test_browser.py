@@ -515,6 +515,23 @@ def test_the_debug_view_explains_the_visit_in_words(
     assert page.locator("#callpool-debug").count() == 0
 
 
+def test_the_debug_view_says_what_was_not_found_and_what_a_selector_matched(
+    page: Page, live_server: Server, make_site: Callable[..., DemoSite]
+) -> None:
+    site = make_site([("+15125550000", None), (None, ".booking-number")], prefix="+1800555")
+    open_page(page, live_server.page_url(site.key, "nonumber.html", "&callpool_debug=1"))
+    text = debug_view(page)
+    assert "A tracking number is shown in 0 places on this page" in text
+    assert text.count("Not found on this page") == 2
+    assert "in elements matching .booking-number (0 on this page)" in text
+
+    page.goto(live_server.page_url(site.key, "two.html"))  # the same session, from storage
+    expect(page.locator("#booking")).not_to_have_text("(800) 555-0100")
+    text = debug_view(page)
+    assert "in elements matching .booking-number (1 on this page)" in text
+    assert "Not found on this page" not in text
+
+
 def test_visitors_download_no_debug_view(
     page: Page, live_server: Server, site: DemoSite, context: BrowserContext
 ) -> None:
