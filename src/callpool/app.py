@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,14 +35,20 @@ def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
     provider: Provider | None = None,
+    *,
+    database_ready: threading.Event | None = None,
 ) -> FastAPI:
+    """``database_ready``: set once the database is migrated (``callpool serve`` may start
+    while it is down, and serve calls from the routing table meanwhile); default: it is."""
     settings = with_secret(settings or get_settings())  # never an app without a secret
     database = database or Database(settings.database_url)
     provider = provider or provider_for(settings)
+    ready = database_ready if database_ready is not None else _set_event()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if settings.bootstrap_api_key:
+        # Down at start: ``callpool serve`` creates the key once the database is back.
+        if settings.bootstrap_api_key and ready.is_set():
             with database.session() as db:
                 ensure_bootstrap_key(db, settings.bootstrap_api_key)
         stop_checkpoints = database.checkpoint_in_background() if database.is_sqlite else None
@@ -65,6 +72,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.provider = provider
+    app.state.database_ready = ready
 
     _map_domain_errors(app)
 
@@ -87,6 +95,12 @@ def create_app(
     app.include_router(dashboard_router)
 
     return app
+
+
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
 
 
 def _map_domain_errors(app: FastAPI) -> None:

@@ -5,16 +5,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 
+from sqlalchemy.exc import DBAPIError
+
 from callpool import worker
+from callpool.accounts.service import ensure_bootstrap_key
+from callpool.calls.routing import refresh_routing, routing_table
 from callpool.db import Database
 from callpool.seeding import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo
 from callpool.settings import Settings, get_settings
+from callpool.telephony.base import Provider
 from callpool.telephony.registry import provider_for
+
+log = logging.getLogger("callpool")
+# A database down at start is tried again after 1 s, 2 s, 4 s … up to this.
+RECOVERY_BACKOFF_MAX_SECONDS = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -91,9 +102,76 @@ def run_migrate(_args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     settings = _settings_for(args)
     database = Database(settings.database_url)
-    database.migrate()
-    _serve(settings, database, args)
+    provider = provider_for(settings)
+    _serve(settings, database, provider, _start_database(database, settings, provider), args)
     return 0
+
+
+def _start_database(database: Database, settings: Settings, provider: Provider) -> threading.Event:
+    """Migrate, then start what needs the database; the event is set once that is done.
+
+    A database that is down does not stop the start: calls are forwarded from the routing
+    table file meanwhile (and spooled), and a thread keeps trying until the database answers.
+    """
+    ready = threading.Event()
+    try:
+        _database_up(database, settings, provider, ready)
+    except Exception as error:
+        log.error(
+            "database unreachable at start (%s): forwarding calls to the %d numbers in %s, "
+            "trying again in the background",
+            _one_line(error),
+            len(routing_table(settings)),
+            settings.routing_cache_path,
+        )
+        threading.Thread(
+            target=_recover,
+            args=(database, settings, provider, ready),
+            daemon=True,
+            name="database-recovery",
+        ).start()
+    return ready
+
+
+def _database_up(
+    database: Database, settings: Settings, provider: Provider, ready: threading.Event
+) -> None:
+    database.migrate()
+    ready.set()  # the app's spool drainer starts storing calls
+    if database.is_sqlite:
+        # One file on one machine: run the periodic jobs here instead of in `callpool worker`.
+        worker.start_in_background(database, settings, provider)
+
+
+def _recover(
+    database: Database, settings: Settings, provider: Provider, ready: threading.Event
+) -> None:
+    delay = 1.0
+    while True:
+        time.sleep(delay)
+        try:
+            _database_up(database, settings, provider, ready)
+            # What the app's start did not do while the database was down.
+            refresh_routing(database, settings)
+            if settings.bootstrap_api_key:
+                with database.session() as db:
+                    ensure_bootstrap_key(db, settings.bootstrap_api_key)
+        except Exception as error:
+            if not ready.is_set():
+                delay = min(delay * 2, RECOVERY_BACKOFF_MAX_SECONDS)
+                log.debug("database still unreachable: %s", _one_line(error))
+                continue
+            # Migrated: calls are stored; the routing refresh and the key retry on their own.
+            log.error("database is back, but finishing the start failed: %s", _one_line(error))
+            return
+        log.warning("database reachable: migrated, storing the calls spooled meanwhile")
+        return
+
+
+def _one_line(error: Exception) -> str:
+    """The driver's own words (not SQLAlchemy's wrapper with its link), on one line."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig else error
+    return " ".join(str(cause).split())
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -101,9 +179,11 @@ def run_demo(args: argparse.Namespace) -> int:
     if settings.telephony_provider != "sandbox":
         raise ValueError("the demo runs on the sandbox provider: unset CALLPOOL_TELEPHONY_PROVIDER")
     database = Database(settings.database_url)
-    database.migrate()
+    provider = provider_for(settings)
+    ready = threading.Event()
+    _database_up(database, settings, provider, ready)  # the demo seeds: it needs the database
     with database.session() as db:
-        demo = ensure_demo(db, settings, provider_for(settings))
+        demo = ensure_demo(db, settings, provider)
     base = settings.public_url
     print(f"""
 callpool demo is ready.
@@ -117,7 +197,7 @@ callpool demo is ready.
     if demo.api_key:
         print(f"  API key (shown once):                         {demo.api_key}")
     print()
-    _serve(settings, database, args)
+    _serve(settings, database, provider, ready, args)
     return 0
 
 
@@ -144,16 +224,18 @@ def _settings_for(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _serve(settings: Settings, database: Database, args: argparse.Namespace) -> None:
+def _serve(
+    settings: Settings,
+    database: Database,
+    provider: Provider,
+    ready: threading.Event,
+    args: argparse.Namespace,
+) -> None:
     import uvicorn  # slow to import; the other commands do without it
 
     from callpool.app import create_app
 
-    provider = provider_for(settings)
-    if database.is_sqlite:
-        # One file on one machine: run the periodic jobs here instead of in `callpool worker`.
-        worker.start_in_background(database, settings, provider)
-    app = create_app(settings, database, provider)
+    app = create_app(settings, database, provider, database_ready=ready)
     # What is loaded by now lives as long as the process: keep it out of the cyclic garbage
     # collector's full passes, which otherwise stall every request in flight. And collect
     # less often: a visit allocates a few hundred objects, nearly all freed by reference

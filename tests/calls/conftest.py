@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from twilio.request_validator import RequestValidator
 
+from callpool.calls import spool
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import (
@@ -170,12 +173,43 @@ def post_webhook(
     params: dict[str, str],
     *,
     provider: str = "twilio",
+    settle: bool = True,
 ) -> Response:
-    """POST ``params`` to ``path``, signed the way the carrier signs it."""
+    """POST ``params`` to ``path``, signed the way the carrier signs it; unless ``settle`` is
+    False, wait until the app has stored what the webhook spooled (after answering it)."""
     token = settings.twilio_auth_token if provider == "twilio" else settings.secret_key
     assert token
     signature = twilio_signature(token, settings.public_url + path, params)
-    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    answer = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    if settle:
+        settled(settings)
+    return answer
+
+
+def settled(settings: Settings, timeout: float = 20.0) -> None:
+    """Wait until the spool is empty: every call and status the app took is stored.
+
+    Empty twice in a row: a listing taken while the drainer renames an entry to claim it may
+    see neither name.
+    """
+    empty_before = False
+
+    def drained() -> bool:
+        nonlocal empty_before
+        empty, was_empty = spool.pending(settings.call_spool_dir) == 0, empty_before
+        empty_before = empty
+        return empty and was_empty
+
+    wait_for(drained, "the spool to drain", timeout)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout} s waiting for {what}")
+        time.sleep(0.02)
 
 
 def voice_params(to: str, *, call_id: str = "CA1", caller: str = CALLER) -> dict[str, str]:

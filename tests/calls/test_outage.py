@@ -1,4 +1,6 @@
-"""The database goes away: calls are still forwarded, spooled, and stored once it is back."""
+"""The database goes away: calls are still forwarded, spooled, and stored once it is back.
+
+(``test_serve_outage.py`` does the same with real ``callpool serve`` processes.)"""
 
 from __future__ import annotations
 
@@ -8,15 +10,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from callpool.app import create_app
-from callpool.calls.service import replay_spool
+from callpool.calls import spool
+from callpool.calls.routing import refresh_routing
+from callpool.calls.service import receive_call, receive_status, replay, replay_spool
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Site
 from callpool.settings import Settings
-from tests.calls.conftest import BUSINESS, CALLER, Factory, calls_in, post_webhook, voice_params
+from callpool.telephony.base import InboundCall, StatusUpdate
+from tests.calls.conftest import (
+    BUSINESS,
+    CALLER,
+    Factory,
+    calls_in,
+    post_webhook,
+    settled,
+    voice_params,
+)
 
 VOICE, STATUS = "/webhooks/twilio/voice", "/webhooks/twilio/status"
 
@@ -27,8 +41,17 @@ def unreachable_url(database: Database, tmp_path: Path) -> str:
     return "postgresql+psycopg://postgres@127.0.0.1:1/callpool?connect_timeout=3"
 
 
-def spooled(settings: Settings) -> list[Path]:
-    return sorted(settings.call_spool_dir.glob("*.json"))
+def spooled(settings: Settings) -> int:
+    return spool.pending(settings.call_spool_dir)
+
+
+def app_without_database(
+    settings: Settings, database: Database, tmp_path: Path
+) -> tuple[Settings, TestClient]:
+    """An app whose database is unreachable, with a routing table refreshed before it went."""
+    refresh_routing(database, settings)
+    down = settings.model_copy(update={"database_url": unreachable_url(database, tmp_path)})
+    return down, TestClient(create_app(down, Database(down.database_url)))
 
 
 def test_a_new_process_with_the_database_down_forwards_from_the_file_and_replays_later(
@@ -59,18 +82,20 @@ def test_a_new_process_with_the_database_down_forwards_from_the_file_and_replays
     )
     call_time = clock.now()
     with TestClient(create_app(down, Database(down.database_url))) as client:
-        answer = post_webhook(client, down, VOICE, voice_params(tracker.number))
+        answer = post_webhook(client, down, VOICE, voice_params(tracker.number), settle=False)
         clock.advance(minutes=2)
         done = {"CallSid": "CA1", "CallStatus": "completed", "CallDuration": "95"}
-        status = post_webhook(client, down, STATUS, done)
-        stranger = post_webhook(client, down, VOICE, voice_params("+15125550999", call_id="CA2"))
+        status = post_webhook(client, down, STATUS, done, settle=False)
+        stranger = post_webhook(
+            client, down, VOICE, voice_params("+15125550999", call_id="CA2"), settle=False
+        )
 
     assert answer.status_code == 200
     assert '<Dial callerId="+14155550123"' in answer.text
     assert "+15125550777</Number>" in answer.text
     assert status.status_code == 200
     assert "<Dial" not in stranger.text
-    assert len(spooled(down)) == 2
+    assert spooled(down) == 2
     assert calls_in(database) == []
 
     # The database is back; the worker replays the spool (an hour later).
@@ -86,55 +111,59 @@ def test_a_new_process_with_the_database_down_forwards_from_the_file_and_replays
     assert call.session_id == visit.id
     assert call.attribution_reason == "lease"
     assert (call.status, call.duration) == ("completed", 95)
-    assert spooled(down) == []
+    assert spooled(down) == 0
 
 
-def test_a_running_process_keeps_forwarding_when_its_database_goes_away(
-    settings: Settings,
-    database: Database,
-    factory: Factory,
-    site: Site,
-    tmp_path: Path,
+def test_a_call_retried_by_the_carrier_during_an_outage_is_stored_once(
+    settings: Settings, database: Database, factory: Factory, site: Site, tmp_path: Path
 ) -> None:
     tracker = factory.tracker(factory.pool(site))
-    app = create_app(settings, database)
-    with TestClient(app) as client:
-        gone = Database(unreachable_url(database, tmp_path))
-        app.state.database = gone
-        answer = post_webhook(client, settings, VOICE, voice_params(tracker.number))
-        replayed_while_down = replay_spool(gone, settings)
-        # The carrier retries the webhook once the database is back: still one call.
-        app.state.database = database
-        retried = post_webhook(client, settings, VOICE, voice_params(tracker.number))
+    down, app = app_without_database(settings, database, tmp_path)
+    with app as client:
+        answer = post_webhook(client, down, VOICE, voice_params(tracker.number), settle=False)
+        retried = post_webhook(client, down, VOICE, voice_params(tracker.number), settle=False)
+        replayed_while_down = replay_spool(Database(down.database_url), down)
 
     assert f"{BUSINESS}</Number>" in answer.text
     assert retried.text == answer.text
     assert replayed_while_down == 0
-    assert len(spooled(settings)) == 1  # given back, not lost
-    assert replay_spool(database, settings) == 1
+    assert spooled(down) == 2  # given back, not lost
+    assert replay_spool(database, down) == 2
     assert len(calls_in(database)) == 1
 
 
 def test_status_for_a_call_still_in_the_spool_waits_for_it(
-    settings: Settings,
-    database: Database,
-    factory: Factory,
-    site: Site,
-    tmp_path: Path,
+    settings: Settings, database: Database, factory: Factory, site: Site, tmp_path: Path
 ) -> None:
     tracker = factory.tracker(factory.pool(site))
-    app = create_app(settings, database)
-    with TestClient(app) as client:
-        app.state.database = Database(unreachable_url(database, tmp_path))
-        post_webhook(client, settings, VOICE, voice_params(tracker.number))
-        app.state.database = database
-        # The database is back before the worker replayed the call.
+    down, app = app_without_database(settings, database, tmp_path)
+    with app as client:
+        post_webhook(client, down, VOICE, voice_params(tracker.number), settle=False)
         done = {"CallSid": "CA1", "CallStatus": "busy", "SequenceNumber": "4"}
-        assert post_webhook(client, settings, STATUS, done).status_code == 200
+        assert post_webhook(client, down, STATUS, done, settle=False).status_code == 200
 
-    assert replay_spool(database, settings) == 2
+    assert replay_spool(database, down) == 2
     [call] = calls_in(database)
     assert call.status == "busy"
+
+
+def test_a_status_overtaking_its_call_in_another_replayer_waits_for_it(
+    settings: Settings, database: Database, factory: Factory, site: Site
+) -> None:
+    tracker = factory.tracker(factory.pool(site))
+    receive_call(database, settings, "twilio", InboundCall("CA1", tracker.number, CALLER))
+    receive_status(settings, StatusUpdate("CA1", "completed", duration=30, dialed=True))
+    # Another replayer (the worker, another process on this folder) has claimed the call.
+    claimed = next(spool.claim_all(settings.call_spool_dir))
+
+    overtaking = replay(database, settings)
+    assert (overtaking.stored, overtaking.unreachable) == (0, False)
+    assert spooled(settings) == 2  # the status was given back, not dropped
+
+    spool.release(claimed)  # say that replayer died: its claim goes back to the folder
+    assert replay_spool(database, settings) == 2
+    [call] = calls_in(database)
+    assert (call.status, call.duration) == ("completed", 30)
 
 
 def test_an_unreadable_spool_entry_is_set_aside_and_the_rest_replayed(
@@ -145,48 +174,63 @@ def test_an_unreadable_spool_entry_is_set_aside_and_the_rest_replayed(
     tmp_path: Path,
 ) -> None:
     tracker = factory.tracker(factory.pool(site))
-    app = create_app(settings, database)
-    with TestClient(app) as client:
-        app.state.database = Database(unreachable_url(database, tmp_path))
-        post_webhook(client, settings, VOICE, voice_params(tracker.number))
+    down, app = app_without_database(settings, database, tmp_path)
+    with app as client:
+        post_webhook(client, down, VOICE, voice_params(tracker.number), settle=False)
     (settings.call_spool_dir / "00000000000000000001-call-CAbad.json").write_text("{not json")
 
     assert replay_spool(database, settings) == 1
 
     assert len(calls_in(database)) == 1
-    assert spooled(settings) == []
+    assert spooled(settings) == 0
     failed = settings.call_spool_dir / "failed"
     assert (failed / "00000000000000000001-call-CAbad.json").exists()
 
 
 @contextmanager
-def calls_table_locked(database: Database) -> Iterator[None]:
-    """Another connection holds the calls table: the webhook's queries wait, as on a stuck
-    database, until it lets go."""
+def locked(database: Database, table: str) -> Iterator[None]:
+    """Another connection holds ``table`` (on SQLite: the write lock): the queries that need it
+    wait, as on a stuck database, until it lets go."""
     with database.engine.connect() as other:
         if database.is_sqlite:
             other.exec_driver_sql("SELECT 1")  # opens with BEGIN IMMEDIATE: the write lock
         else:
-            other.exec_driver_sql("LOCK TABLE calls IN ACCESS EXCLUSIVE MODE")
+            other.exec_driver_sql(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
         try:
             yield
         finally:
             other.rollback()
 
 
-def test_a_database_too_slow_to_answer_does_not_hold_up_the_call(
-    settings: Settings, database: Database, factory: Factory, site: Site
+def test_a_locked_database_does_not_hold_up_the_call_which_is_stored_after(
+    client: TestClient, settings: Settings, database: Database, factory: Factory, site: Site
 ) -> None:
     tracker = factory.tracker(factory.pool(site))
-    impatient = settings.model_copy(update={"webhook_db_deadline_seconds": 0.5})
-    app = create_app(impatient, database)
-    with TestClient(app) as client:
-        with calls_table_locked(database):
-            answer = post_webhook(client, impatient, VOICE, voice_params(tracker.number))
-            assert f"{BUSINESS}</Number>" in answer.text
-            assert len(spooled(impatient)) == 1
-        # The stuck request may store the call itself once the lock goes; the replay then
-        # finds it stored. Either way: one call.
-        replay_spool(database, impatient)
+    refresh_routing(database, settings)  # as any process does every minute
+    with locked(database, "calls"):
+        answer = post_webhook(client, settings, VOICE, voice_params(tracker.number), settle=False)
+        assert f"{BUSINESS}</Number>" in answer.text
+        retried = post_webhook(client, settings, VOICE, voice_params(tracker.number), settle=False)
+        assert retried.text == answer.text
+        assert spooled(settings) == 2  # not stored yet: the database cannot take it
+    settled(settings)
 
     assert [call.provider_call_id for call in calls_in(database)] == ["CA1"]
+
+
+def test_a_number_missing_from_the_table_asks_a_stuck_database_only_until_the_deadline(
+    settings: Settings, database: Database, factory: Factory, site: Site
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("SQLite's readers never wait for a lock (WAL)")
+    impatient = settings.model_copy(update={"webhook_db_deadline_seconds": 0.5})
+    with TestClient(create_app(impatient, database)) as client:
+        tracker = factory.tracker(factory.pool(site))  # bought after this process's refresh
+        with locked(database, "trackers"):
+            stuck = post_webhook(client, impatient, VOICE, voice_params(tracker.number))
+        found = post_webhook(client, impatient, VOICE, voice_params(tracker.number, call_id="CA2"))
+
+    assert "<Dial" not in stuck.text
+    assert "<Say" in stuck.text
+    assert f"{BUSINESS}</Number>" in found.text
+    assert [call.provider_call_id for call in calls_in(database)] == ["CA2"]

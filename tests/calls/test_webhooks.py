@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
-from callpool.calls.service import receive_call, simulate_call
+from callpool.calls.service import receive_call, replay_spool, simulate_call
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Site
@@ -22,6 +22,7 @@ from tests.calls.conftest import (
     Factory,
     calls_in,
     post_webhook,
+    settled,
     twilio_signature,
     voice_params,
 )
@@ -254,6 +255,7 @@ def test_sandbox_webhooks_are_signed_with_the_secret_key(
     answer = client.post(voice.path, data=voice.data, headers=voice.headers)
     done = simulate.status_request(settings, call_id=voice.call_id, status="completed", duration=7)
     client.post(done.path, data=done.data, headers=done.headers)
+    settled(settings)
     # A Twilio-signed request is no good on the sandbox's route, and the reverse.
     forged = post_webhook(client, settings, "/webhooks/sandbox/voice", voice.data)
 
@@ -331,10 +333,17 @@ def test_the_same_call_delivered_many_times_at_once_is_stored_once(
         start.wait()
         return receive_call(database, settings, "twilio", inbound)
 
+    def replay(_: int) -> int:
+        start.wait()
+        return replay_spool(database, settings)
+
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(deliver, range(6)))
+        # Several replayers at once (app processes, the worker) store it once.
+        replayed = sum(pool.map(replay, range(6)))
 
     assert all(answer is not None and answer.to == BUSINESS for answer in answers)
+    assert replayed == 6
     assert [call.provider_call_id for call in calls_in(database)] == ["CAdup"]
     assert spooled_nothing(settings)
 

@@ -1,9 +1,11 @@
 """Calls: route every one, store it, attribute it; apply status callbacks; read them back.
 
-The order of concerns in ``receive_call`` is the product's promise: the caller reaches the
-business first, the record comes second. Whatever goes wrong with the database or with
-attribution, the answer still ``<Dial>``s the tracker's original number; a call that could not
-be stored waits in the spool until ``replay_spool`` stores it.
+The order of concerns is the product's promise: the caller reaches the business first, the
+record comes second. A call is routed from the routing table (the database is asked only for a
+number the table lacks) and written to the local spool before it is answered; ``replay_spool``
+then stores and attributes it, at once in the background when the database answers, later when
+it does not. So a slow, locked or absent database never holds up a caller, and nothing the
+carrier told us is lost.
 """
 
 from __future__ import annotations
@@ -64,36 +66,32 @@ def whisper_url(settings: Settings, provider_name: str, words: str) -> str:
 def receive_call(
     database: Database, settings: Settings, provider_name: str, inbound: InboundCall
 ) -> Forward | None:
-    """Where to forward ``inbound``; None when its number is no tracker of ours."""
-    at = inbound.at or clock.now()
-    try:
-        with database.session() as db:
-            routed = record_call(db, provider_name, inbound, at, settings)
-    except Exception:  # the database is down, or a bug: either way the call goes through
-        log.exception("could not store call %s; routing it from the local table", inbound.call_id)
-        return route_from_table(settings, provider_name, inbound)
-    if routed is None:
-        log.warning("call %s to %s: no such tracker", inbound.call_id, inbound.to_number)
-        return None
-    if routed.route is not None:
-        routing_table(settings).remember(routed.route)
-    return forward(
-        settings, provider_name, inbound, routed.forward_to, routed.record, routed.whisper
+    """Where to forward ``inbound`` (spooled, to be stored); None when its number is no
+    tracker of ours. The webhook does the same with a deadline on the database's part."""
+    route = routing_table(settings).lookup(inbound.to_number) or find_route(
+        database, settings, inbound.to_number
     )
+    return None if route is None else take_call(settings, provider_name, inbound, route)
 
 
-def route_from_table(
-    settings: Settings, provider_name: str, inbound: InboundCall
-) -> Forward | None:
-    """Route without the database, and spool the call to be stored later.
-
-    Safe to run while ``receive_call`` for the same call is still stuck on the database: if
-    that one stores the call after all, the replay finds it stored and changes nothing.
-    """
-    route = routing_table(settings).lookup(inbound.to_number)
+def find_route(database: Database, settings: Settings, number: str) -> Route | None:
+    """A number the routing table lacks (a tracker bought in another process since its last
+    refresh): ask the database, and keep the answer in the table."""
+    with database.reader() as db:
+        found = repository.live_tracker(db, number)
+        route = None if found is None else route_of(*found)
     if route is None:
-        log.error("call %s to %s: not in the routing table", inbound.call_id, inbound.to_number)
+        log.warning("call to %s: no such tracker", number)
         return None
+    routing_table(settings).remember(route)
+    return route
+
+
+def take_call(
+    settings: Settings, provider_name: str, inbound: InboundCall, route: Route
+) -> Forward:
+    """Spool the call (synced to disk) and say where it goes. Blocks on the disk: run it off
+    the event loop. ``replay_spool`` stores it, once, whichever process replays it."""
     _spool_call(settings, provider_name, inbound, inbound.at or clock.now(), route)
     return forward(settings, provider_name, inbound, route.forward_to, route.record, route.whisper)
 
@@ -121,9 +119,19 @@ def forward(
 
 
 def record_call(
-    db: Session, provider_name: str, inbound: InboundCall, at: datetime, settings: Settings
+    db: Session,
+    provider_name: str,
+    inbound: InboundCall,
+    at: datetime,
+    settings: Settings,
+    *,
+    forwarded_to: str | None = None,
 ) -> Routed | None:
-    """Store the call once (idempotent on the provider's call id) and attribute it."""
+    """Store the call once (idempotent on the provider's call id) and attribute it.
+
+    ``forwarded_to``: where the answer sent it (from the routing table), if known; else where
+    the tracker forwards now.
+    """
     existing = repository.call_by_provider_id(db, inbound.call_id)
     if existing is not None:
         return _routed_as_before(db, existing)
@@ -140,7 +148,7 @@ def record_call(
         pool_id=pool.id,
         from_number=inbound.from_number,
         to_number=inbound.to_number,
-        forwarded_to=route.forward_to,
+        forwarded_to=forwarded_to or route.forward_to,
         started_at=at,
         status="ringing",
         status_rank=0,
@@ -203,18 +211,10 @@ def _spool_call(
 # Status callbacks
 
 
-def receive_status(database: Database, settings: Settings, update: StatusUpdate) -> None:
-    """Apply a status callback; unknown calls change nothing (the carrier still gets 200)."""
-    at = clock.now()
-    try:
-        with database.session() as db:
-            known = apply_status(db, update, at)
-    except Exception:
-        log.exception("could not store status of call %s; spooling it", update.call_id)
-        _spool_status(settings, update, at)
-        return
-    if not known and spool.has_pending_call(settings.call_spool_dir, update.call_id):
-        _spool_status(settings, update, at)  # its call waits in the spool: so does this
+def receive_status(settings: Settings, update: StatusUpdate) -> None:
+    """Spool a status callback (synced to disk) for ``replay_spool`` to apply after its call,
+    in arrival order; one about an unknown call then changes nothing. Blocks on the disk."""
+    _spool_status(settings, update, clock.now())
 
 
 def status_rank(update: StatusUpdate) -> int:
@@ -268,38 +268,59 @@ def _spool_status(settings: Settings, update: StatusUpdate, at: datetime) -> Non
 # The spool
 
 
-def replay_spool(database: Database, settings: Settings) -> int:
-    """Store what the spool holds, oldest first; returns how many entries were replayed.
+@dataclass(frozen=True)
+class Replayed:
+    stored: int  # entries stored (or found to change nothing) and removed
+    unreachable: bool  # stopped early: the database is away; the rest waits
 
-    Stops at the first sign the database is still away (the rest waits for the next run).
-    An entry that fails for any other reason is set aside in ``failed/`` with the reason.
-    """
-    replayed = 0
+
+def replay_spool(database: Database, settings: Settings) -> int:
+    """Store what the spool holds, oldest first; returns how many entries were replayed."""
+    replayed = replay(database, settings)
+    if replayed.unreachable:
+        log.warning("database unreachable; %d spooled entries stored so far", replayed.stored)
+    return replayed.stored
+
+
+def replay(database: Database, settings: Settings) -> Replayed:
+    """``replay_spool``, saying whether it stopped at the first sign the database is still
+    away (the rest waits for the next run). An entry that fails for any other reason is set
+    aside in ``failed/`` with the reason."""
+    stored = 0
     for entry in spool.claim_all(settings.call_spool_dir):
         try:
             with database.session() as db:
-                _replay(db, entry, settings)
+                applied = _replay(db, entry, settings)
         except UNREACHABLE:
             spool.release(entry)
-            log.warning("database still unreachable; %d spooled entries stored so far", replayed)
-            break
+            return Replayed(stored, unreachable=True)
         except Exception as error:
             log.exception("spooled %s cannot be stored", entry.path.name)
             spool.fail(entry.path, f"{type(error).__name__}: {error}")
             continue
-        spool.done(entry)
-        replayed += 1
-    return replayed
+        if applied:
+            spool.done(entry)
+            stored += 1
+        else:
+            spool.release(entry)  # its call is being stored by another replayer: next time
+    return Replayed(stored, unreachable=False)
 
 
-def _replay(db: Session, entry: spool.Entry, settings: Settings) -> None:
+def _replay(db: Session, entry: spool.Entry, settings: Settings) -> bool:
+    """Store one entry; False for a status whose call still waits in the spool."""
     data: dict[str, Any] = entry.data
     if entry.kind == spool.CALL:
         inbound = InboundCall(
             call_id=data["call_id"], to_number=data["to"], from_number=data["from"]
         )
-        if record_call(db, data["provider"], inbound, entry.at, settings) is None:
+        routed = record_call(
+            db, data["provider"], inbound, entry.at, settings, forwarded_to=data.get("forward_to")
+        )
+        if routed is None:
             log.warning("spooled call %s: tracker %s is gone", inbound.call_id, inbound.to_number)
+        elif routed.route is not None:
+            # What the database says now beats what this process's table said.
+            routing_table(settings).remember(routed.route)
     elif entry.kind == spool.STATUS:
         update = StatusUpdate(
             call_id=data["call_id"],
@@ -309,9 +330,12 @@ def _replay(db: Session, entry: spool.Entry, settings: Settings) -> None:
             sequence=data["sequence"],
             dialed=data["dialed"],
         )
-        apply_status(db, update, entry.at)
+        known = apply_status(db, update, entry.at)
+        if not known and spool.has_pending_call(settings.call_spool_dir, update.call_id):
+            return False
     else:
         raise ValueError(f"unknown spool entry kind {entry.kind!r}")
+    return True
 
 
 # Simulated calls (sandbox)
@@ -326,21 +350,20 @@ def simulate_call(
     call_id: str,
     answered_seconds: int | None = 60,
 ) -> Forward | None:
-    """A sandbox call placed in-process, through the same path as a webhook: routed, stored,
-    attributed, then answered for ``answered_seconds`` (None: nobody answers)."""
+    """A sandbox call placed in-process, through the same path as a webhook: routed, spooled,
+    answered for ``answered_seconds`` (None: nobody answers), then stored and attributed."""
     inbound = InboundCall(call_id=call_id, to_number=to_number, from_number=from_number)
     routed = receive_call(database, settings, "sandbox", inbound)
     if routed is None:
         return None
     if answered_seconds is None:
-        receive_status(database, settings, StatusUpdate(call_id, "no-answer", dialed=True))
+        receive_status(settings, StatusUpdate(call_id, "no-answer", dialed=True))
     else:
-        receive_status(database, settings, StatusUpdate(call_id, "in-progress", dialed=True))
+        receive_status(settings, StatusUpdate(call_id, "in-progress", dialed=True))
         receive_status(
-            database,
-            settings,
-            StatusUpdate(call_id, "completed", duration=answered_seconds, dialed=True),
+            settings, StatusUpdate(call_id, "completed", duration=answered_seconds, dialed=True)
         )
+    replay_spool(database, settings)
     return routed
 
 

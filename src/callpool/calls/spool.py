@@ -1,8 +1,10 @@
-"""Calls and status callbacks that arrived while the database was down, kept as files.
+"""Every call and status callback, kept as a file before it is answered, until it is stored.
 
-One JSON file per webhook in ``settings.call_spool_dir``, written atomically, named so that a
-directory listing is arrival order. ``service.replay_spool`` stores them once the database is
-back. A replaying worker claims a file by renaming it, so several workers never store one twice.
+One JSON file per webhook in ``settings.call_spool_dir``, written atomically and synced (the
+file and its directory) before the carrier gets its answer, named so that a directory listing
+is arrival order. ``service.replay_spool`` stores them in the background, at once when the
+database answers and later when it does not. A replayer claims a file by renaming it, so
+several replayers (each app process, the worker) never store one twice.
 """
 
 from __future__ import annotations
@@ -43,7 +45,16 @@ def spool(directory: Path, kind: str, call_id: str, data: dict[str, Any]) -> Pat
     name = f"{time.time_ns():020d}-{kind}-{_safe(call_id)}.json"
     path = directory / name
     write_atomically(path, json.dumps({"kind": kind, "call_id": call_id, **data}))
+    _sync_directory(directory)  # the rename too must survive a power cut: the call is answered
     return path
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def has_pending_call(directory: Path, call_id: str) -> bool:
@@ -98,9 +109,11 @@ def fail(path: Path, reason: str) -> None:
 
 
 def pending(directory: Path) -> int:
+    """Entries not stored yet, claimed or not (``failed/`` holds the ones never to be)."""
     if not directory.is_dir():
         return 0
-    return sum(1 for path in directory.iterdir() if path.is_file() and ".json" in path.name)
+    # By name only: a file renamed by its claim between the listing and a stat would be missed.
+    return sum(1 for name in os.listdir(directory) if name.endswith((".json", CLAIMED)))
 
 
 def _stale(path: Path) -> bool:

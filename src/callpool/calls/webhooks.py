@@ -4,16 +4,23 @@ Each request's signature is checked first, against the URL the carrier was given
 (``CALLPOOL_PUBLIC_URL`` + path + query), before anything is read from or written to the
 database: a forged request is answered 403 and leaves no trace. Twilio's webhooks are checked
 with the Twilio auth token; the sandbox's (simulated calls) with callpool's secret key.
+
+A voice webhook never waits for the database: it routes from the routing table, spools the
+call to the local disk and answers; each process's ``SpoolDrainer`` then stores it. Only a
+number the table lacks asks the database, for at most ``webhook_db_deadline_seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
 from functools import partial
+from typing import TypeVar
 
 import anyio
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
@@ -21,30 +28,98 @@ from starlette.concurrency import run_in_threadpool
 
 from callpool import clock
 from callpool.calls import service
-from callpool.calls.routing import refresh_routing, routing_table, warm_routing
+from callpool.calls.routing import Route, refresh_routing, routing_table, warm_routing
 from callpool.db import Database
 from callpool.settings import Settings
-from callpool.telephony.base import Forward, InboundCall, Provider
+from callpool.telephony.base import InboundCall, Provider
 from callpool.telephony.twilio import wire
 from callpool.telephony.twilio.provider import TwilioProvider
 
 log = logging.getLogger(__name__)
 
 # How often each app process re-reads the routing table, so pool changes made by another
-# process reach it even if nobody called ``refresh_routing`` here.
+# process reach it even if nobody called ``refresh_routing`` here (a number bought meanwhile
+# is found by asking the database: see ``voice``).
 ROUTING_REFRESH_SECONDS = 60.0
+# The drainer looks at the spool this often even when no webhook woke it: entries left by an
+# earlier run or by another process sharing the folder, statuses waiting for their call.
+DRAIN_IDLE_SECONDS = 5.0
+# While the database is away, the drainer tries again after 0.5 s, 1 s, 2 s … up to this.
+DRAIN_BACKOFF_MAX_SECONDS = 5.0
+# Spool writes wait for the disk (fsync), so not on the event loop; and not in the shared
+# thread pool either, where threads stuck on a database lock may hold every slot.
+_disk = ThreadPoolExecutor(max_workers=4, thread_name_prefix="spool-write")
+
+T = TypeVar("T")
+
+
+class SpoolDrainer:
+    """Stores this process's spool in the database, in one thread: woken by every spooled
+    webhook, paced by a backoff while the database is away, and held back until the database
+    is migrated (``ready``: a process started during an outage migrates when it is back)."""
+
+    def __init__(self, database: Database, settings: Settings, ready: threading.Event) -> None:
+        self.database, self.settings, self.ready = database, settings, ready
+        self._wake, self._stop = threading.Event(), threading.Event()
+        self._wake.set()  # what an earlier run left behind, first
+        self._thread = threading.Thread(target=self._run, daemon=True, name="spool-drainer")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float) -> None:
+        """Stop after the entry in hand; the rest stays spooled for the next start."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        backoff, down = 0.0, False
+        while not self._stop.is_set():
+            if not self.ready.wait(1.0):  # not migrated yet: ``callpool serve`` is on it
+                continue
+            self._wake.wait(DRAIN_IDLE_SECONDS)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                replayed = service.replay(self.database, self.settings)
+            except Exception:  # a bug, or the spool's disk: keep the thread, try again later
+                log.exception("replaying the call spool failed")
+                replayed = service.Replayed(0, unreachable=True)
+            if not replayed.unreachable:
+                if down:
+                    log.warning("database reachable again: spooled calls are being stored")
+                backoff, down = 0.0, False
+                continue
+            if not down:
+                log.error(
+                    "database unreachable or locked: calls are kept in %s until it answers",
+                    self.settings.call_spool_dir,
+                )
+            backoff, down = min(max(backoff * 2, 0.5), DRAIN_BACKOFF_MAX_SECONDS), True
+            self._stop.wait(backoff)  # new calls do not hurry a retry
+            self._wake.set()
 
 
 @asynccontextmanager
-async def keep_routing_fresh(app: FastAPI) -> AsyncIterator[None]:
+async def background(app: FastAPI) -> AsyncIterator[None]:
+    """This process's webhook work besides requests: the routing table kept fresh, the spool
+    drained into the database."""
     settings: Settings = app.state.settings
     database: Database = app.state.database
     routing_table(settings)  # loads the file: calls route even if the database never answers
-    # A database that hangs (rather than refuses) must not hold up the start either.
-    with anyio.move_on_after(settings.webhook_db_deadline_seconds):
-        await anyio.to_thread.run_sync(
-            partial(warm_routing, database, settings), abandon_on_cancel=True
-        )
+    drainer = app.state.spool_drainer = SpoolDrainer(database, settings, app.state.database_ready)
+    drainer.start()
+    if app.state.database_ready.is_set():  # else ``callpool serve`` refreshes it when it is
+        # A database that hangs (rather than refuses) must not hold up the start either.
+        with anyio.move_on_after(settings.webhook_db_deadline_seconds):
+            await anyio.to_thread.run_sync(
+                partial(warm_routing, database, settings), abandon_on_cancel=True
+            )
     task = asyncio.create_task(_refresh_forever(database, settings))
     try:
         yield
@@ -52,6 +127,7 @@ async def keep_routing_fresh(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+        await anyio.to_thread.run_sync(partial(drainer.stop, timeout=5.0))
 
 
 async def _refresh_forever(database: Database, settings: Settings) -> None:
@@ -63,46 +139,53 @@ async def _refresh_forever(database: Database, settings: Settings) -> None:
             log.warning("routing refresh failed: %s", error)
 
 
-router = APIRouter(prefix="/webhooks", include_in_schema=False, lifespan=keep_routing_fresh)
+router = APIRouter(prefix="/webhooks", include_in_schema=False, lifespan=background)
 
 
 @router.post("/{provider_name}/voice")
 async def voice(provider_name: str, request: Request) -> Response:
-    """A call arrives at a tracker: answer how to route it."""
+    """A call arrives at a tracker: answer how to route it, then store it in the background."""
     provider = webhook_provider(request, provider_name)
     params = await verified_params(request, provider)
     try:
         inbound = provider.parse_inbound(params)
     except ValueError as error:
         raise HTTPException(400, str(error)) from None
-    forward = await route_within_deadline(request, provider.name, inbound)
-    if forward is None:
+    inbound = replace(inbound, at=inbound.at or clock.now())
+    settings = _settings(request)
+    route = routing_table(settings).lookup(inbound.to_number)
+    if route is None:
+        route = await find_route_within_deadline(request, inbound)
+    if route is None:
         body, media_type = provider.not_in_service_response()
     else:
+        forward = await _on_disk(service.take_call, settings, provider.name, inbound, route)
+        _drainer(request).wake()
         body, media_type = provider.forward_response(forward)
     return Response(body, media_type=media_type)
 
 
-async def route_within_deadline(
-    request: Request, provider_name: str, inbound: InboundCall
-) -> Forward | None:
-    """Store and route the call; if the database is too slow to answer before the carrier
-    gives up on us (Twilio waits 15 s), route from the local table and spool the call."""
-    settings, database = _settings(request), _database(request)
-    inbound = replace(inbound, at=inbound.at or clock.now())
+async def find_route_within_deadline(request: Request, inbound: InboundCall) -> Route | None:
+    """Ask the database for a number the table lacks, no longer than the deadline (Twilio
+    waits 15 s for an answer): a database that is away or stuck means "not in service"."""
+    settings = _settings(request)
+    find = partial(service.find_route, _database(request), settings, inbound.to_number)
     with anyio.move_on_after(settings.webhook_db_deadline_seconds):
-        return await anyio.to_thread.run_sync(
-            partial(service.receive_call, database, settings, provider_name, inbound),
-            # The stuck thread finishes on its own; the call it may store is the spooled one.
-            abandon_on_cancel=True,
-        )
+        try:
+            # The stuck thread finishes on its own; the route it may find is kept for later.
+            return await anyio.to_thread.run_sync(find, abandon_on_cancel=True)
+        except Exception as error:
+            log.error(
+                "call %s to %s: database unreachable: %s", inbound.call_id, inbound.to_number, error
+            )
+            return None
     log.error(
-        "database slower than %ss for call %s",
-        settings.webhook_db_deadline_seconds,
+        "call %s to %s: not in the routing table, and the database did not answer in %ss",
         inbound.call_id,
+        inbound.to_number,
+        settings.webhook_db_deadline_seconds,
     )
-    # In the event loop, not a worker thread: stuck threads may hold every worker slot.
-    return service.route_from_table(settings, provider_name, inbound)
+    return None
 
 
 @router.post("/{provider_name}/whisper")
@@ -122,7 +205,8 @@ async def status(provider_name: str, request: Request) -> Response:
         update = provider.parse_status(params)
     except ValueError as error:
         raise HTTPException(400, str(error)) from None
-    await run_in_threadpool(service.receive_status, _database(request), _settings(request), update)
+    await _on_disk(service.receive_status, _settings(request), update)
+    _drainer(request).wake()
     return Response(status_code=200)
 
 
@@ -154,6 +238,15 @@ async def verified_params(request: Request, provider: Provider) -> dict[str, str
         log.warning("rejected %s webhook with a bad or missing signature", provider.name)
         raise HTTPException(403, "invalid or missing X-Twilio-Signature")
     return params
+
+
+async def _on_disk(function: Callable[..., T], *args: object) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_disk, partial(function, *args))
+
+
+def _drainer(request: Request) -> SpoolDrainer:
+    drainer: SpoolDrainer = request.app.state.spool_drainer
+    return drainer
 
 
 def _settings(request: Request) -> Settings:
