@@ -85,6 +85,7 @@ class Receiver:
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     received: list[Received] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # webhook-ids of requests never answered
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer_for(self, webhook_id: str) -> int:
@@ -106,6 +107,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             headers = {key.lower(): value for key, value in self.headers.items()}
             if receiver.hold and not receiver.arrived.is_set():
+                receiver.held.append(headers.get("webhook-id", ""))
                 receiver.arrived.set()
                 receiver.release.wait(30)
                 return  # the sender was killed meanwhile: no answer

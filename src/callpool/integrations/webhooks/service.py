@@ -129,11 +129,12 @@ def delivery_out(row: OutboxMessage, attempts: list[DeliveryAttempt]) -> Deliver
 
 
 def redeliver(db: Session, account_id: int, endpoint_id: int, delivery_id: int) -> DeliveryOut:
-    """The same message (same webhook-id) again, now. A disabled endpoint is enabled first."""
+    """The same message (same webhook-id) again, now; ``Conflict`` while the endpoint is
+    disabled (enable it first)."""
     endpoint = repository.get_endpoint(db, account_id, endpoint_id)
+    row = repository.get_message(db, account_id, endpoint_id, delivery_id)
     if not endpoint.enabled:
         raise Conflict("the endpoint is disabled: enable it, then redeliver")
-    row = repository.get_message(db, account_id, endpoint_id, delivery_id)
     outbox.redeliver(db, row)
     db.flush()
     return delivery_out(row, outbox.attempts_of(db, [row.id])[row.id])

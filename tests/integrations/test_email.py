@@ -1,0 +1,127 @@
+"""Call emails and daily digests reach a real SMTP server (aiosmtpd on loopback), sent by the
+worker from the outbox; without SMTP the dashboard says email is off."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from callpool.clock import FrozenClock
+from callpool.db import Database
+from callpool.integrations import jobs
+from callpool.integrations.email import notices
+from callpool.models import OutboxMessage
+from callpool.settings import Settings
+from tests.calls.conftest import Factory
+from tests.dashboard.conftest import post_form, sign_in
+from tests.integrations.conftest import CALLER, Mailbox, Setup, owner_of, visit_and_call
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, mailbox: Mailbox) -> Settings:
+    return settings.model_copy(update={"smtp_url": mailbox.url, "email_from": "calls@acme.test"})
+
+
+def choose(database: Database, user_id: int, account_id: int, calls: str, digest: bool) -> None:
+    with database.session() as db:
+        notices.choose(db, account_id, user_id, calls=calls, daily_digest=digest)
+
+
+def test_users_get_the_call_emails_they_chose(
+    database: Database,
+    mail_settings: Settings,
+    factory: Factory,
+    setup: Setup,
+    mailbox: Mailbox,
+) -> None:
+    everything = owner_of(database, setup.account, "owner@acme.test")
+    missed_only = owner_of(database, setup.account, "frontdesk@acme.test")
+    owner_of(database, setup.account, "quiet@acme.test")  # never chose: no email
+    choose(database, everything, setup.account.id, notices.ALL, False)
+    choose(database, missed_only, setup.account.id, notices.MISSED, False)
+
+    answered = visit_and_call(factory, setup, mail_settings, "CA-answered")
+    missed = visit_and_call(factory, setup, mail_settings, "CA-missed", answered_seconds=None)
+    jobs.deliver(database, mail_settings)
+
+    to_owner = mailbox.to("owner@acme.test")
+    assert len(to_owner) == 2
+    assert mailbox.to("quiet@acme.test") == []
+    [to_front_desk] = mailbox.to("frontdesk@acme.test")
+    assert to_front_desk["Subject"].startswith(f"Missed call from {CALLER}")
+    assert f"/dashboard/calls/{missed}" in to_front_desk.get_content()
+
+    mail = next(m for m in to_owner if m["Subject"].startswith("Call from"))
+    assert mail["From"] == "calls@acme.test"
+    assert mail["Subject"] == f"Call from {CALLER} to {setup.tracker.number} (google / cpc)"
+    text = mail.get_content()
+    assert f"Caller:        {CALLER}" in text
+    assert f"Number called: {setup.tracker.number}" in text
+    assert "Source:        google / cpc" in text
+    assert "Campaign:      spring-sale" in text
+    assert "Landing page:  https://acme.test/drains?utm_source=google" in text
+    assert f"https://callpool.test/dashboard/calls/{answered}" in text
+
+
+def test_a_daily_digest_lists_yesterdays_calls_once(
+    database: Database,
+    mail_settings: Settings,
+    clock: FrozenClock,
+    factory: Factory,
+    setup: Setup,
+    mailbox: Mailbox,
+) -> None:
+    owner = owner_of(database, setup.account)
+    choose(database, owner, setup.account.id, notices.OFF, True)
+    first = visit_and_call(factory, setup, mail_settings, "CA-one")
+    second = visit_and_call(factory, setup, mail_settings, "CA-two", answered_seconds=None)
+    clock.advance(days=1)
+
+    assert jobs.digests(database, mail_settings) == 1
+    assert jobs.digests(database, mail_settings) == 0  # once a day, however often it runs
+    jobs.deliver(database, mail_settings)
+
+    [digest] = mailbox.to("owner@acme.test")
+    day = (clock.now() - timedelta(days=1)).date().isoformat()
+    assert digest["Subject"] == f"Calls on {day}: 2 (1 missed)"
+    text = digest.get_content()
+    assert f"/dashboard/calls/{first}" in text
+    assert f"/dashboard/calls/{second}" in text
+    assert "spring-sale" in text
+
+
+def test_without_smtp_email_is_off_and_nothing_is_queued_for_digests(
+    client: TestClient,
+    database: Database,
+    settings: Settings,
+    clock: FrozenClock,
+    setup: Setup,
+) -> None:
+    owner_of(database, setup.account)
+    sign_in(client, "owner@acme.test")
+    page = client.get("/dashboard/email")
+    assert page.status_code == 200
+    assert "Email is off" in page.text
+    chosen = post_form(
+        client, "/dashboard/email", "/dashboard/email", {"calls": "missed", "daily_digest": "on"}
+    )
+    assert chosen.status_code == 200
+    assert 'value="missed" checked' in chosen.text
+    clock.advance(days=1)
+    assert jobs.digests(database, settings) == 0
+    with database.reader() as db:
+        assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_with_smtp_the_email_page_does_not_say_off(
+    mail_settings: Settings, database: Database, setup: Setup
+) -> None:
+    from callpool.app import create_app
+
+    owner_of(database, setup.account)
+    with TestClient(create_app(mail_settings, database)) as client:
+        sign_in(client, "owner@acme.test")
+        assert "Email is off" not in client.get("/dashboard/email").text
