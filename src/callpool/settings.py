@@ -101,6 +101,12 @@ class Settings(BaseSettings):
         description="Calls that could not be stored (database down) wait here to be replayed.",
     )
     attribution_window_hours: float = 24.0
+    new_sessions_per_address_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description="New visit sessions one client address may start per minute, per app "
+        "process (more are answered 429). 0: no limit.",
+    )
     webhook_db_deadline_seconds: float = Field(
         default=4.0,
         gt=0,

@@ -85,6 +85,7 @@ def test_no_tracker_is_leased_twice_while_free_ones_remain(
             original_number="+15125550100",
             size=TRACKERS,
             overflow_policy="reuse",
+            max_leases_per_address=0,  # each process's visits come from one address
             created_at=clock.now(),
             updated_at=clock.now(),
         )

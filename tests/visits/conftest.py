@@ -43,7 +43,11 @@ def site_id(database: Database, account: Account, clock: FrozenClock) -> int:
 def make_pool(
     database: Database, account: Account, site_id: int, clock: FrozenClock
 ) -> Callable[..., int]:
-    """``make_pool(numbers, **pool fields)`` → the id of a pool with active trackers."""
+    """``make_pool(numbers, **pool fields)`` → the id of a pool with active trackers.
+
+    Every request of the test client comes from one address, so these pools have no limit of
+    numbers per address unless a test sets ``max_leases_per_address``.
+    """
 
     def make(numbers: list[str], **fields: Any) -> int:
         values: dict[str, Any] = {
@@ -52,6 +56,7 @@ def make_pool(
             "original_number": BUSINESS,
             "swap_number": BUSINESS,
             "size": len(numbers),
+            "max_leases_per_address": 0,
             **fields,
         }
         with database.session() as db:
@@ -112,13 +117,17 @@ class Browser:
         body = {"k": SITE_KEY, "v": visitor, "s": session, "u": url, "r": referrer, "t": "Acme"}
         return self.post("/t/visit", body)
 
-    def number(self, **kwargs: Any) -> tuple[str | None, dict[str, Any]]:
-        """Visit; the one number shown (or None) and the whole answer."""
+    def number(self, *, visible: bool = True, **kwargs: Any) -> tuple[str | None, dict[str, Any]]:
+        """Visit; the one number shown (or None) and the whole answer. A ``visible`` page
+        sends its first heartbeat, as the snippet does within ``hb`` seconds: the number is
+        then leased for the pool's full lease, not only provisionally."""
         response = self.visit(**kwargs)
         assert response.status_code == 200, response.text
         answer: dict[str, Any] = response.json()
         numbers = answer["numbers"]
         assert len(numbers) <= 1
+        if visible and not answer["bot"]:
+            assert self.heartbeat(answer["s"]).status_code == 204
         return (numbers[0]["number"] if numbers else None), answer
 
     def pageview(self, session: str, url: str = f"{ORIGIN}/services") -> Response:

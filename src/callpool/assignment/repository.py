@@ -21,7 +21,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import cast as cast_
 
 from callpool.assignment.prepared import Prepared, Tx
 from callpool.models import Lease, Pool, PoolEvent, Tracker
@@ -43,10 +56,12 @@ _free = or_(_candidate.c.leased_until.is_(None), _candidate.c.leased_until <= _n
 
 
 def _claim(candidate_id: Any) -> Prepared:
+    """A claim writes the lease's end and the claiming address (hashed; null if unknown) on
+    the tracker: how many numbers an address holds is then read from the pool's trackers."""
     return Prepared(
         update(trackers)
         .where(trackers.c.id == candidate_id)
-        .values(leased_until=_until)
+        .values(leased_until=_until, holder=bindparam("holder"))
         .returning(trackers.c.id, trackers.c.number)
     )
 
@@ -101,6 +116,22 @@ CLAIM_FREE_WAITING = _claim(
 # released at COMMIT). The key space is the pool id; nothing else in callpool takes these.
 LOCK_POOL = Prepared(select(func.pg_advisory_xact_lock(bindparam("pool"))))
 
+# The trackers of the pool an address (hashed) claimed and still holds: an index lookup on
+# (pool, holder). A tracker another address claimed since has that address as its holder.
+_held = and_(
+    _in_service, _candidate.c.holder == bindparam("holder"), _candidate.c.leased_until > _now
+)
+_holds = select(func.count()).select_from(_candidate).where(_held).scalar_subquery()
+ADDRESS_HOLDS = Prepared(select(literal(True), _holds))
+# PostgreSQL: first a lock on (pool, address), without waiting, so that two transactions
+# cannot both count N - 1 and both claim. Taken by a statement of its own: the count that
+# follows then reads what the lock's last holder committed. ``ADDRESS_HOLDS_PG`` asks again
+# (a transaction's advisory locks are re-entrant) to learn whether it got the lock.
+_address_key = (cast_(bindparam("pool"), Integer), func.hashtext(bindparam("holder")))
+TRY_LOCK_ADDRESS = Prepared(select(func.pg_try_advisory_xact_lock(*_address_key)))
+ADDRESS_HOLDS_PG = Prepared(select(func.pg_try_advisory_xact_lock(*_address_key), _holds))
+LOCK_ADDRESS = Prepared(select(func.pg_advisory_xact_lock(*_address_key)))
+
 # A tracker shared by several sessions is busy until the last of them goes idle.
 _later_end = case((trackers.c.leased_until < _until, _until), else_=trackers.c.leased_until)
 
@@ -113,6 +144,21 @@ SHARE_IDLEST = Prepared(
         trackers.c.id
         == select(_candidate.c.id)
         .where(_in_service)
+        .order_by(_candidate.c.leased_until)
+        .limit(1)
+        .scalar_subquery()
+    )
+    .values(leased_until=_later_end)
+    .returning(trackers.c.id, trackers.c.number)
+)
+
+# An address at its limit: its new session shares the number it has held idle the longest.
+SHARE_OWN = Prepared(
+    update(trackers)
+    .where(
+        trackers.c.id
+        == select(_candidate.c.id)
+        .where(_held)
         .order_by(_candidate.c.leased_until)
         .limit(1)
         .scalar_subquery()
@@ -137,7 +183,11 @@ LIVE_LEASES = Prepared(
     )
     .join(trackers, trackers.c.id == leases.c.tracker_id)
     .join(pools, pools.c.id == trackers.c.pool_id)
-    .where(leases.c.session_id == bindparam("session"), leases.c.leased_until > _now)
+    .where(
+        leases.c.session_id == bindparam("session"),
+        # Live, or ended with the tracker untouched since: no one else has had it.
+        or_(leases.c.leased_until > _now, trackers.c.leased_until == leases.c.leased_until),
+    )
     .order_by(leases.c.id)
 )
 
@@ -150,15 +200,42 @@ EXTEND_TRACKER = Prepared(
 
 
 def claim(
-    tx: Tx, statement: Prepared, *, pool_id: int, until: datetime, **params: Any
+    tx: Tx,
+    statement: Prepared,
+    *,
+    pool_id: int,
+    until: datetime,
+    holder: str | None = None,
+    **params: Any,
 ) -> tuple[int, str] | None:
-    """Run one of the claim statements; the claimed tracker's ``(id, number)`` or ``None``."""
-    row = statement.first(tx, {"pool": pool_id, "until": until, **params})
+    """Run one of the claim statements; the claimed tracker's ``(id, number)`` or ``None``.
+
+    ``holder``: the claiming address (hashed), or the address whose number is shared."""
+    row = statement.first(tx, {"pool": pool_id, "until": until, "holder": holder, **params})
     return None if row is None else (row[0], row[1])
 
 
 def lock_pool(tx: Tx, pool_id: int) -> None:
     LOCK_POOL.rows(tx, {"pool": pool_id})
+
+
+def address_holds(tx: Tx, pool_id: int, holder: str, now: datetime) -> int | None:
+    """How many trackers of the pool ``holder`` holds; on PostgreSQL ``None`` if another
+    transaction is claiming for the same address in this pool (see ``TRY_LOCK_ADDRESS``)."""
+    values = {"pool": pool_id, "holder": holder, "now": now}
+    if tx.pipeline is None:
+        statement = ADDRESS_HOLDS
+    else:
+        TRY_LOCK_ADDRESS.send(tx, values)
+        statement = ADDRESS_HOLDS_PG
+    row = statement.first(tx, values)
+    assert row is not None
+    return int(row[1]) if row[0] else None
+
+
+def lock_address(tx: Tx, pool_id: int, holder: str) -> None:
+    """PostgreSQL: wait for the lock on (pool, address)."""
+    LOCK_ADDRESS.rows(tx, {"pool": pool_id, "holder": holder})
 
 
 def insert_lease(
@@ -187,7 +264,8 @@ def insert_pool_event(
 
 
 def live_leases(tx: Tx, session_id: str, now: datetime) -> list[tuple[int, int, int, str, int]]:
-    """The session's leases that have not ended: ``(id, tracker_id, pool_id, number, minutes)``."""
+    """The session's leases that have not ended, or whose tracker no one has leased since they
+    ended: ``(id, tracker_id, pool_id, number, minutes)``."""
     return [
         (row[0], row[1], row[2], row[3], row[4])
         for row in LIVE_LEASES.rows(tx, {"session": session_id, "now": now})

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from callpool import clock
 from callpool.assignment import repository
@@ -49,6 +50,15 @@ from callpool.assignment.prepared import Tx
 
 REUSE, FALLBACK, ORIGINAL = "reuse", "fallback", "original"
 EXHAUSTED = "exhausted"
+CAPPED = "capped"  # an address at its limit of numbers in a pool: see ``_own_number``
+# A new lease lasts this long (or the pool's lease, if shorter) until the visit shows it has a
+# visible page: a heartbeat (sent only while the page is visible), a second pageview or a
+# click extends it to the full lease (``extend_session``). A script that only posts visits
+# then holds each number for two minutes, not thirty. Two minutes leave a visible page time
+# for two heartbeats (the snippet sends one every 45 s at most: ``visits.directory``), so one
+# lost heartbeat does not cost a real visitor the number; and the snippet is told the
+# provisional end, so it asks again rather than keep showing a number that may be gone.
+PROVISIONAL = timedelta(minutes=2)
 
 
 class MustWait(Exception):
@@ -67,9 +77,13 @@ class SessionPool:
     lease_minutes: int = 30
     overflow_policy: str = REUSE
     overflow_number: str | None = None
+    max_per_address: int = 3  # live numbers one client address may hold; 0: no limit
 
     def lease_end(self, now: datetime) -> datetime:
         return now + timedelta(minutes=self.lease_minutes)
+
+    def provisional_end(self, now: datetime) -> datetime:
+        return min(now + PROVISIONAL, self.lease_end(now))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,45 +101,89 @@ class Claim:
     shared: bool = False
     overflow: str | None = None  # the policy applied when the pool was exhausted
     started_at: datetime | None = None  # when the lease starts, if not at the visit's time
+    # What the lease becomes once the page is seen (``PROVISIONAL``): what the snippet is told.
+    seen_until: datetime | None = None
 
 
-def claim(tx: Tx, pool: SessionPool, *, previous_tracker_id: int | None, now: datetime) -> Claim:
-    """Take a tracker of ``pool`` for a new lease starting ``now`` (see ``record_lease``)."""
-    until = pool.lease_end(now)
+def claim(
+    tx: Tx,
+    pool: SessionPool,
+    *,
+    previous_tracker_id: int | None,
+    now: datetime,
+    address: str | None = None,
+) -> Claim:
+    """Take a tracker of ``pool`` for a new (provisional) lease starting ``now`` (see
+    ``record_lease``), for a visit from ``address`` (hashed; None if unknown)."""
+    until = pool.provisional_end(now)
+    if address is not None and pool.max_per_address:
+        own = _own_number(tx, pool, address, until=until, now=now)
+        if own is not None:
+            return own
+    take = partial(repository.claim, tx, pool_id=pool.id, until=until, holder=address)
     row = None
     if previous_tracker_id is not None:
-        row = repository.claim(
-            tx,
-            repository.CLAIM_PREVIOUS,
-            pool_id=pool.id,
-            until=until,
-            previous_id=previous_tracker_id,
-            now=now,
-        )
+        row = take(repository.CLAIM_PREVIOUS, previous_id=previous_tracker_id, now=now)
     if row is None:
-        row = repository.claim(tx, repository.CLAIM_NEVER_LEASED, pool_id=pool.id, until=until)
+        row = take(repository.CLAIM_NEVER_LEASED)
     if row is None:
-        row = repository.claim(
-            tx, repository.CLAIM_LEAST_RECENTLY_USED, pool_id=pool.id, until=until, now=now
-        )
+        row = take(repository.CLAIM_LEAST_RECENTLY_USED, now=now)
     if row is not None:
         tracker_id, number = row
-        return Claim(pool.id, number, tracker_id, until)
-    return _overflow(tx, pool, until=until, now=now)
+        return Claim(pool.id, number, tracker_id, until, seen_until=pool.lease_end(now))
+    return _overflow(tx, pool, address, until=until, now=now)
 
 
-def _overflow(tx: Tx, pool: SessionPool, *, until: datetime, now: datetime) -> Claim:
+def _own_number(
+    tx: Tx, pool: SessionPool, address: str, *, until: datetime, now: datetime
+) -> Claim | None:
+    """An address holding ``max_per_address`` numbers of the pool already: its new session
+    shares the one of them idle the longest, never another visitor's, so a few clients
+    cannot drain a pool. ``None``: the address may take a number of its own.
+
+    The count and the claim are one decision per (pool, address): on SQLite the write lock
+    makes it so, on PostgreSQL a lock on the pair (``repository.TRY_LOCK_ADDRESS``), taken
+    without waiting in a group commit's batch (``MustWait`` otherwise, as for overflow).
+    """
+    held = repository.address_holds(tx, pool.id, address, now)
+    if held is None:
+        if not tx.alone:
+            raise MustWait(pool.id)
+        repository.lock_address(tx, pool.id, address)
+        held = repository.address_holds(tx, pool.id, address, now)
+    if held is None or held < pool.max_per_address:
+        return None
+    row = repository.claim(
+        tx, repository.SHARE_OWN, pool_id=pool.id, until=until, holder=address, now=now
+    )
+    if row is None:  # its numbers were released meanwhile: an ordinary claim then
+        return None
+    repository.insert_pool_event(
+        tx, pool_id=pool.id, kind=CAPPED, at=now, detail={"address": address[:16]}
+    )
+    seen_until = pool.lease_end(now)
+    return Claim(pool.id, row[1], row[0], until, True, CAPPED, seen_until=seen_until)
+
+
+def _overflow(
+    tx: Tx, pool: SessionPool, address: str | None, *, until: datetime, now: datetime
+) -> Claim:
     if tx.pipeline is not None:  # PostgreSQL: see the module's note
         if not tx.alone:
             raise MustWait(pool.id)
         repository.lock_pool(tx, pool.id)
         row = repository.claim(
-            tx, repository.CLAIM_FREE_WAITING, pool_id=pool.id, until=until, now=now
+            tx,
+            repository.CLAIM_FREE_WAITING,
+            pool_id=pool.id,
+            until=until,
+            holder=address,
+            now=now,
         )
         if row is not None:
-            return Claim(pool.id, row[1], row[0], until)
+            return Claim(pool.id, row[1], row[0], until, seen_until=pool.lease_end(now))
         now = clock.now()  # after the waits: what was claimed meanwhile has a lease by now
-        until = pool.lease_end(now)
+        until = pool.provisional_end(now)
     policy = pool.overflow_policy
     outcome = Claim(pool.id, None, overflow=policy)
     if policy == REUSE:
@@ -133,7 +191,14 @@ def _overflow(tx: Tx, pool: SessionPool, *, until: datetime, now: datetime) -> C
         if row is not None:
             tracker_id, number = row
             outcome = Claim(
-                pool.id, number, tracker_id, until, shared=True, overflow=policy, started_at=now
+                pool.id,
+                number,
+                tracker_id,
+                until,
+                shared=True,
+                overflow=policy,
+                started_at=now,
+                seen_until=pool.lease_end(now),
             )
     elif policy == FALLBACK:
         # Without an overflow number, falling back can only mean the original number.
@@ -174,7 +239,9 @@ class LiveLease:
 def extend_session(tx: Tx, session_id: str, now: datetime) -> list[LiveLease]:
     """Activity in a session: push its live leases to ``lease_minutes`` after ``now``.
 
-    Leases that already ended stay ended: their tracker may be someone else's by now.
+    A lease that already ended stays ended if its tracker may be someone else's by now; one
+    nobody has leased since (a provisional lease whose page is seen only now, a background
+    tab looked at after minutes) is taken up again: the page shows that number still.
     """
     extended = []
     for lease_id, tracker_id, pool_id, number, minutes in repository.live_leases(

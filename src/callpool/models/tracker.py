@@ -37,6 +37,7 @@ class Tracker(Base):
         ),
         Index("ix_trackers_pool_free", "pool_id", "status", "leased_until"),
         Index("ix_trackers_status_claimed", "status", "claimed_at"),  # the worker's queue
+        Index("ix_trackers_pool_holder", "pool_id", "holder"),  # numbers held per address
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,6 +56,8 @@ class Tracker(Base):
     dropped_at: Mapped[datetime | None]  # when it was flagged
     released_at: Mapped[datetime | None]
     leased_until: Mapped[datetime | None]
+    # Session pools: the client address (hashed, as on the session) that claimed it last.
+    holder: Mapped[str | None] = mapped_column(String(64))
     # Carrier work (provisioning, releasing) is claimed by a conditional UPDATE that sets both;
     # a claim older than the worker's timeout is a dead process's and may be taken over.
     claimed_by: Mapped[str | None] = mapped_column(String(32))

@@ -100,6 +100,12 @@ class _PoolFields(BaseModel):
         return None if value is None else validate_rules(value)
 
 
+MAX_PER_ADDRESS = (
+    "Session pools: numbers one client address may hold at once; its further sessions share "
+    "its own number. Raise it for offices behind one address; 0: no limit."
+)
+
+
 class PoolCreate(_PoolFields):
     site_id: int = Field(ge=1, le=MAX_ID)
     name: Text = Field(min_length=1, max_length=200)
@@ -120,6 +126,9 @@ class PoolCreate(_PoolFields):
     lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
     overflow_policy: OverflowPolicy = "reuse"
     overflow_number: Phone | None = None
+    max_leases_per_address: int = Field(
+        default=3, ge=0, le=MAX_POOL_SIZE, description=MAX_PER_ADDRESS
+    )
     others: str = Field(default="original", json_schema_extra={"pattern": OTHERS})
     record_calls: bool = False
     whisper: Text | None = Field(default=None, max_length=300)
@@ -147,6 +156,9 @@ class PoolUpdate(_PoolFields):
     lease_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
     overflow_policy: OverflowPolicy | None = None
     overflow_number: Phone | None = None
+    max_leases_per_address: int | None = Field(
+        default=None, ge=0, le=MAX_POOL_SIZE, description=MAX_PER_ADDRESS
+    )
     others: str | None = Field(default=None, json_schema_extra={"pattern": OTHERS})
     record_calls: bool | None = None
     whisper: Text | None = Field(default=None, max_length=300)
@@ -188,6 +200,7 @@ class PoolOut(BaseModel):
     lease_minutes: int
     overflow_policy: str
     overflow_number: str | None
+    max_leases_per_address: int
     others: str
     record_calls: bool
     whisper: str | None

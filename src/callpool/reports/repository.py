@@ -52,6 +52,7 @@ from callpool.reports.schemas import Dimension, Interval, Period
 ANSWERED = ("completed",)
 MISSED = ("busy", "no-answer", "failed", "canceled")
 EXHAUSTED = "exhausted"
+CAPPED = "capped"  # callpool.assignment.service: an address at its limit shared its own number
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -594,6 +595,20 @@ def exhaustions_per_bucket(
         .group_by(bucket)
     )
     return [tuple(row) for row in db.execute(query)]
+
+
+def capped_sessions(db: Session, pool_id: int, period: Period) -> tuple[int, int]:
+    """Sessions that shared their own address's number because the address held its limit
+    of the pool's numbers, and from how many addresses (hashed)."""
+    address = PoolEvent.detail["address"].as_string()
+    query = select(func.count(), func.count(func.distinct(address))).where(
+        PoolEvent.pool_id == pool_id,
+        PoolEvent.kind == CAPPED,
+        PoolEvent.at >= period.start,
+        PoolEvent.at < period.end,
+    )
+    sessions, addresses = db.execute(query).one()
+    return int(sessions), int(addresses)
 
 
 def rolled_pool_peaks(

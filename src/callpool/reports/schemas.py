@@ -107,6 +107,12 @@ class PoolHealth(BaseModel):
     peak_concurrent_leases: int
     leases: int = Field(description="Leases that started in the period")
     exhaustion_events: int
+    capped_sessions: int = Field(
+        default=0,
+        description="New sessions that shared their own address's number: the address already "
+        "held the pool's max_leases_per_address numbers",
+    )
+    capped_addresses: int = Field(default=0, description="How many addresses those came from")
     recommended_size: int | None = Field(
         description="Session pools: the size that would have covered the period; null otherwise"
     )

@@ -335,10 +335,14 @@ def _pool_health(
         peak_concurrent_leases=peak,
         leases=leases,
         exhaustion_events=exhausted,
+        **dict(zip(CAPPED_FIELDS, repository.capped_sessions(db, pool.id, period), strict=True)),
         recommended_size=recommended,
         recommendation=reason,
         buckets=buckets,
     )
+
+
+CAPPED_FIELDS = ("capped_sessions", "capped_addresses")
 
 
 def lease_peaks(

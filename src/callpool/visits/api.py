@@ -30,6 +30,7 @@ from callpool.sites.schemas import origin_of
 from callpool.visits import service
 from callpool.visits.commits import DatabaseBusy, GroupCommit
 from callpool.visits.directory import Directory, SiteEntry
+from callpool.visits.limits import Admission, NewSessionRate
 from callpool.visits.schemas import MAX_BODY, EventIn, HeartbeatIn, PageviewIn, VisitIn
 
 B = TypeVar("B", bound=BaseModel)
@@ -46,9 +47,13 @@ async def visit(request: Request) -> Response:
     )
     settings: Settings = request.app.state.settings
     try:
-        answer = await _commits(request).run(service.visit, site, body, client, settings.secret_key)
+        answer = await _commits(request).run(
+            service.visit, site, body, client, settings.secret_key, _admission(request)
+        )
     except DatabaseBusy as error:
         raise _busy(error, headers) from None
+    except service.TooManySessions as error:
+        raise HTTPException(429, str(error), headers={**headers, "Retry-After": "60"}) from None
     return Response(_visit_json(answer, site), media_type="application/json", headers=headers)
 
 
@@ -190,6 +195,18 @@ def _commits(request: Request) -> GroupCommit:
     if commits is None:
         commits = request.app.state.visit_commits = GroupCommit(_database(request))
     return commits
+
+
+def _admission(request: Request) -> Admission | None:
+    """This request's place under the bound on new sessions per address
+    (``CALLPOOL_NEW_SESSIONS_PER_ADDRESS_PER_MINUTE``; 0: none)."""
+    state = request.app.state
+    if not hasattr(state, "visit_rate"):
+        settings: Settings = state.settings
+        per_minute = settings.new_sessions_per_address_per_minute
+        state.visit_rate = NewSessionRate(per_minute) if per_minute else None
+    rate: NewSessionRate | None = state.visit_rate
+    return None if rate is None else Admission(rate)
 
 
 def _database(request: Request) -> Database:

@@ -65,6 +65,11 @@ class DatabaseBusy(Exception):
         super().__init__(f"the database did not take this within {DEADLINE:g} s")
 
 
+class Refused(Exception):
+    """Raised by a unit before it wrote anything (reads are fine): its batch goes on without
+    it, and its caller gets the error."""
+
+
 class GroupCommit:
     def __init__(
         self,
@@ -208,7 +213,7 @@ class GroupCommit:
         """
         try:
             with transaction(self._database, lock_wait=_lock_wait(give_up_at)) as tx:
-                return [(True, work(tx, *args)) for work, args, _, _ in batch]
+                return [_unless_refused(tx, work, args) for work, args, _, _ in batch]
         except Locked:
             raise
         except Exception as error:
@@ -227,6 +232,13 @@ class GroupCommit:
                 return True, work(tx, *args)
         except Exception as error:
             return False, _as_busy(error)
+
+
+def _unless_refused(tx: Tx, work: Callable[..., Any], args: tuple[Any, ...]) -> _Outcome:
+    try:
+        return True, work(tx, *args)
+    except Refused as error:  # nothing of it to undo
+        return False, error
 
 
 def _in_savepoint(tx: Tx, work: Callable[..., Any], args: tuple[Any, ...]) -> _Outcome:

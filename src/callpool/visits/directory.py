@@ -27,6 +27,7 @@ from callpool.visits.classify import host_of
 TTL = timedelta(seconds=5)
 MAX_ENTRIES = 10_000  # unknown keys are cached too; a flood of random keys must not grow memory
 DEFAULT_LEASE_MINUTES = 30
+HEARTBEAT_MAX_SECONDS = 45
 log = logging.getLogger(__name__)
 
 
@@ -128,8 +129,9 @@ def _site_entry(public_key: str, site: Row[Any], pools: list[Pool]) -> SiteEntry
         own_hosts=frozenset(host for host in map(host_of, origins) if host),
         targets=tuple(tuple(group) for group in targets.values()),
         session_minutes=max(minutes),
-        # Several heartbeats per lease, so a throttled background timer cannot let it lapse.
-        heartbeat_seconds=max(30, min(300, min(minutes) * 60 // 6)),
+        # Several heartbeats per lease, so a throttled background timer cannot let it lapse;
+        # and at least two before a new lease's provisional end (``assignment.service``).
+        heartbeat_seconds=max(30, min(HEARTBEAT_MAX_SECONDS, min(minutes) * 60 // 6)),
     )
 
 
@@ -139,6 +141,7 @@ def _session_pool(pool: Pool) -> SessionPool:
         lease_minutes=pool.lease_minutes,
         overflow_policy=pool.overflow_policy,
         overflow_number=pool.overflow_number,
+        max_per_address=pool.max_leases_per_address,
     )
 
 

@@ -72,6 +72,7 @@ FIND_SESSION = Prepared(
         sessions.c.term,
         sessions.c.content,
         sessions.c.is_bot,
+        sessions.c.ip_hash,
     ).where(sessions.c.id == bindparam("session"), sessions.c.site_id == bindparam("site"))
 )
 TOUCH_SESSION = Prepared(
@@ -99,6 +100,7 @@ class SessionRow:
     term: str | None
     content: str | None
     is_bot: bool
+    ip_hash: str | None
 
 
 def visitor_exists(tx: Tx, visitor_id: str, site_id: int) -> tuple[bool, int | None]:

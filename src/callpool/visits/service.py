@@ -30,7 +30,9 @@ from callpool.pools.sourcelevel import offer_for_source
 from callpool.visits import repository
 from callpool.visits.agents import BOT, device_of
 from callpool.visits.classify import Attribution, classify, host_of
+from callpool.visits.commits import Refused
 from callpool.visits.directory import PoolEntry, SiteEntry
+from callpool.visits.limits import Admission
 from callpool.visits.repository import SessionRow
 from callpool.visits.schemas import EventIn, HeartbeatIn, PageviewIn, VisitIn
 
@@ -121,14 +123,33 @@ def _layout(block: str, region: str) -> str | None:
     return "".join(chars)
 
 
-def visit(tx: Tx, site: SiteEntry, body: VisitIn, client: Client, secret_key: str) -> Visit:
-    """Resume the session ``body.s`` if it is live, else start a new one (same visitor)."""
+class TooManySessions(Refused):
+    """The address started more new sessions than its ``NewSessionRate`` allows."""
+
+    def __init__(self) -> None:
+        super().__init__("too many new sessions from this address; try again later")
+
+
+def visit(
+    tx: Tx,
+    site: SiteEntry,
+    body: VisitIn,
+    client: Client,
+    secret_key: str,
+    admission: Admission | None = None,
+) -> Visit:
+    """Resume the session ``body.s`` if it is live, else start a new one (same visitor),
+    unless ``admission`` refuses its address (``TooManySessions``, before anything is
+    written)."""
     now = clock.now()
     if body.s is not None:
         session = repository.find_session(tx, body.s, site.id)
         if session is not None and _live(session.last_seen_at, site, now):
             return _resume(tx, site, body, session, now)
-    return _start(tx, site, body, client, secret_key, now)
+    address = hash_ip(client.ip, secret_key)
+    if admission is not None and address is not None and not admission.allow(address):
+        raise TooManySessions
+    return _start(tx, site, body, client, address, now)
 
 
 def _live(last_seen_at: datetime, site: SiteEntry, now: datetime) -> bool:
@@ -140,7 +161,7 @@ def _start(
     site: SiteEntry,
     body: VisitIn,
     client: Client,
-    secret_key: str,
+    address: str | None,
     now: datetime,
 ) -> Visit:
     device = device_of(client.user_agent)
@@ -158,7 +179,7 @@ def _start(
     if not bot:
         path = urlsplit(body.u).path or "/"
         for pool in site.pools_for(path, attribution.source, attribution.medium):
-            claimed = _offer(tx, pool, attribution, previous_tracker, now)
+            claimed = _offer(tx, pool, attribution, previous_tracker, address, now)
             if claimed is not None:
                 claims.append((pool, claimed))
     leased = next((c.tracker_id for _, c in claims if c.tracker_id is not None), None)
@@ -169,7 +190,7 @@ def _start(
         repository.set_last_tracker(tx, visitor_id, leased)
     repository.insert_session(
         tx,
-        _session_row(session_id, visitor_id, site, body, client, attribution, secret_key, now),
+        _session_row(session_id, visitor_id, site, body, client, attribution, address, now),
     )
     repository.insert_pageview(tx, session_id, body.u, body.t, now)
     for _, claimed in claims:
@@ -204,7 +225,7 @@ def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: da
             )
         else:
             _, previous = repository.visitor_exists(tx, session.visitor_id, site.id)
-            claimed = _offer(tx, pool, attribution, previous, now)
+            claimed = _offer(tx, pool, attribution, previous, session.ip_hash, now)
             if claimed is not None:
                 assignment.record_lease(tx, claimed, session_id=session.id, now=now)
         if claimed is not None:
@@ -224,6 +245,7 @@ def _offer(
     pool: PoolEntry,
     attribution: Attribution,
     previous_tracker: int | None,
+    address: str | None,
     now: datetime,
 ) -> Claim | None:
     """What ``pool`` shows this visit: the one dispatch point per pool kind.
@@ -233,14 +255,17 @@ def _offer(
     attributed by the tracker's assignment history. A visit whose source/medium has no tracker
     sees what the pool's ``others`` setting says: a session pool's number, or the site's own.
     """
-    if pool.session is not None:
-        return assignment.claim(tx, pool.session, previous_tracker_id=previous_tracker, now=now)
-    served = offer_for_source(tx, pool.id, attribution.source, attribution.medium)
-    if served is not None:
-        return Claim(pool.id, served[1])
-    if pool.others is not None:
-        return assignment.claim(tx, pool.others, previous_tracker_id=previous_tracker, now=now)
-    return None
+    session_pool = pool.session
+    if session_pool is None:
+        served = offer_for_source(tx, pool.id, attribution.source, attribution.medium)
+        if served is not None:
+            return Claim(pool.id, served[1])
+        session_pool = pool.others
+    if session_pool is None:
+        return None
+    return assignment.claim(
+        tx, session_pool, previous_tracker_id=previous_tracker, now=now, address=address
+    )
 
 
 def _shown(claims: list[tuple[PoolEntry, Claim]]) -> list[Shown]:
@@ -252,8 +277,9 @@ def _shown(claims: list[tuple[PoolEntry, Claim]]) -> list[Shown]:
 
 
 def _expiry(claims: list[tuple[PoolEntry, Claim]], site: SiteEntry, now: datetime) -> datetime:
-    """When the snippet should ask again: the first lease to end, else the session's end."""
-    ends = [c.leased_until for _, c in claims if c.leased_until is not None]
+    """When the snippet should ask again: the first lease to end, else the session's end. A
+    provisional lease counts at its full length: the page extends it while it is seen."""
+    ends = [c.seen_until or c.leased_until for _, c in claims if c.leased_until is not None]
     return min(ends) if ends else now + timedelta(minutes=site.session_minutes)
 
 
@@ -264,7 +290,7 @@ def _session_row(
     body: VisitIn,
     client: Client,
     attribution: Attribution,
-    secret_key: str,
+    address: str | None,
     now: datetime,
 ) -> dict[str, Any]:
     device = device_of(client.user_agent)
@@ -284,7 +310,7 @@ def _session_row(
         "landing_url": body.u,
         "user_agent": client.user_agent[:MAX_USER_AGENT] or None,
         "device": device,
-        "ip_hash": hash_ip(client.ip, secret_key),
+        "ip_hash": address,
         "is_bot": device == BOT,
         "pageview_count": 1,
     }

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 03:25:29.829619
+Create Date: 2026-12-01 03:29:35.350949
 """
 
 from collections.abc import Sequence
@@ -325,6 +325,7 @@ def upgrade() -> None:
         sa.Column("lease_minutes", sa.Integer(), nullable=False),
         sa.Column("overflow_policy", sa.String(length=20), nullable=False),
         sa.Column("overflow_number", sa.String(length=20), nullable=True),
+        sa.Column("max_leases_per_address", sa.Integer(), server_default="3", nullable=False),
         sa.Column("others", sa.String(length=40), nullable=False),
         sa.Column("record_calls", sa.Boolean(), nullable=False),
         sa.Column("whisper", sa.String(length=300), nullable=True),
@@ -469,6 +470,7 @@ def upgrade() -> None:
         sa.Column("dropped_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("released_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("leased_until", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("holder", sa.String(length=64), nullable=True),
         sa.Column("claimed_by", sa.String(length=32), nullable=True),
         sa.Column("claimed_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
@@ -480,6 +482,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_trackers_pool_free", ["pool_id", "status", "leased_until"], unique=False
         )
+        batch_op.create_index("ix_trackers_pool_holder", ["pool_id", "holder"], unique=False)
         batch_op.create_index("ix_trackers_status_claimed", ["status", "claimed_at"], unique=False)
         batch_op.create_index(
             "uq_trackers_live_number",
@@ -656,6 +659,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("status != 'released'"),
         )
         batch_op.drop_index("ix_trackers_status_claimed")
+        batch_op.drop_index("ix_trackers_pool_holder")
         batch_op.drop_index("ix_trackers_pool_free")
 
     op.drop_table("trackers")
