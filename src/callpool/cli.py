@@ -118,11 +118,11 @@ def _start_database(database: Database, settings: Settings, provider: Provider) 
         _database_up(database, settings, provider, ready)
     except Exception as error:
         log.error(
-            "database unreachable at start (%s): forwarding calls to the %d numbers in %s, "
+            "database unreachable at start (%s): forwarding calls from %s (%d numbers), "
             "trying again in the background",
             _one_line(error),
-            len(routing_table(settings)),
             settings.routing_cache_path,
+            len(routing_table(settings)),
         )
         threading.Thread(
             target=_recover,

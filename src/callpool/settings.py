@@ -98,20 +98,15 @@ class Settings(BaseSettings):
     )
     call_spool_dir: Path = Field(
         default=Path("callpool-spool"),
-        description="Calls that could not be stored (database down) wait here to be replayed.",
+        description="Every call and status callback is spooled here before it is answered, "
+        "then stored by this process in the background (and kept while the database is down).",
     )
     attribution_window_hours: float = 24.0
-    new_sessions_per_address_per_minute: int = Field(
-        default=30,
-        ge=0,
-        description="New visit sessions one client address may start per minute, per app "
-        "process (more are answered 429). 0: no limit.",
-    )
     webhook_db_deadline_seconds: float = Field(
-        default=4.0,
+        default=1.5,
         gt=0,
-        description="A voice webhook waits this long for the database, then routes the call "
-        "from the local routing table (the carrier gives up after 15 s).",
+        description="A call to a number missing from the routing table (bought elsewhere since "
+        "the last refresh) asks the database this long, then hears 'not in service'.",
     )
     worker_interval_seconds: float = 60.0
     outbox_interval_seconds: float = Field(
