@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         "then stored by this process in the background (and kept while the database is down).",
     )
     attribution_window_hours: float = 24.0
+    new_sessions_per_address_per_minute: int = Field(
+        default=30,
+        ge=0,
+        description="New visit sessions one client address may start per minute, per app "
+        "process (more are answered 429). 0: no limit.",
+    )
     webhook_db_deadline_seconds: float = Field(
         default=1.5,
         gt=0,
