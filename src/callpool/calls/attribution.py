@@ -49,6 +49,13 @@ WITHHELD = {
     "+86282452253",
 }
 
+
+def is_withheld(caller: str) -> bool:
+    """Whether a caller id names nobody: the one rule for linking calls by their caller
+    (repeat callers, earlier calls, first touch), on every page and in the API."""
+    return caller.strip().lower() in WITHHELD
+
+
 # Confidence, 0…1. One live lease is as good as it gets; a lease that just ended means the
 # visitor may have called from the number they wrote down — very likely, a little less sure.
 LIVE_LEASE = 1.0
@@ -237,7 +244,7 @@ def attribute_to_source(db: Session, tracker_id: int, at: datetime) -> Attributi
 
 def first_call_of_caller(db: Session, call: Call) -> Call | None:
     """The caller's first call to this account, if this is not it."""
-    if call.from_number.strip().lower() in WITHHELD:
+    if is_withheld(call.from_number):
         return None
     return db.scalar(
         select(Call)

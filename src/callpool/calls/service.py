@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.calls import repository, schemas, spool
-from callpool.calls.attribution import WITHHELD, Attribution, attribute
+from callpool.calls.attribution import Attribution, attribute, is_withheld
 from callpool.calls.routing import Route, route_of, routing_table
 from callpool.db import Database
 from callpool.errors import Invalid
 from callpool.integrations import events
 from callpool.models import Call, Pageview, Pool, Tracker
+from callpool.restapi import MAX_ID
 from callpool.settings import Settings
 from callpool.telephony.base import Forward, InboundCall, StatusUpdate
 from callpool.telephony.twilio.wire import STATUS_RANK, TERMINAL_RANK
@@ -107,7 +108,7 @@ def forward(
     # Showing the caller's number lets the business call back; a withheld one cannot be shown,
     # and Twilio refuses a <Dial> whose callerId is not a number, so show the tracker instead.
     caller = inbound.from_number
-    caller_id = inbound.to_number if caller.strip().lower() in WITHHELD else caller
+    caller_id = inbound.to_number if is_withheld(caller) else caller
     return Forward(
         to=to,
         caller_id=caller_id,
@@ -230,12 +231,13 @@ def status_rank(update: StatusUpdate) -> int:
 
 
 def apply_status(db: Session, update: StatusUpdate, at: datetime) -> bool:
-    """False when the call is unknown. Never moves a call's status backwards."""
+    """False when the call is unknown. Never moves a call's status or recording backwards."""
     call = repository.call_by_provider_id(db, update.call_id, lock=True)
     if call is None:
         return False
-    if update.recording_url and call.recording_url != update.recording_url:
+    if update.recording_url and _newer_recording(call, update):
         call.recording_url = update.recording_url
+        call.recording_at = update.recording_at
     rank = status_rank(update)
     if update.status is not None and rank > call.status_rank:
         call.status = update.status
@@ -250,12 +252,27 @@ def apply_status(db: Session, update: StatusUpdate, at: datetime) -> bool:
     return True
 
 
+def _newer_recording(call: Call, update: StatusUpdate) -> bool:
+    """Whether the callback's recording replaces the stored one: the first one always; then
+    only one that began later, by the provider's clock, so a replayed older callback loses."""
+    if call.recording_url is None:
+        return True
+    if update.recording_at is None or call.recording_at is None:
+        return False  # no order to go by: keep what is stored
+    return update.recording_at > call.recording_at
+
+
+def _moment(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 def _spool_status(settings: Settings, update: StatusUpdate, at: datetime) -> None:
     data = {
         "at": at.isoformat(),
         "status": update.status,
         "duration": update.duration,
         "recording_url": update.recording_url,
+        "recording_at": update.recording_at.isoformat() if update.recording_at else None,
         "sequence": update.sequence,
         "dialed": update.dialed,
     }
@@ -327,6 +344,7 @@ def _replay(db: Session, entry: spool.Entry, settings: Settings) -> bool:
             status=data["status"],
             duration=data["duration"],
             recording_url=data["recording_url"],
+            recording_at=_moment(data.get("recording_at")),
             sequence=data["sequence"],
             dialed=data["dialed"],
         )
@@ -384,14 +402,18 @@ def get_call(database: Database, account_id: int, call_id: int) -> schemas.CallD
     with database.reader() as db:
         row = repository.get_call(db, account_id, call_id)
         views = repository.pageviews(db, row.session.id) if row.session else []
-        earlier = (
-            []
-            if row.call.from_number.strip().lower() in WITHHELD
-            else repository.previous_calls(db, account_id, row.call)
-        )
+        earlier = earlier_calls(db, account_id, row.call)
         return schemas.CallDetail(
             **call_out(row).model_dump(), journey=journey(row, views, earlier)
         )
+
+
+def earlier_calls(db: Session, account_id: int, call: Call) -> list[Call]:
+    """The same caller's earlier calls, newest first; none when the caller id is withheld,
+    since it names nobody (the API and the dashboard both ask here)."""
+    if is_withheld(call.from_number):
+        return []
+    return repository.previous_calls(db, account_id, call)
 
 
 def call_out(row: repository.CallRow) -> schemas.CallOut:
@@ -481,6 +503,8 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         when = datetime.fromisoformat(started_at)
         if when.tzinfo is None:
             raise ValueError("naive time")
+        if not 1 <= int(call_id) <= MAX_ID:  # past the INTEGER column: no call has it
+            raise ValueError("id out of range")
         return when, int(call_id)
     except ValueError:  # also bad base64 and bad UTF-8
         raise Invalid("cursor is not one this API returned", field="cursor") from None

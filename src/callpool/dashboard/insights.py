@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from callpool.calls import repository as calls
+from callpool.calls import service as calls_service
 from callpool.dashboard.auth import CurrentViewer, Viewer
 from callpool.dashboard.render import DashboardRoute, render
 from callpool.db import Database
 from callpool.errors import Invalid
 from callpool.reports import service as reports
 from callpool.reports.schemas import DIMENSIONS, Dimension, Period
+from callpool.restapi import Id
 from callpool.sites import service as sites
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
@@ -41,38 +43,31 @@ def _database(request: Request) -> Database:
 # -- calls -----------------------------------------------------------------------------------
 
 
-def _cursor(before: str | None) -> tuple[datetime, int] | None:
-    """``<iso time>_<id>`` of the last call on the previous page; nonsense means page one."""
-    if not before or "_" not in before:
-        return None
-    moment, _, call_id = before.rpartition("_")
-    try:
-        return datetime.fromisoformat(moment), int(call_id)
-    except ValueError:
-        return None
-
-
 @router.get("/calls")
 def calls_page(
     request: Request, viewer: CurrentViewer, before: Annotated[str | None, Query()] = None
 ) -> Response:
+    # The API's cursor: one format, checked in one place (a made-up one is a 400 page).
+    try:
+        after = calls_service.decode_cursor(before)
+    except Invalid as error:
+        raise HTTPException(400, str(error)) from None
     with _database(request).reader() as db:
-        rows = calls.list_calls(db, viewer.account_id, limit=CALLS_PER_PAGE, before=_cursor(before))
+        rows = calls.list_calls(db, viewer.account_id, limit=CALLS_PER_PAGE, before=after)
     next_page = None
     if len(rows) == CALLS_PER_PAGE:
-        last = rows[-1].call
-        next_page = f"{last.started_at.isoformat()}_{last.id}"
+        next_page = calls_service.encode_cursor(rows[-1].call)
     return render(
         request, "calls.html", title="Calls", viewer=viewer, rows=rows, next_page=next_page
     )
 
 
 @router.get("/calls/{call_id}")
-def call_page(request: Request, viewer: CurrentViewer, call_id: int) -> Response:
+def call_page(request: Request, viewer: CurrentViewer, call_id: Id) -> Response:
     with _database(request).reader() as db:
         row = calls.get_call(db, viewer.account_id, call_id)
         pageviews = calls.pageviews(db, row.session.id) if row.session else []
-        previous = calls.previous_calls(db, viewer.account_id, row.call)
+        previous = calls_service.earlier_calls(db, viewer.account_id, row.call)
     seconds_to_call = None
     if row.session is not None:
         seconds_to_call = (row.call.started_at - row.session.started_at).total_seconds()

@@ -35,6 +35,9 @@ class Call(Base):
     status_rank: Mapped[int] = mapped_column(default=0)
     duration: Mapped[int | None]  # seconds
     recording_url: Mapped[str | None] = mapped_column(Text)
+    # When that recording began, by the provider's clock: an older recording's callback,
+    # replayed late, never replaces a newer one.
+    recording_at: Mapped[datetime | None]
     # Attribution
     session_id: Mapped[str | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="SET NULL"), index=True

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 
 
 class ProviderError(Exception):
@@ -47,6 +48,7 @@ class StatusUpdate:
     status: str | None
     duration: int | None = None
     recording_url: str | None = None
+    recording_at: datetime | None = None  # when the recording began, by the provider's clock
     sequence: int | None = None  # provider's ordering of callbacks, when it sends one
     dialed: bool = False  # about the forwarded leg rather than the inbound call
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -91,6 +93,24 @@ class Provider(ABC):
     @abstractmethod
     def verify_request(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
         """Whether a webhook really comes from the provider."""
+
+    # Hosts that serve this provider's recordings over https. A recording URL from anywhere
+    # else is dropped: it would be shown to the account as a link to listen to.
+    recording_hosts: tuple[str, ...] = ()
+
+    def trusted_recording_url(self, url: str) -> bool:
+        """Whether ``url`` is one of this provider's recordings: https, on its own host."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return False
+        return (
+            parts.scheme == "https"
+            and parts.hostname in self.recording_hosts
+            and port in (None, 443)
+            and parts.username is None
+        )
 
     @abstractmethod
     def parse_inbound(self, params: Mapping[str, str]) -> InboundCall: ...

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 03:29:35.350949
+Create Date: 2026-12-01 03:19:36.148227
 """
 
 from collections.abc import Sequence
@@ -509,6 +509,7 @@ def upgrade() -> None:
         sa.Column("status_rank", sa.Integer(), nullable=False),
         sa.Column("duration", sa.Integer(), nullable=True),
         sa.Column("recording_url", sa.Text(), nullable=True),
+        sa.Column("recording_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("session_id", sa.String(length=32), nullable=True),
         sa.Column("source", sa.String(length=200), nullable=True),
         sa.Column("medium", sa.String(length=200), nullable=True),

@@ -33,6 +33,9 @@ FICTIONAL = range(100, 199)
 
 class SandboxProvider(wire.TwilioWireProvider):
     name = "sandbox"
+    # Simulated calls have no recordings; a simulated recording callback names this reserved
+    # host (it never resolves), so no URL of the real world is ever kept from the sandbox.
+    recording_hosts = ("recordings.sandbox.invalid",)
 
     def __init__(
         self,

@@ -5,11 +5,17 @@ The sandbox provider speaks it too, so a simulated call exercises the same code 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from callpool.telephony.base import Forward, InboundCall, Provider, StatusUpdate
+
+log = logging.getLogger(__name__)
 
 # Twilio sends these when a call moves; later states never go back to earlier ones.
 STATUS_RANK = {
@@ -59,9 +65,21 @@ def parse_status(params: Mapping[str, str]) -> StatusUpdate:
         status=status,
         duration=int(duration) if duration and duration.isdigit() else None,
         recording_url=params.get("RecordingUrl") or None,
+        recording_at=_rfc2822(params.get("RecordingStartTime")),
         sequence=int(sequence) if sequence and sequence.isdigit() else None,
         dialed=bool(parent),
     )
+
+
+def _rfc2822(value: str | None) -> datetime | None:
+    """Twilio's times (``Tue, 01 Dec 2026 03:00:00 +0000``); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def forward_twiml(forward: Forward) -> str:
@@ -106,8 +124,15 @@ class TwilioWireProvider(Provider):
     def parse_inbound(self, params: Mapping[str, str]) -> InboundCall:
         return parse_inbound(params)
 
+    # Twilio serves recordings from its REST API (the sandbox names its own host).
+    recording_hosts = ("api.twilio.com",)
+
     def parse_status(self, params: Mapping[str, str]) -> StatusUpdate:
-        return parse_status(params)
+        update = parse_status(params)
+        if update.recording_url and not self.trusted_recording_url(update.recording_url):
+            log.warning("dropped a recording URL not on %s's hosts", self.name)
+            return replace(update, recording_url=None, recording_at=None)
+        return update
 
     def forward_response(self, forward: Forward) -> tuple[str, str]:
         return forward_twiml(forward), "application/xml"

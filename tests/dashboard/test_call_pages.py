@@ -1,0 +1,69 @@
+"""The calls pages with hostile or odd data: what an owner sees must never run or mislead."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from callpool.clock import FrozenClock
+from callpool.db import Database
+from callpool.models import Account, Call
+
+
+def store_call(
+    database: Database, account: Account, clock: FrozenClock, *, caller: str, **fields: object
+) -> int:
+    with database.session() as db:
+        call = Call(
+            provider="twilio",
+            provider_call_id=f"CA{clock.now().timestamp()}{caller}",
+            account_id=account.id,
+            from_number=caller,
+            to_number="+15125550100",
+            started_at=clock.now(),
+            status="completed",
+            **fields,
+        )
+        db.add(call)
+        db.flush()
+        call_id: int = call.id
+    clock.advance(minutes=1)
+    return call_id
+
+
+def test_a_recording_url_that_is_not_https_is_never_a_link(
+    as_owner: TestClient, database: Database, account: Account, clock: FrozenClock
+) -> None:
+    hostile = "javascript:alert(document.cookie)"
+    call_id = store_call(database, account, clock, caller="+15125550111", recording_url=hostile)
+
+    for page in (as_owner.get("/dashboard/calls"), as_owner.get(f"/dashboard/calls/{call_id}")):
+        assert page.status_code == 200
+        assert "javascript:" not in page.text
+        assert "listen</a>" not in page.text
+
+
+def test_withheld_callers_are_not_linked_as_repeat_callers(
+    as_owner: TestClient, database: Database, account: Account, clock: FrozenClock
+) -> None:
+    first = store_call(database, account, clock, caller="anonymous")
+    second = store_call(database, account, clock, caller="anonymous")
+    known = store_call(database, account, clock, caller="+15125550111")
+    again = store_call(database, account, clock, caller="+15125550111")
+
+    page = as_owner.get(f"/dashboard/calls/{second}")
+    assert page.status_code == 200
+    assert f'href="/dashboard/calls/{first}"' not in page.text
+    # A caller who gave their number is still linked to their earlier call.
+    assert f'href="/dashboard/calls/{known}"' in as_owner.get(f"/dashboard/calls/{again}").text
+
+
+def test_made_up_cursors_and_ids_are_answered_with_a_page_not_a_crash(
+    as_owner: TestClient, database: Database, account: Account, clock: FrozenClock
+) -> None:
+    store_call(database, account, clock, caller="+15125550111")
+    for before in ("2026-01-01T00:00:00_5", "nonsense", "MjAyNi0wMS0wMVQwMDowMDowMHw1"):
+        page = as_owner.get("/dashboard/calls", params={"before": before})
+        assert page.status_code == 400, before
+        assert "cursor is not one this API returned" in page.text
+    for call_id in ("0", str(2**31), str(2**63), str(2**70)):
+        assert as_owner.get(f"/dashboard/calls/{call_id}").status_code == 404
