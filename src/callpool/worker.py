@@ -90,11 +90,14 @@ def run_forever(
 def _deliver_forever(
     database: Database, settings: Settings, provider: Provider, stop: threading.Event
 ) -> None:
-    while not stop.wait(settings.outbox_interval_seconds):
+    while not stop.is_set():
         try:
-            deliver_outbox(database, settings, provider)
+            busy = bool(deliver_outbox(database, settings, provider))
         except Exception:  # the database away, a bug: the next round tries again
             log.exception("worker job deliver outbox failed")
+            busy = False
+        if not busy:  # a backlog is worked off batch after batch, without pauses
+            stop.wait(settings.outbox_interval_seconds)
 
 
 def start_in_background(
