@@ -150,7 +150,14 @@ class ServeProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def voice(self, to: str, call_id: str, caller: str = "+14155550123") -> httpx2.Response:
+    def voice(
+        self,
+        to: str,
+        call_id: str,
+        caller: str = "+14155550123",
+        *,
+        http: httpx2.Client | None = None,
+    ) -> httpx2.Response:
         params = {
             "CallSid": call_id,
             "AccountSid": "AC00000000000000000000000000000000",
@@ -159,15 +166,19 @@ class ServeProcess:
             "CallStatus": "ringing",
             "Direction": "inbound",
         }
-        return self.signed("/webhooks/twilio/voice", params)
+        return self.signed("/webhooks/twilio/voice", params, http=http)
 
     def status(self, call_id: str, status: str, duration: int) -> httpx2.Response:
         params = {"CallSid": call_id, "CallStatus": status, "CallDuration": str(duration)}
         return self.signed("/webhooks/twilio/status", params)
 
-    def signed(self, path: str, params: dict[str, str]) -> httpx2.Response:
+    def signed(
+        self, path: str, params: dict[str, str], *, http: httpx2.Client | None = None
+    ) -> httpx2.Response:
+        """POST, signed as Twilio signs; on ``http`` (a client of one's own thread) if given."""
         signature = RequestValidator(TWILIO_TOKEN).compute_signature(self.base + path, params)
-        return self.http.post(path, data=params, headers={"X-Twilio-Signature": signature})
+        headers = {"X-Twilio-Signature": signature}
+        return (http or self.http).post(path, data=params, headers=headers)
 
     def _healthy(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
