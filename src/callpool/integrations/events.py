@@ -13,6 +13,7 @@ the pool full.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from itertools import takewhile
@@ -27,6 +28,8 @@ from callpool.integrations import outbox, payloads
 from callpool.integrations.email import notices
 from callpool.integrations.webhooks.repository import WEBHOOK
 from callpool.models import Call, OutboxCursor, OutboxMessage, Pool, PoolEvent, WebhookEndpoint
+
+log = logging.getLogger(__name__)
 
 EXHAUSTED = "exhausted"  # PoolEvent.kind, as callpool.assignment.service writes it
 CURSOR = "pool.exhausted"
@@ -52,6 +55,14 @@ def call_ended(db: Session, call: Call) -> None:
 
 
 def _emit_call(db: Session, call: Call, events: Sequence[str], *, email: bool) -> None:
+    try:
+        with db.begin_nested():
+            _write_call_messages(db, call, events, email=email)
+    except Exception:  # a stored call beats a message about it: never fail the call's write
+        log.exception("outbox messages for call %s could not be written", call.id)
+
+
+def _write_call_messages(db: Session, call: Call, events: Sequence[str], *, email: bool) -> None:
     endpoints = _endpoints(db, call.account_id)
     wanted = [(event, [e for e in endpoints if event in e.events]) for event in events]
     recipients = notices.call_recipients(db, call) if email else []
