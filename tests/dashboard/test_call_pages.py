@@ -67,3 +67,16 @@ def test_made_up_cursors_and_ids_are_answered_with_a_page_not_a_crash(
         assert "cursor is not one this API returned" in page.text
     for call_id in ("0", str(2**31), str(2**63), str(2**70)):
         assert as_owner.get(f"/dashboard/calls/{call_id}").status_code == 404
+
+
+def test_ids_no_row_can_have_are_the_404_page(as_owner: TestClient) -> None:
+    for path in (
+        "/dashboard/sites/{}",
+        "/dashboard/pools/{}",
+        "/dashboard/calls/{}",
+        "/dashboard/reports?site_id={}",
+    ):
+        for huge in (2**31, 2**63, 2**70):
+            page = as_owner.get(path.format(huge))
+            assert page.status_code == 404, (path, huge)
+            assert "Not found" in page.text

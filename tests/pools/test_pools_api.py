@@ -369,3 +369,33 @@ def test_a_session_pool_serving_another_pool_cannot_be_deleted(
     response = client.delete(f"{API}/{fallback['id']}", headers=auth)
     assert response.status_code == 409
     assert "others" in response.json()["detail"]
+
+
+def test_another_accounts_number_is_refused_without_naming_it(
+    client: TestClient,
+    auth: dict[str, str],
+    outsider_auth: dict[str, str],
+    database: Database,
+    account: Account,
+    clock: FrozenClock,
+) -> None:
+    mine = add_site(database, account.id, clock.now())
+    theirs = client.post("/api/v1/sites", json={"name": "Rival"}, headers=outsider_auth).json()
+    pool = {"name": "Web", "original_number": BUSINESS, "area_code": "512", "size": 1}
+    rival = client.post(
+        "/api/v1/pools", json={**pool, "site_id": theirs["id"]}, headers=outsider_auth
+    )
+    assert rival.status_code == 201, rival.text
+    [their_tracker] = client.get(
+        f"/api/v1/pools/{rival.json()['id']}/trackers", headers=outsider_auth
+    ).json()
+    own = client.post("/api/v1/pools", json={**pool, "site_id": mine.id}, headers=auth).json()
+
+    taken = client.post(
+        f"/api/v1/pools/{own['id']}/trackers",
+        json={"number": their_tracker["number"]},
+        headers=auth,
+    )
+
+    assert taken.status_code == 409
+    assert taken.json() == {"detail": f"{their_tracker['number']} is not available"}

@@ -25,6 +25,7 @@ from callpool.dashboard.auth import (
 from callpool.dashboard.forms import FormInvalid, build, lines, text
 from callpool.dashboard.render import STATIC, DashboardRoute, redirect, render
 from callpool.db import Database
+from callpool.restapi import Id
 from callpool.sites import service as sites
 from callpool.sites.schemas import SiteCreate
 
@@ -166,7 +167,7 @@ async def create_key(request: Request, viewer: CurrentViewer) -> Response:
 
 
 @router.post("/keys/{key_id}/revoke", dependencies=[CsrfChecked])
-def revoke_key(request: Request, viewer: CurrentViewer, key_id: int) -> Response:
+def revoke_key(request: Request, viewer: CurrentViewer, key_id: Id) -> Response:
     with database(request).session() as db:
         api_keys.revoke_api_key(db, viewer.account_id, key_id)
     return redirect(request, "/dashboard/keys")

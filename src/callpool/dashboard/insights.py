@@ -16,10 +16,10 @@ from callpool.calls import service as calls_service
 from callpool.dashboard.auth import CurrentViewer, Viewer
 from callpool.dashboard.render import DashboardRoute, render
 from callpool.db import Database
-from callpool.errors import Invalid
+from callpool.errors import Invalid, NotFound
 from callpool.reports import service as reports
 from callpool.reports.schemas import DIMENSIONS, Dimension, Period
-from callpool.restapi import Id
+from callpool.restapi import MAX_ID, Id
 from callpool.sites import service as sites
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
@@ -106,6 +106,8 @@ def reports_page(
     period, errors = _period_or_error(start, end)
     chosen: Dimension = dimension if dimension in DIMENSIONS else "source_medium"
     site = int(site_id) if site_id and site_id.isdigit() else None
+    if site is not None and site > MAX_ID:
+        raise NotFound("no such site")  # no row has it: the 404 page, before any query
     with _database(request).reader() as db:
         site_list = sites.list_sites(db, viewer.account_id)
         totals = reports.totals(db, viewer.account_id, period, site_id=site)
@@ -157,7 +159,7 @@ def calls_csv(
     viewer: CurrentViewer,
     start: str | None = None,
     end: str | None = None,
-    site_id: int | None = None,
+    site_id: Id | None = None,
 ) -> Response:
     """The period's calls as a spreadsheet; streamed, so a large export does not fill memory."""
     period = reports.parse_period(start, end)

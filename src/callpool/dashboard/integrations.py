@@ -22,6 +22,7 @@ from callpool.integrations.email import notices, smtp
 from callpool.integrations.payloads import EVENTS
 from callpool.integrations.webhooks import repository, service
 from callpool.integrations.webhooks.schemas import WebhookCreate, WebhookUpdate
+from callpool.restapi import Id
 from callpool.settings import Settings
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
@@ -93,7 +94,7 @@ async def create_webhook(request: Request, viewer: CurrentViewer) -> Response:
 
 
 @router.get("/webhooks/{endpoint_id}")
-def webhook_page(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+def webhook_page(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
     notice = "Endpoint added." if request.query_params.get("created") else None
     return _endpoint(request, viewer, endpoint_id, notice=notice)
 
@@ -130,7 +131,7 @@ def _endpoint(
 
 
 @router.post("/webhooks/{endpoint_id}", dependencies=[CsrfChecked])
-async def change_webhook(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+async def change_webhook(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
     form = await request.form()
     try:
         changes = build(WebhookUpdate, _fields(form))
@@ -149,7 +150,7 @@ async def change_webhook(request: Request, viewer: CurrentViewer, endpoint_id: i
 
 
 @router.post("/webhooks/{endpoint_id}/enable", dependencies=[CsrfChecked])
-def enable_webhook(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+def enable_webhook(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
     with _database(request).session() as db:
         service.update_endpoint(
             db, _settings(request), viewer.account_id, endpoint_id, WebhookUpdate(enabled=True)
@@ -158,7 +159,7 @@ def enable_webhook(request: Request, viewer: CurrentViewer, endpoint_id: int) ->
 
 
 @router.post("/webhooks/{endpoint_id}/rotate", dependencies=[CsrfChecked])
-def rotate_webhook_secret(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+def rotate_webhook_secret(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
     with _database(request).session() as db:
         service.rotate_secret(db, viewer.account_id, endpoint_id)
     notice = "New secret below. The old one still signs deliveries, beside it, for 24 hours."
@@ -166,7 +167,7 @@ def rotate_webhook_secret(request: Request, viewer: CurrentViewer, endpoint_id: 
 
 
 @router.post("/webhooks/{endpoint_id}/delete", dependencies=[CsrfChecked])
-def delete_webhook(request: Request, viewer: CurrentViewer, endpoint_id: int) -> Response:
+def delete_webhook(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
     with _database(request).session() as db:
         service.delete_endpoint(db, viewer.account_id, endpoint_id)
     return redirect(request, "/dashboard/webhooks")
@@ -176,7 +177,7 @@ def delete_webhook(request: Request, viewer: CurrentViewer, endpoint_id: int) ->
     "/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver", dependencies=[CsrfChecked]
 )
 def redeliver(
-    request: Request, viewer: CurrentViewer, endpoint_id: int, delivery_id: int
+    request: Request, viewer: CurrentViewer, endpoint_id: Id, delivery_id: Id
 ) -> Response:
     try:
         with _database(request).session() as db:

@@ -31,6 +31,7 @@ from callpool.pools import service as pools
 from callpool.pools.schemas import PoolCreate, PoolOut, PoolUpdate
 from callpool.pools.service import Deps
 from callpool.reports import service as reports
+from callpool.restapi import Id
 from callpool.sessions import repository as visits
 from callpool.sites import service as sites
 from callpool.sites.schemas import SiteUpdate
@@ -76,7 +77,7 @@ def provider_message(error: ProviderError, outcome: str = "Nothing was bought") 
 
 
 @router.get("/sites/{site_id}")
-def site_page(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+def site_page(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
     return _site_page(request, viewer, _site(request, viewer, site_id))
 
 
@@ -112,7 +113,7 @@ def _site_page(
 
 
 @router.post("/sites/{site_id}", dependencies=[CsrfChecked])
-async def change_site(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+async def change_site(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
     """The site's name, where it runs (origins allowed to ask for numbers) and country."""
     site = _site(request, viewer, site_id)
     form = await request.form()
@@ -134,7 +135,7 @@ async def change_site(request: Request, viewer: CurrentViewer, site_id: int) -> 
 
 
 @router.get("/sites/{site_id}/pools/new")
-def new_pool_page(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+def new_pool_page(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
     site = _site(request, viewer, site_id)
     form = {"kind": "session", "size": "6", "number_type": "local", "utilization": "0.8"}
     return _pool_form(request, viewer, site, form, {})
@@ -178,7 +179,7 @@ def pool_create_data(form: Mapping[str, Any], site: Site) -> dict[str, Any]:
 
 
 @router.post("/sites/{site_id}/pools", dependencies=[CsrfChecked])
-async def create_pool(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+async def create_pool(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
     site = _site(request, viewer, site_id)
     form = await request.form()
     try:
@@ -250,7 +251,7 @@ def _pool_page(
 
 
 @router.get("/pools/{pool_id}")
-def pool_page(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
+def pool_page(request: Request, viewer: CurrentViewer, pool_id: Id) -> Response:
     return _pool_page(request, viewer, pool_id)
 
 
@@ -283,7 +284,7 @@ def target_update_data(form: Mapping[str, Any], region: str) -> tuple[dict[str, 
 
 
 @router.post("/pools/{pool_id}/target", dependencies=[CsrfChecked])
-async def set_target(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
+async def set_target(request: Request, viewer: CurrentViewer, pool_id: Id) -> Response:
     deps = deps_of(request)
     pool = pools.get_pool(deps, viewer.account_id, pool_id)
     site = _site(request, viewer, pool.site_id)
@@ -324,7 +325,7 @@ def settings_update_data(form: Mapping[str, Any], kind: str, region: str) -> dic
 
 
 @router.post("/pools/{pool_id}/settings", dependencies=[CsrfChecked])
-async def change_settings(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
+async def change_settings(request: Request, viewer: CurrentViewer, pool_id: Id) -> Response:
     """Size, utilization and original number changes behave as the pools FAQ says."""
     deps = deps_of(request)
     pool = pools.get_pool(deps, viewer.account_id, pool_id)
@@ -346,14 +347,14 @@ async def change_settings(request: Request, viewer: CurrentViewer, pool_id: int)
 
 
 @router.post("/pools/{pool_id}/reassign", dependencies=[CsrfChecked])
-def reassign(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
+def reassign(request: Request, viewer: CurrentViewer, pool_id: Id) -> Response:
     """Move active and flagged trackers to the pool's current original number."""
     pools.reassign_original_number(deps_of(request), viewer.account_id, pool_id)
     return redirect(request, f"/dashboard/pools/{pool_id}?saved=reassigned#trackers")
 
 
 @router.post("/sites/{site_id}/delete", dependencies=[CsrfChecked])
-def delete_site(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+def delete_site(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
     """Delete a site (its page asked for confirmation, saying what will happen): its pools'
     numbers are released, its history kept."""
     sites.delete_site(deps_of(request), viewer.account_id, site_id)
@@ -361,7 +362,7 @@ def delete_site(request: Request, viewer: CurrentViewer, site_id: int) -> Respon
 
 
 @router.post("/pools/{pool_id}/delete", dependencies=[CsrfChecked])
-def delete_pool(request: Request, viewer: CurrentViewer, pool_id: int) -> Response:
+def delete_pool(request: Request, viewer: CurrentViewer, pool_id: Id) -> Response:
     deps = deps_of(request)
     pool = pools.get_pool(deps, viewer.account_id, pool_id)
     try:
@@ -378,7 +379,7 @@ def delete_pool(request: Request, viewer: CurrentViewer, pool_id: int) -> Respon
 
 @router.post("/pools/{pool_id}/trackers/{tracker_id}/{action}", dependencies=[CsrfChecked])
 async def tracker_action(
-    request: Request, viewer: CurrentViewer, pool_id: int, tracker_id: int, action: str
+    request: Request, viewer: CurrentViewer, pool_id: Id, tracker_id: Id, action: str
 ) -> Response:
     """Manual pools: activate / assign (to a source/medium), flag, unflag."""
     if action not in pools.MANUAL_ACTIONS:
@@ -404,7 +405,7 @@ async def tracker_action(
 
 
 @router.get("/sites/{site_id}/install")
-def install_page(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+def install_page(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
     site = _site(request, viewer, site_id)
     snippet = install.snippet_for(request, site)
     return render(
@@ -416,7 +417,7 @@ def install_page(request: Request, viewer: CurrentViewer, site_id: int) -> Respo
 
 
 @router.get("/sites/{site_id}/verify")
-def verify_page(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+def verify_page(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
     site = _site(request, viewer, site_id)
     return render(
         request,
@@ -430,7 +431,7 @@ def verify_page(request: Request, viewer: CurrentViewer, site_id: int) -> Respon
 
 
 @router.get("/sites/{site_id}/verify/visits")
-def verify_visits(request: Request, viewer: CurrentViewer, site_id: int) -> Response:
+def verify_visits(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
     """The live list: the verify page reloads this fragment every few seconds."""
     site = _site(request, viewer, site_id)
     return render(request, "_visits.html", site=site, **_latest_visits(request, viewer, site_id))
