@@ -3,9 +3,10 @@ the ``standardwebhooks`` package, and an ``aiosmtpd`` SMTP server; plain factori
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
@@ -65,8 +67,6 @@ class Received:
 
     @property
     def event(self) -> str:
-        import json
-
         return str(json.loads(self.body)["type"])
 
 
@@ -84,6 +84,7 @@ class Receiver:
     hold: bool = False
     arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    accepting: threading.Event = field(default_factory=threading.Event)  # set on the first 200
     received: list[Received] = field(default_factory=list)
     held: list[str] = field(default_factory=list)  # webhook-ids of requests never answered
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -119,6 +120,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             with receiver.lock:
                 code = receiver.answer_for(headers.get("webhook-id", "")) if verified else 400
                 receiver.received.append(Received(headers, body, verified, code))
+            if code == 200:
+                receiver.accepting.set()
             answer = b'{"ok": true}' if code == 200 else b"receiver says no"
             self.send_response(code)
             self.send_header("content-length", str(len(answer)))
@@ -143,6 +146,22 @@ def receiver() -> Iterator[Receiver]:
     found.release.set()
     server.shutdown()
     server.server_close()
+
+
+def add_endpoint(
+    client: TestClient,
+    auth: dict[str, str],
+    receiver: Receiver,
+    events: Sequence[str] = ("call.started",),
+) -> dict[str, Any]:
+    """An endpoint for ``receiver``, added through the API; the receiver learns its secret."""
+    answer = client.post(
+        "/api/v1/webhooks", json={"url": receiver.url, "events": list(events)}, headers=auth
+    )
+    assert answer.status_code == 201, answer.text
+    endpoint: dict[str, Any] = answer.json()
+    receiver.secret = str(endpoint["secret"])
+    return endpoint
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ from callpool.integrations import jobs
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
 from tests.dashboard.conftest import post_form, sign_in
-from tests.integrations.conftest import Receiver, Setup, owner_of, visit_and_call
+from tests.integrations.conftest import Receiver, Setup, add_endpoint, owner_of, visit_and_call
 
 
 def test_an_owner_manages_an_endpoint_and_sees_its_deliveries(
@@ -99,9 +99,7 @@ def test_another_accounts_endpoint_is_a_404_page(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    created = client.post(
-        "/api/v1/webhooks", json={"url": receiver.url, "events": ["call.started"]}, headers=auth
-    ).json()
+    created = add_endpoint(client, auth, receiver, ["call.started"])
     other = factory.account("Rival")
     owner_of(database, other, "rival@rival.test")
     sign_in(client, "rival@rival.test")

@@ -15,7 +15,7 @@ from callpool.integrations import jobs, outbox
 from callpool.models import OutboxMessage, PoolEvent
 from callpool.settings import Settings
 from tests.dashboard.conftest import visit
-from tests.integrations.conftest import Receiver, Setup
+from tests.integrations.conftest import Receiver, Setup, add_endpoint
 
 
 def exhaust(client: TestClient, setup: Setup, visits: int) -> None:
@@ -41,10 +41,7 @@ def test_an_exhausted_pool_is_told_once_an_hour(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    created = client.post(
-        "/api/v1/webhooks", json={"url": receiver.url, "events": ["pool.exhausted"]}, headers=auth
-    ).json()
-    receiver.secret = created["secret"]
+    add_endpoint(client, auth, receiver, ["pool.exhausted"])
     exhaust(client, setup, 3)
     assert exhaustions(database) == 2
 

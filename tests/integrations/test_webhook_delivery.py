@@ -5,16 +5,19 @@ and tell the owner in the dashboard and by email."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from callpool import worker
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.integrations import jobs
 from callpool.models import OutboxMessage
 from callpool.settings import Settings
+from callpool.telephony.registry import provider_for
 from tests.calls.conftest import Factory
 from tests.dashboard.conftest import sign_in
 from tests.integrations.conftest import (
@@ -22,24 +25,13 @@ from tests.integrations.conftest import (
     Mailbox,
     Receiver,
     Setup,
+    add_endpoint,
     deliver_until,
     owner_of,
     visit_and_call,
 )
 
 ALL_EVENTS = ["call.started", "call.attributed", "call.completed", "pool.exhausted"]
-
-
-def add_endpoint(
-    client: TestClient, auth: dict[str, str], receiver: Receiver, events: list[str] = ALL_EVENTS
-) -> dict[str, object]:
-    answer = client.post(
-        "/api/v1/webhooks", json={"url": receiver.url, "events": events}, headers=auth
-    )
-    assert answer.status_code == 201, answer.text
-    endpoint: dict[str, object] = answer.json()
-    receiver.secret = str(endpoint["secret"])
-    return endpoint
 
 
 def test_a_failing_receiver_gets_each_event_once_accepted_with_one_webhook_id(
@@ -52,7 +44,7 @@ def test_a_failing_receiver_gets_each_event_once_accepted_with_one_webhook_id(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    endpoint = add_endpoint(client, auth, receiver)
+    endpoint = add_endpoint(client, auth, receiver, ALL_EVENTS)
     assert str(endpoint["secret"]).startswith("whsec_")
     receiver.fail_first = 2
     call_id = visit_and_call(factory, setup, settings, "CA-retried")
@@ -167,3 +159,28 @@ def test_a_receiver_down_for_24_hours_disables_the_endpoint_and_the_owner_is_tol
     page = client.get("/dashboard/webhooks")
     assert "Disabled" in page.text
     assert "failed for 24 hours" in page.text
+
+
+def test_the_worker_loop_delivers_promptly(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    settings: Settings,
+    factory: Factory,
+    setup: Setup,
+    receiver: Receiver,
+) -> None:
+    """What `callpool worker` (and `serve` on SQLite) runs: deliveries every
+    ``outbox_interval_seconds``, not at the next minute's round of the other jobs."""
+    add_endpoint(client, auth, receiver)
+    visit_and_call(factory, setup, settings, "CA-prompt")
+    fast = settings.model_copy(update={"outbox_interval_seconds": 0.05})
+    stop = worker.start_in_background(database, fast, provider_for(fast))
+    try:
+        assert receiver.accepting.wait(30), "nothing delivered"
+    finally:
+        stop.set()
+        for thread in threading.enumerate():
+            if thread.name == "worker":
+                thread.join(30)  # it ends its round first: no job runs past the test
+    assert [r.event for r in receiver.accepted()] == ["call.started"]

@@ -17,24 +17,13 @@ from callpool.integrations import jobs
 from callpool.integrations.webhooks.addresses import is_public
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
-from tests.integrations.conftest import Receiver, Setup, visit_and_call
-
-
-def create(
-    client: TestClient, auth: dict[str, str], url: str, events: list[str] | None = None
-) -> dict[str, object]:
-    answer = client.post(
-        "/api/v1/webhooks", json={"url": url, "events": events or ["call.started"]}, headers=auth
-    )
-    assert answer.status_code == 201, answer.text
-    created: dict[str, object] = answer.json()
-    return created
+from tests.integrations.conftest import Receiver, Setup, add_endpoint, visit_and_call
 
 
 def test_endpoints_are_created_listed_changed_and_deleted(
     client: TestClient, auth: dict[str, str], outsider_auth: dict[str, str], receiver: Receiver
 ) -> None:
-    created = create(client, auth, receiver.url, ["call.completed", "call.completed"])
+    created = add_endpoint(client, auth, receiver, ["call.completed", "call.completed"])
     assert created["events"] == ["call.completed"]
     assert created["enabled"] is True
     Webhook(str(created["secret"]))  # a secret the standard library accepts
@@ -125,7 +114,7 @@ def test_an_address_that_became_private_is_refused_at_delivery(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    created = create(client, auth, receiver.url)  # allowed when it was saved
+    created = add_endpoint(client, auth, receiver)  # allowed when it was saved
     visit_and_call(factory, setup, settings, "CA-private")
     strict = settings.model_copy(update={"webhooks_allow_private": False})
     jobs.deliver(database, strict)
@@ -148,7 +137,7 @@ def test_a_rotated_secret_and_the_old_one_both_sign_for_a_day(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    created = create(client, auth, receiver.url)
+    created = add_endpoint(client, auth, receiver)
     old = str(created["secret"])
     rotated = client.post(f"/api/v1/webhooks/{created['id']}/rotate-secret", headers=auth)
     assert rotated.status_code == 200
@@ -185,8 +174,7 @@ def test_redeliver_sends_the_same_message_again_and_lists_the_attempt(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    created = create(client, auth, receiver.url)
-    receiver.secret = str(created["secret"])
+    created = add_endpoint(client, auth, receiver)
     visit_and_call(factory, setup, settings, "CA-again")
     jobs.deliver(database, settings)
     base = f"/api/v1/webhooks/{created['id']}"
@@ -218,7 +206,7 @@ def test_deliveries_come_in_pages(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    created = create(client, auth, receiver.url, ["call.started", "call.completed"])
+    created = add_endpoint(client, auth, receiver, ["call.started", "call.completed"])
     visit_and_call(factory, setup, settings, "CA-paged")
     base = f"/api/v1/webhooks/{created['id']}/deliveries"
     first = client.get(f"{base}?limit=1", headers=auth).json()
@@ -250,8 +238,7 @@ def test_messages_wait_no_longer_than_the_first_retry(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    created = create(client, auth, receiver.url)
-    receiver.secret = str(created["secret"])
+    add_endpoint(client, auth, receiver)
     receiver.fail_first = 1
     visit_and_call(factory, setup, settings, "CA-soon")
     jobs.deliver(database, settings)

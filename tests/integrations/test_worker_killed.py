@@ -19,7 +19,7 @@ from callpool.integrations import jobs, outbox
 from callpool.models import DeliveryAttempt, OutboxMessage
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
-from tests.integrations.conftest import Receiver, Setup, visit_and_call
+from tests.integrations.conftest import Receiver, Setup, add_endpoint, visit_and_call
 
 WORKER = textwrap.dedent(
     """
@@ -49,10 +49,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_keeps_the_webhook_id(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    created = client.post(
-        "/api/v1/webhooks", json={"url": receiver.url, "events": ["call.started"]}, headers=auth
-    ).json()
-    receiver.secret = created["secret"]
+    add_endpoint(client, auth, receiver, ["call.started"])
     receiver.hold = True  # the first request is received, then never answered
     visit_and_call(factory, setup, settings, "CA-killed")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer
 from callpool.dashboard.forms import FormInvalid, build, checkbox, from_invalid, text
@@ -82,15 +83,24 @@ async def create_webhook(request: Request, viewer: CurrentViewer) -> Response:
     form = await request.form()
     try:
         fields = build(WebhookCreate, _fields(form))
-        with _database(request).session() as db:
-            endpoint = service.create_endpoint(db, _settings(request), viewer.account_id, fields)
-            endpoint_id = endpoint.id
+        # Off the event loop: saving resolves the URL's host (the private-address rule).
+        endpoint_id = await run_in_threadpool(_create, request, viewer, fields)
     except FormInvalid as invalid:
         return _list(request, viewer, form=dict(form), errors=invalid.errors, status_code=422)
     except Invalid as refused:
         errors = from_invalid(refused).errors
         return _list(request, viewer, form=dict(form), errors=errors, status_code=422)
     return redirect(request, f"/dashboard/webhooks/{endpoint_id}?created=1")
+
+
+def _create(request: Request, viewer: Viewer, fields: WebhookCreate) -> int:
+    with _database(request).session() as db:
+        return service.create_endpoint(db, _settings(request), viewer.account_id, fields).id
+
+
+def _update(request: Request, viewer: Viewer, endpoint_id: int, changes: WebhookUpdate) -> None:
+    with _database(request).session() as db:
+        service.update_endpoint(db, _settings(request), viewer.account_id, endpoint_id, changes)
 
 
 @router.get("/webhooks/{endpoint_id}")
@@ -135,8 +145,7 @@ async def change_webhook(request: Request, viewer: CurrentViewer, endpoint_id: I
     form = await request.form()
     try:
         changes = build(WebhookUpdate, _fields(form))
-        with _database(request).session() as db:
-            service.update_endpoint(db, _settings(request), viewer.account_id, endpoint_id, changes)
+        await run_in_threadpool(_update, request, viewer, endpoint_id, changes)
     except FormInvalid as invalid:
         return _endpoint(
             request, viewer, endpoint_id, form=dict(form), errors=invalid.errors, status_code=422

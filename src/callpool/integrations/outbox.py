@@ -39,13 +39,14 @@ log = logging.getLogger(__name__)
 PENDING, SENDING, DELIVERED, FAILED = "pending", "sending", "delivered", "failed"
 STATES = (PENDING, SENDING, DELIVERED, FAILED)
 
-# Longer than any send may take (HTTP and SMTP time out at 10 s): a live worker keeps its claim.
-LEASE = timedelta(seconds=60)
+# A live worker must keep its claim while it works off its batch: at worst every send of it
+# times out (10 s), BATCH / SENDERS in a row, 40 s. A killed worker's messages wait this long.
+LEASE = timedelta(seconds=120)
 FIRST_DELAY_SECONDS = 10.0  # the first retry comes within 10 s, the second within 50 s
 BACKOFF_FACTOR = 5.0
 MAX_DELAY = timedelta(hours=6)
 RETRY_WINDOW = timedelta(hours=24)
-BATCH = 200  # rows claimed at once
+BATCH = 64  # rows claimed at once
 SENDERS = 16  # sends in flight at once per worker: a 50 ms receiver is then ~300 per second
 MAX_ERROR = 500
 MAX_RESPONSE_START = 500  # characters of a receiver's answer kept with the attempt
@@ -136,11 +137,11 @@ def _due(now: datetime) -> Any:
     )
 
 
-def due_count(database: Database) -> int:
-    """How many messages are due now (a read: on SQLite it takes no write lock)."""
+def any_due(database: Database) -> bool:
+    """Whether a message is due now (a read: on SQLite it takes no write lock)."""
     now = clock.now()
     with database.reader() as db:
-        return len(db.scalars(select(OutboxMessage.id).where(_due(now)).limit(BATCH)).all())
+        return db.scalar(select(OutboxMessage.id).where(_due(now)).limit(1)) is not None
 
 
 def claim_due(database: Database, limit: int = BATCH) -> list[Message]:
@@ -202,7 +203,7 @@ def deliver_due(
 ) -> int:
     """Claim what is due, send it (``senders`` at once), record each attempt; returns how
     many messages were attempted. A no-op read when nothing is due."""
-    if not due_count(database):
+    if not any_due(database):
         return 0
     messages = claim_due(database, limit)
     if not messages:
