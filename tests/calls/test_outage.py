@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -234,3 +237,45 @@ def test_a_number_missing_from_the_table_asks_a_stuck_database_only_until_the_de
     assert "<Say" in stuck.text
     assert f"{BUSINESS}</Number>" in found.text
     assert [call.provider_call_id for call in calls_in(database)] == ["CA2"]
+
+
+KILLED_WRITER = """
+import sys, time
+from pathlib import Path
+from callpool.calls import spool
+journal = spool.Journal(Path(sys.argv[1]))  # its publishing thread never starts
+at = "2026-01-05T12:00:00+00:00"
+call = {"provider": "twilio", "to": sys.argv[2], "from": "+14155550123", "at": at}
+journal.write(spool.CALL, "CAkilled", {**call, "forward_to": "+15125550000"})
+status = {"at": at, "status": "completed", "duration": 12, "recording_url": None,
+          "sequence": None, "dialed": True}
+journal.write(spool.STATUS, "CAkilled", status)
+print("written", flush=True)
+time.sleep(60)
+"""
+
+
+def test_calls_in_the_journal_of_a_killed_process_are_stored_by_the_next_start(
+    settings: Settings, database: Database, factory: Factory, site: Site
+) -> None:
+    tracker = factory.tracker(factory.pool(site))
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(settings.call_spool_dir), tracker.number],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "written"  # synced: the calls were answered
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    assert spooled(settings) == 2
+    assert replay_spool(database, settings) == 0  # only the journal holds them
+
+    with TestClient(create_app(settings, database)):
+        settled(settings)
+
+    [call] = calls_in(database)
+    assert (call.provider_call_id, call.status, call.duration) == ("CAkilled", "completed", 12)
+    assert list(settings.call_spool_dir.glob("*.slots")) == []

@@ -89,11 +89,16 @@ def find_route(database: Database, settings: Settings, number: str) -> Route | N
 
 
 def take_call(
-    settings: Settings, provider_name: str, inbound: InboundCall, route: Route
+    settings: Settings,
+    provider_name: str,
+    inbound: InboundCall,
+    route: Route,
+    journal: spool.Journal | None = None,
 ) -> Forward:
-    """Spool the call (synced to disk) and say where it goes. Blocks on the disk: run it off
-    the event loop. ``replay_spool`` stores it, once, whichever process replays it."""
-    _spool_call(settings, provider_name, inbound, inbound.at or clock.now(), route)
+    """Spool the call (synced to disk; through ``journal`` if given) and say where it goes.
+    Blocks on the disk: run it off the event loop. ``replay_spool`` stores it, once, whichever
+    process replays it."""
+    _spool_call(settings, provider_name, inbound, inbound.at or clock.now(), route, journal)
     return forward(settings, provider_name, inbound, route.forward_to, route.record, route.whisper)
 
 
@@ -194,7 +199,12 @@ def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, window: ti
 
 
 def _spool_call(
-    settings: Settings, provider_name: str, inbound: InboundCall, at: datetime, route: Route
+    settings: Settings,
+    provider_name: str,
+    inbound: InboundCall,
+    at: datetime,
+    route: Route,
+    journal: spool.Journal | None,
 ) -> None:
     data = {
         "provider": provider_name,
@@ -204,7 +214,7 @@ def _spool_call(
         "forward_to": route.forward_to,
     }
     try:
-        spool.spool(settings.call_spool_dir, spool.CALL, inbound.call_id, data)
+        spool.spool(settings.call_spool_dir, spool.CALL, inbound.call_id, data, journal=journal)
     except OSError:
         log.exception("could not spool call %s: it is forwarded but will not be stored", data)
 
@@ -212,10 +222,13 @@ def _spool_call(
 # Status callbacks
 
 
-def receive_status(settings: Settings, update: StatusUpdate) -> None:
-    """Spool a status callback (synced to disk) for ``replay_spool`` to apply after its call,
-    in arrival order; one about an unknown call then changes nothing. Blocks on the disk."""
-    _spool_status(settings, update, clock.now())
+def receive_status(
+    settings: Settings, update: StatusUpdate, journal: spool.Journal | None = None
+) -> None:
+    """Spool a status callback (synced to disk; through ``journal`` if given) for
+    ``replay_spool`` to apply after its call, in arrival order; one about an unknown call then
+    changes nothing. Blocks on the disk."""
+    _spool_status(settings, update, clock.now(), journal)
 
 
 def status_rank(update: StatusUpdate) -> int:
@@ -266,7 +279,9 @@ def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _spool_status(settings: Settings, update: StatusUpdate, at: datetime) -> None:
+def _spool_status(
+    settings: Settings, update: StatusUpdate, at: datetime, journal: spool.Journal | None = None
+) -> None:
     data = {
         "at": at.isoformat(),
         "status": update.status,
@@ -277,7 +292,7 @@ def _spool_status(settings: Settings, update: StatusUpdate, at: datetime) -> Non
         "dialed": update.dialed,
     }
     try:
-        spool.spool(settings.call_spool_dir, spool.STATUS, update.call_id, data)
+        spool.spool(settings.call_spool_dir, spool.STATUS, update.call_id, data, journal=journal)
     except OSError:
         log.exception("could not spool status of call %s", update.call_id)
 

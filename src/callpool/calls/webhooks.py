@@ -6,7 +6,8 @@ database: a forged request is answered 403 and leaves no trace. Twilio's webhook
 with the Twilio auth token; the sandbox's (simulated calls) with callpool's secret key.
 
 A voice webhook never waits for the database: it routes from the routing table, spools the
-call to the local disk and answers; each process's ``SpoolDrainer`` then stores it. Only a
+call to the local disk (its process's ``spool.Journal``) and answers; each process's
+``SpoolDrainer`` then stores it. Only a
 number the table lacks asks the database, for at most ``webhook_db_deadline_seconds``.
 """
 
@@ -27,7 +28,7 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from callpool import clock
-from callpool.calls import service
+from callpool.calls import service, spool
 from callpool.calls.routing import Route, refresh_routing, routing_table, warm_routing
 from callpool.db import Database
 from callpool.settings import Settings
@@ -114,6 +115,8 @@ async def background(app: FastAPI) -> AsyncIterator[None]:
     routing_table(settings)  # loads the file: calls route even if the database never answers
     drainer = app.state.spool_drainer = SpoolDrainer(database, settings, app.state.database_ready)
     drainer.start()
+    journal = app.state.spool_journal = spool.Journal(settings.call_spool_dir, drainer.wake)
+    journal.start()
     if app.state.database_ready.is_set():  # else ``callpool serve`` refreshes it when it is
         # A database that hangs (rather than refuses) must not hold up the start either.
         with anyio.move_on_after(settings.webhook_db_deadline_seconds):
@@ -127,6 +130,7 @@ async def background(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+        await anyio.to_thread.run_sync(journal.close)
         await anyio.to_thread.run_sync(partial(drainer.stop, timeout=5.0))
 
 
@@ -159,8 +163,11 @@ async def voice(provider_name: str, request: Request) -> Response:
     if route is None:
         body, media_type = provider.not_in_service_response()
     else:
-        forward = await _on_disk(service.take_call, settings, provider.name, inbound, route)
-        _drainer(request).wake()
+        journal = _journal(request)
+        forward = await _on_disk(
+            service.take_call, settings, provider.name, inbound, route, journal
+        )
+        _drainer(request).wake()  # the journal wakes it too, once the entry is a file
         body, media_type = provider.forward_response(forward)
     return Response(body, media_type=media_type)
 
@@ -205,7 +212,7 @@ async def status(provider_name: str, request: Request) -> Response:
         update = provider.parse_status(params)
     except ValueError as error:
         raise HTTPException(400, str(error)) from None
-    await _on_disk(service.receive_status, _settings(request), update)
+    await _on_disk(service.receive_status, _settings(request), update, _journal(request))
     _drainer(request).wake()
     return Response(status_code=200)
 
@@ -242,6 +249,11 @@ async def verified_params(request: Request, provider: Provider) -> dict[str, str
 
 async def _on_disk(function: Callable[..., T], *args: object) -> T:
     return await asyncio.get_running_loop().run_in_executor(_disk, partial(function, *args))
+
+
+def _journal(request: Request) -> spool.Journal:
+    journal: spool.Journal = request.app.state.spool_journal
+    return journal
 
 
 def _drainer(request: Request) -> SpoolDrainer:
