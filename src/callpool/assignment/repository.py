@@ -18,23 +18,28 @@ has to sweep them. Only ``active`` trackers are handed out (see ``service.py``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    Boolean,
     Integer,
+    Select,
     Table,
     and_,
     bindparam,
     case,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
 )
 from sqlalchemy import cast as cast_
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
 
 from callpool.assignment.prepared import Prepared, Tx
 from callpool.models import Lease, Pool, PoolEvent, Tracker
@@ -55,27 +60,116 @@ _in_service = and_(_candidate.c.pool_id == bindparam("pool"), _candidate.c.statu
 _free = or_(_candidate.c.leased_until.is_(None), _candidate.c.leased_until <= _now)
 
 
-def _claim(candidate_id: Any) -> Prepared:
-    """A claim writes the lease's end and the claiming address (hashed; null if unknown) on
-    the tracker: how many numbers an address holds is then read from the pool's trackers."""
-    return Prepared(
-        update(trackers)
-        .where(trackers.c.id == candidate_id)
-        .values(leased_until=_until, holder=bindparam("holder"))
-        .returning(trackers.c.id, trackers.c.number)
+class _Unindexed(ColumnElement[Any]):
+    """A column SQLite must not look up by index (``+column``, its documented way to say so).
+
+    Without statistics SQLite's planner prefers (pool, status, leased_until) to (pool, holder)
+    for the statements below, and then reads every live lease of the pool, thousands of rows
+    a visit, instead of the address's few. PostgreSQL chooses by its statistics.
+    """
+
+    inherit_cache = True
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _plain(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _unary_plus(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + compiler.process(element.column, **kw)
+
+
+# The trackers of the pool an address (hashed) claimed and still holds: an index lookup on
+# (pool, holder). A tracker another address claimed since has that address as its holder.
+_holding = trackers.alias("holding")
+_held = and_(
+    _holding.c.pool_id == bindparam("pool"),
+    _holding.c.holder == bindparam("holder"),
+    _Unindexed(_holding.c.status) == ACTIVE,
+    _Unindexed(_holding.c.leased_until) > _now,
+)
+_holds = select(func.count()).select_from(_holding).where(_held).scalar_subquery()
+
+# PostgreSQL: a lock on (pool, address), so that two transactions cannot both count N - 1
+# and both claim. ``TRY_LOCK_ADDRESS`` (in a batch: it must not wait) or ``LOCK_ADDRESS`` (in
+# a transaction of its own) goes first, as a statement of its own: the count in the claim
+# that follows then reads what the lock's previous holder committed. The claim asks again
+# (a transaction's advisory locks are re-entrant) to learn whether it holds it.
+_address_key = (cast_(bindparam("pool"), Integer), func.hashtext(bindparam("holder")))
+TRY_LOCK_ADDRESS = Prepared(select(func.pg_try_advisory_xact_lock(*_address_key)))
+LOCK_ADDRESS = Prepared(select(func.pg_advisory_xact_lock(*_address_key)))
+
+
+class _HoldsAddressLock(ColumnElement[bool]):
+    """Whether this transaction holds the lock on (pool, address); SQLite's write lock is
+    held by then anyway."""
+
+    inherit_cache = True
+    type = Boolean()
+
+
+@compiles(_HoldsAddressLock)
+def _try_lock(_element: _HoldsAddressLock, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(func.pg_try_advisory_xact_lock(*_address_key), **kw)
+
+
+@compiles(_HoldsAddressLock, "sqlite")
+def _locked_anyway(_element: _HoldsAddressLock, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "1"
+
+
+# A recording claim's gate: the address holds fewer than ``cap`` recorded numbers, and (on
+# PostgreSQL) its lock. A scalar subquery, so that it is evaluated once, before any candidate
+# row is read or locked. When it is closed, ``address_holds`` says why.
+_address_may_claim = select(
+    and_(_HoldsAddressLock(), _holds < bindparam("cap", type_=Integer()))
+).scalar_subquery()
+ADDRESS_HOLDS = Prepared(select(_HoldsAddressLock(), _holds))
+CLEAR_HOLDER = Prepared(
+    update(trackers).where(trackers.c.id == bindparam("tracker")).values(holder=None)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimStatement:
+    """One way of choosing a tracker, in two forms (see ``service.claim``).
+
+    ``recording`` claims only if the address may (``_address_may_claim``) and writes it on
+    the tracker as its holder. ``plain`` does neither: the tracker's holder column (and its
+    index, a random page per write) stays as it is, which is the common case, or is cleared
+    afterwards if it named an earlier holder (``CLEAR_HOLDER``). Both write the lease's end.
+    """
+
+    recording: Prepared
+    plain: Prepared
+
+
+def _claim(candidate: Select[Any]) -> ClaimStatement:
+    def claiming(chosen: Select[Any], **values: Any) -> Prepared:
+        return Prepared(
+            update(trackers)
+            .where(trackers.c.id == chosen.scalar_subquery())
+            .values(leased_until=_until, **values)
+            .returning(trackers.c.id, trackers.c.number, trackers.c.holder)
+        )
+
+    return ClaimStatement(
+        recording=claiming(candidate.where(_address_may_claim), holder=bindparam("holder")),
+        plain=claiming(candidate),
     )
 
 
 # The visitor's previous number, if it is still in the pool, in service and free.
 CLAIM_PREVIOUS = _claim(
     select(_candidate.c.id)
-    .where(
-        _in_service,
-        _candidate.c.id == bindparam("previous_id"),
-        _free,
-    )
+    .where(_in_service, _candidate.c.id == bindparam("previous_id"), _free)
     .with_for_update(skip_locked=True, key_share=True)
-    .scalar_subquery()
 )
 
 # Never-leased trackers come first ("free the longest"); an index lookup on (pool, status, null).
@@ -84,7 +178,6 @@ CLAIM_NEVER_LEASED = _claim(
     .where(_in_service, _candidate.c.leased_until.is_(None))
     .limit(1)
     .with_for_update(skip_locked=True, key_share=True)
-    .scalar_subquery()
 )
 
 # Then the one whose lease ended the longest ago: the first entry of the (pool, status,
@@ -96,7 +189,6 @@ CLAIM_LEAST_RECENTLY_USED = _claim(
     .order_by(_candidate.c.leased_until)
     .limit(1)
     .with_for_update(skip_locked=True, key_share=True)
-    .scalar_subquery()
 )
 
 # PostgreSQL, before overflowing (see ``service._overflow``): any free tracker, waiting for the
@@ -109,28 +201,11 @@ CLAIM_FREE_WAITING = _claim(
     .order_by(_candidate.c.leased_until.asc().nulls_first())
     .limit(1)
     .with_for_update(key_share=True)
-    .scalar_subquery()
 )
 
 # PostgreSQL: one overflow decision at a time per pool (a transaction-level advisory lock,
 # released at COMMIT). The key space is the pool id; nothing else in callpool takes these.
 LOCK_POOL = Prepared(select(func.pg_advisory_xact_lock(bindparam("pool"))))
-
-# The trackers of the pool an address (hashed) claimed and still holds: an index lookup on
-# (pool, holder). A tracker another address claimed since has that address as its holder.
-_held = and_(
-    _in_service, _candidate.c.holder == bindparam("holder"), _candidate.c.leased_until > _now
-)
-_holds = select(func.count()).select_from(_candidate).where(_held).scalar_subquery()
-ADDRESS_HOLDS = Prepared(select(literal(True), _holds))
-# PostgreSQL: first a lock on (pool, address), without waiting, so that two transactions
-# cannot both count N - 1 and both claim. Taken by a statement of its own: the count that
-# follows then reads what the lock's last holder committed. ``ADDRESS_HOLDS_PG`` asks again
-# (a transaction's advisory locks are re-entrant) to learn whether it got the lock.
-_address_key = (cast_(bindparam("pool"), Integer), func.hashtext(bindparam("holder")))
-TRY_LOCK_ADDRESS = Prepared(select(func.pg_try_advisory_xact_lock(*_address_key)))
-ADDRESS_HOLDS_PG = Prepared(select(func.pg_try_advisory_xact_lock(*_address_key), _holds))
-LOCK_ADDRESS = Prepared(select(func.pg_advisory_xact_lock(*_address_key)))
 
 # A tracker shared by several sessions is busy until the last of them goes idle.
 _later_end = case((trackers.c.leased_until < _until, _until), else_=trackers.c.leased_until)
@@ -157,9 +232,9 @@ SHARE_OWN = Prepared(
     update(trackers)
     .where(
         trackers.c.id
-        == select(_candidate.c.id)
+        == select(_holding.c.id)
         .where(_held)
-        .order_by(_candidate.c.leased_until)
+        .order_by(_Unindexed(_holding.c.leased_until))
         .limit(1)
         .scalar_subquery()
     )
@@ -201,17 +276,34 @@ EXTEND_TRACKER = Prepared(
 
 def claim(
     tx: Tx,
-    statement: Prepared,
+    statement: ClaimStatement,
     *,
+    record: bool,
     pool_id: int,
     until: datetime,
+    now: datetime,
     holder: str | None = None,
+    cap: int = 0,
     **params: Any,
 ) -> tuple[int, str] | None:
     """Run one of the claim statements; the claimed tracker's ``(id, number)`` or ``None``.
 
-    ``holder``: the claiming address (hashed), or the address whose number is shared."""
-    row = statement.first(tx, {"pool": pool_id, "until": until, "holder": holder, **params})
+    ``record``: count the claim against ``holder`` (the claiming address, hashed), which may
+    hold ``cap`` recorded numbers of the pool."""
+    values = {"pool": pool_id, "until": until, "now": now, "holder": holder, "cap": cap}
+    row = (statement.recording if record else statement.plain).first(tx, {**values, **params})
+    if row is None:
+        return None
+    if not record and row[2] is not None:
+        CLEAR_HOLDER.send(tx, {"tracker": row[0]})
+    return row[0], row[1]
+
+
+def share(
+    tx: Tx, statement: Prepared, *, pool_id: int, until: datetime, now: datetime, **params: Any
+) -> tuple[int, str] | None:
+    """Run ``SHARE_IDLEST`` or ``SHARE_OWN``: the shared tracker's ``(id, number)`` or ``None``."""
+    row = statement.first(tx, {"pool": pool_id, "until": until, "now": now, **params})
     return None if row is None else (row[0], row[1])
 
 
@@ -219,23 +311,19 @@ def lock_pool(tx: Tx, pool_id: int) -> None:
     LOCK_POOL.rows(tx, {"pool": pool_id})
 
 
+def lock_address(tx: Tx, pool_id: int, holder: str, *, wait: bool) -> None:
+    """PostgreSQL: take the lock on (pool, address) before the claims that count on it; with
+    ``wait`` false only if it is free. Queued with the next statement: no round trip."""
+    statement = LOCK_ADDRESS if wait else TRY_LOCK_ADDRESS
+    statement.send(tx, {"pool": pool_id, "holder": holder})
+
+
 def address_holds(tx: Tx, pool_id: int, holder: str, now: datetime) -> int | None:
-    """How many trackers of the pool ``holder`` holds; on PostgreSQL ``None`` if another
-    transaction is claiming for the same address in this pool (see ``TRY_LOCK_ADDRESS``)."""
-    values = {"pool": pool_id, "holder": holder, "now": now}
-    if tx.pipeline is None:
-        statement = ADDRESS_HOLDS
-    else:
-        TRY_LOCK_ADDRESS.send(tx, values)
-        statement = ADDRESS_HOLDS_PG
-    row = statement.first(tx, values)
+    """How many trackers of the pool ``holder`` holds; ``None`` on PostgreSQL if another
+    transaction holds the lock on (pool, address)."""
+    row = ADDRESS_HOLDS.first(tx, {"pool": pool_id, "holder": holder, "now": now})
     assert row is not None
     return int(row[1]) if row[0] else None
-
-
-def lock_address(tx: Tx, pool_id: int, holder: str) -> None:
-    """PostgreSQL: wait for the lock on (pool, address)."""
-    LOCK_ADDRESS.rows(tx, {"pool": pool_id, "holder": holder})
 
 
 def insert_lease(

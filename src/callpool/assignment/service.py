@@ -40,6 +40,7 @@ writer at a time: its claims see everything and never wait, so it overflows in p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -112,74 +113,104 @@ def claim(
     previous_tracker_id: int | None,
     now: datetime,
     address: str | None = None,
+    repeat: bool = True,
 ) -> Claim:
     """Take a tracker of ``pool`` for a new (provisional) lease starting ``now`` (see
-    ``record_lease``), for a visit from ``address`` (hashed; None if unknown)."""
+    ``record_lease``), for a visit from ``address`` (hashed; None if unknown), which has
+    (``repeat``) or has not started a session in this process before.
+
+    Numbers per address. Counting them costs a write to an index on (pool, address), a page
+    picked at random by the address's hash: at full load that was a third more written to
+    SQLite's log per visit, and a third fewer visits a second. So only claims that may matter
+    are recorded: an address's first session in this app process is not (nearly every
+    visitor's only one); its further ones are, each in the statement that claims
+    (``repository.ClaimStatement``), and only while the address holds fewer than
+    ``max_per_address - 1`` recorded numbers. An address at its limit shares its own
+    (``_own_number``). An address holds at most ``max_per_address`` numbers then, plus one
+    for each further app process it reaches (whose first session from it is not recorded).
+    On PostgreSQL the count holds a lock on (pool, address), taken first; in a group commit's
+    batch only if it is free (``MustWait`` otherwise, as for overflow: the unit runs again in
+    a transaction of its own, which waits for it).
+    """
     until = pool.provisional_end(now)
-    if address is not None and pool.max_per_address:
-        own = _own_number(tx, pool, address, until=until, now=now)
+    record = address is not None and pool.max_per_address > 0 and repeat
+    if record and tx.pipeline is not None:
+        assert address is not None
+        repository.lock_address(tx, pool.id, address, wait=tx.alone)
+    take = partial(
+        repository.claim,
+        tx,
+        pool_id=pool.id,
+        until=until,
+        now=now,
+        holder=address,
+        cap=pool.max_per_address - 1,
+    )
+    row = _free_tracker(partial(take, record=record), previous_tracker_id)
+    if row is None and record:  # the pool is exhausted, or the address at its limit
+        assert address is not None
+        at_limit, own = _own_number(tx, pool, address, until=until, now=now)
         if own is not None:
             return own
-    take = partial(repository.claim, tx, pool_id=pool.id, until=until, holder=address)
-    row = None
-    if previous_tracker_id is not None:
-        row = take(repository.CLAIM_PREVIOUS, previous_id=previous_tracker_id, now=now)
-    if row is None:
-        row = take(repository.CLAIM_NEVER_LEASED)
-    if row is None:
-        row = take(repository.CLAIM_LEAST_RECENTLY_USED, now=now)
+        if at_limit:  # its one number was its first, unrecorded (a limit of 1): one more
+            row = _free_tracker(partial(take, record=False), previous_tracker_id)
     if row is not None:
         tracker_id, number = row
         return Claim(pool.id, number, tracker_id, until, seen_until=pool.lease_end(now))
-    return _overflow(tx, pool, address, until=until, now=now)
+    return _overflow(tx, pool, partial(take, record=record), until=until, now=now)
+
+
+def _free_tracker(
+    take: Callable[..., tuple[int, str] | None], previous_tracker_id: int | None
+) -> tuple[int, str] | None:
+    """The visitor's previous tracker if it is free, else the one free the longest."""
+    row = None
+    if previous_tracker_id is not None:
+        row = take(repository.CLAIM_PREVIOUS, previous_id=previous_tracker_id)
+    if row is None:
+        row = take(repository.CLAIM_NEVER_LEASED)
+    if row is None:
+        row = take(repository.CLAIM_LEAST_RECENTLY_USED)
+    return row
 
 
 def _own_number(
     tx: Tx, pool: SessionPool, address: str, *, until: datetime, now: datetime
-) -> Claim | None:
-    """An address holding ``max_per_address`` numbers of the pool already: its new session
-    shares the one of them idle the longest, never another visitor's, so a few clients
-    cannot drain a pool. ``None``: the address may take a number of its own.
-
-    The count and the claim are one decision per (pool, address): on SQLite the write lock
-    makes it so, on PostgreSQL a lock on the pair (``repository.TRY_LOCK_ADDRESS``), taken
-    without waiting in a group commit's batch (``MustWait`` otherwise, as for overflow).
-    """
+) -> tuple[bool, Claim | None]:
+    """Whether the address is at its limit and, if it is, a share of its own recorded number
+    idle the longest: never another visitor's, so a few clients cannot drain a pool."""
     held = repository.address_holds(tx, pool.id, address, now)
-    if held is None:
-        if not tx.alone:
-            raise MustWait(pool.id)
-        repository.lock_address(tx, pool.id, address)
-        held = repository.address_holds(tx, pool.id, address, now)
-    if held is None or held < pool.max_per_address:
-        return None
-    row = repository.claim(
-        tx, repository.SHARE_OWN, pool_id=pool.id, until=until, holder=address, now=now
+    if held is None:  # PostgreSQL: another transaction holds the lock on (pool, address)
+        raise MustWait(pool.id)
+    if held < pool.max_per_address - 1:
+        return False, None
+    row = repository.share(
+        tx, repository.SHARE_OWN, pool_id=pool.id, until=until, now=now, holder=address
     )
-    if row is None:  # its numbers were released meanwhile: an ordinary claim then
-        return None
+    if row is None:
+        return True, None
     repository.insert_pool_event(
         tx, pool_id=pool.id, kind=CAPPED, at=now, detail={"address": address[:16]}
     )
     seen_until = pool.lease_end(now)
-    return Claim(pool.id, row[1], row[0], until, True, CAPPED, seen_until=seen_until)
+    return True, Claim(pool.id, row[1], row[0], until, True, CAPPED, seen_until=seen_until)
 
 
 def _overflow(
-    tx: Tx, pool: SessionPool, address: str | None, *, until: datetime, now: datetime
+    tx: Tx,
+    pool: SessionPool,
+    take: Callable[..., tuple[int, str] | None],
+    *,
+    until: datetime,
+    now: datetime,
 ) -> Claim:
+    """No free tracker, or none the claims could see: the pool's overflow policy. ``take``
+    claims as ``claim`` did (for the same address, recorded or not)."""
     if tx.pipeline is not None:  # PostgreSQL: see the module's note
         if not tx.alone:
             raise MustWait(pool.id)
         repository.lock_pool(tx, pool.id)
-        row = repository.claim(
-            tx,
-            repository.CLAIM_FREE_WAITING,
-            pool_id=pool.id,
-            until=until,
-            holder=address,
-            now=now,
-        )
+        row = take(repository.CLAIM_FREE_WAITING)
         if row is not None:
             return Claim(pool.id, row[1], row[0], until, seen_until=pool.lease_end(now))
         now = clock.now()  # after the waits: what was claimed meanwhile has a lease by now
@@ -187,7 +218,7 @@ def _overflow(
     policy = pool.overflow_policy
     outcome = Claim(pool.id, None, overflow=policy)
     if policy == REUSE:
-        row = repository.claim(tx, repository.SHARE_IDLEST, pool_id=pool.id, until=until)
+        row = repository.share(tx, repository.SHARE_IDLEST, pool_id=pool.id, until=until, now=now)
         if row is not None:
             tracker_id, number = row
             outcome = Claim(

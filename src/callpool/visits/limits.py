@@ -6,6 +6,9 @@ processes. This bounds the rest of what a flood of new sessions costs (rows, CPU
 checked before any of it is done. It lives in each process's memory: checking it must cost
 nothing on the visit path, and with N processes an address gets at most N times the rate,
 still a bound. An address over it is answered 429; the page keeps its own number.
+
+The same memory tells the assignment engine whether an address is new to this process: the
+first session of one is not counted against its limit of numbers (``assignment.service``).
 """
 
 from __future__ import annotations
@@ -27,17 +30,19 @@ class NewSessionRate:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
         self._lock = threading.Lock()  # PostgreSQL's batches run in threads
 
-    def allow(self, address: str) -> bool:
-        """Whether ``address`` may start a session now; if so, it is counted."""
+    def allow(self, address: str) -> tuple[bool, bool]:
+        """Whether ``address`` may start a session now (if so, it is counted), and whether it
+        is a repeat: one this process has seen start a session before (and remembers)."""
         now = time.monotonic()
         with self._lock:
-            tokens, at = self._buckets.pop(address, (self._burst, now))
+            seen = self._buckets.pop(address, None)
+            tokens, at = (self._burst, now) if seen is None else seen
             tokens = min(self._burst, tokens + (now - at) * self._per_second)
             allowed = tokens >= 1
             self._buckets[address] = (tokens - 1 if allowed else tokens, now)
             if len(self._buckets) > self._max_addresses:
                 self._buckets.popitem(last=False)
-            return allowed
+            return allowed, seen is not None
 
 
 class Admission:
@@ -48,9 +53,10 @@ class Admission:
 
     def __init__(self, rate: NewSessionRate) -> None:
         self._rate = rate
-        self._answer: bool | None = None
+        self._answer: tuple[bool, bool] | None = None
 
-    def allow(self, address: str) -> bool:
+    def allow(self, address: str) -> tuple[bool, bool]:
+        """``NewSessionRate.allow``'s answer for this request."""
         if self._answer is None:
             self._answer = self._rate.allow(address)
         return self._answer

@@ -147,9 +147,12 @@ def visit(
         if session is not None and _live(session.last_seen_at, site, now):
             return _resume(tx, site, body, session, now)
     address = hash_ip(client.ip, secret_key)
-    if admission is not None and address is not None and not admission.allow(address):
-        raise TooManySessions
-    return _start(tx, site, body, client, address, now)
+    repeat = True  # without a rate's memory, every session is counted
+    if admission is not None and address is not None:
+        allowed, repeat = admission.allow(address)
+        if not allowed:
+            raise TooManySessions
+    return _start(tx, site, body, client, address, repeat, now)
 
 
 def _live(last_seen_at: datetime, site: SiteEntry, now: datetime) -> bool:
@@ -162,6 +165,7 @@ def _start(
     body: VisitIn,
     client: Client,
     address: str | None,
+    repeat: bool,
     now: datetime,
 ) -> Visit:
     device = device_of(client.user_agent)
@@ -179,7 +183,7 @@ def _start(
     if not bot:
         path = urlsplit(body.u).path or "/"
         for pool in site.pools_for(path, attribution.source, attribution.medium):
-            claimed = _offer(tx, pool, attribution, previous_tracker, address, now)
+            claimed = _offer(tx, pool, attribution, previous_tracker, address, repeat, now)
             if claimed is not None:
                 claims.append((pool, claimed))
     leased = next((c.tracker_id for _, c in claims if c.tracker_id is not None), None)
@@ -225,7 +229,7 @@ def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: da
             )
         else:
             _, previous = repository.visitor_exists(tx, session.visitor_id, site.id)
-            claimed = _offer(tx, pool, attribution, previous, session.ip_hash, now)
+            claimed = _offer(tx, pool, attribution, previous, session.ip_hash, True, now)
             if claimed is not None:
                 assignment.record_lease(tx, claimed, session_id=session.id, now=now)
         if claimed is not None:
@@ -246,6 +250,7 @@ def _offer(
     attribution: Attribution,
     previous_tracker: int | None,
     address: str | None,
+    repeat: bool,
     now: datetime,
 ) -> Claim | None:
     """What ``pool`` shows this visit: the one dispatch point per pool kind.
@@ -264,7 +269,12 @@ def _offer(
     if session_pool is None:
         return None
     return assignment.claim(
-        tx, session_pool, previous_tracker_id=previous_tracker, now=now, address=address
+        tx,
+        session_pool,
+        previous_tracker_id=previous_tracker,
+        now=now,
+        address=address,
+        repeat=repeat,
     )
 
 
