@@ -62,7 +62,7 @@ def main() -> None:
     if args.receiver_port == args.port:
         sys.exit("--receiver-port must differ from --port")
 
-    rates: dict[str, tuple[float, float]] = {}
+    rates: dict[str, tuple[float, float, float]] = {}
     visits: dict[str, dict[str, Any]] = {}
     loads = [os.getloadavg()[0]]
     with receiver(args.receiver_port) as hook_url:
@@ -130,14 +130,17 @@ def _listening(port: int) -> bool:
 # Part 1: deliveries per second
 
 
-def delivery_rate(engine: str, hook_url: str, messages: int) -> tuple[float, float]:
-    """(deliveries per second, median latency in ms) of one worker process."""
+def delivery_rate(engine: str, hook_url: str, messages: int) -> tuple[float, float, float]:
+    """(deliveries per second, median latency in ms, CPU µs per delivery) of one worker
+    process."""
     with assign.database_for(engine) as url:
         database = Database(url)
         database.migrate()
         queue(database, hook_url, messages)
-        with worker(url):
+        with worker(url) as pid:
+            started = assign.cpu_seconds([pid])
             wait_delivered(database, messages, timeout=messages / 20 + 60)
+            cpu = (assign.cpu_seconds([pid]) - started) / messages * 1e6
         with database.reader() as db:
             first = db.scalar(select(func.min(DeliveryAttempt.at)))
             last = db.scalar(select(func.max(OutboxMessage.delivered_at)))
@@ -147,7 +150,7 @@ def delivery_rate(engine: str, hook_url: str, messages: int) -> tuple[float, flo
     assert last is not None
     # Attempts are stamped when recorded, after their batch: add one batch's send time.
     seconds = (last - first).total_seconds() + RECEIVER_DELAY * outbox.BATCH / outbox.SENDERS
-    return messages / seconds, statistics.median(x for x in latencies if x is not None)
+    return messages / seconds, statistics.median(x for x in latencies if x is not None), cpu
 
 
 def queue(database: Database, hook_url: str, count: int, *, due_in: float = 0) -> None:
@@ -220,7 +223,7 @@ CALL: dict[str, Any] = {
 
 
 @contextmanager
-def worker(url: str) -> Iterator[None]:
+def worker(url: str) -> Iterator[int]:
     env = {
         **os.environ,
         "CALLPOOL_DATABASE_URL": url,
@@ -229,7 +232,7 @@ def worker(url: str) -> Iterator[None]:
     }
     process = subprocess.Popen([sys.executable, "-m", "callpool", "worker"], env=env, cwd=ROOT)
     try:
-        yield
+        yield process.pid
     finally:
         process.terminate()
         process.wait(30)
@@ -305,7 +308,7 @@ def _env(values: dict[str, str]) -> Iterator[None]:
 
 
 def report(
-    rates: dict[str, tuple[float, float]],
+    rates: dict[str, tuple[float, float, float]],
     visits: dict[str, dict[str, Any]],
     args: argparse.Namespace,
     loads: list[float],
@@ -319,11 +322,11 @@ def report(
         f"`callpool worker` process ({outbox.SENDERS} sends in flight, batches of "
         f"{outbox.BATCH}) to a receiver on loopback that answers each after 50 ms.",
         "",
-        "| engine | deliveries/s | median attempt latency |",
-        "|---|---:|---:|",
+        "| engine | deliveries/s | median attempt latency | worker CPU per delivery |",
+        "|---|---:|---:|---:|",
     ]
-    for engine, (rate, latency) in rates.items():
-        lines.append(f"| {engine} | {rate:,.0f} | {latency:.0f} ms |")
+    for engine, (rate, latency, cpu) in rates.items():
+        lines.append(f"| {engine} | {rate:,.0f} | {latency:.0f} ms | {cpu:,.0f} µs |")
     lines += [
         "",
         f"Visits beside a backlog: `bench/assign.py`'s measurement ({args.rounds} rounds of "
@@ -354,7 +357,9 @@ def report(
 def write_section(text: str) -> None:
     document = assign.DOCS.read_text()
     if START not in document:
-        document += f"\n## Outbox: webhook deliveries\n\n{START}\n{END}\n"
+        document += (
+            f"\n## Webhook deliveries from the outbox (`bench/outbox.py`)\n\n{START}\n{END}\n"
+        )
     before, rest = document.split(START, 1)
     _, after = rest.split(END, 1)
     assign.DOCS.write_text(f"{before}{START}\n{text}\n{END}{after}")

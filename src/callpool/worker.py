@@ -18,6 +18,7 @@ from collections.abc import Callable
 from callpool.calls.service import replay_spool
 from callpool.db import Database
 from callpool.integrations import jobs as integrations
+from callpool.integrations.outbox import SENDERS
 from callpool.pools.provisioning import carrier_job
 from callpool.pools.rebalance import rebalance_job
 from callpool.reports.rollup import rollup_days
@@ -43,10 +44,10 @@ def jobs() -> list[tuple[str, Job]]:
         ),
         # Reports read closed days from daily rollups: write the days not rolled up yet.
         ("roll up report days", lambda database, _settings, _provider: rollup_days(database)),
-        # Yesterday's call digest for the users who asked for one.
+        # Yesterday's call digest for the users who asked for one; month-old deliveries go.
         (
             "write daily digests",
-            lambda database, settings, _provider: integrations.digests(database, settings),
+            lambda database, settings, _provider: integrations.daily(database, settings),
         ),
     ]
 
@@ -71,28 +72,39 @@ def run_once(database: Database, settings: Settings, provider: Provider) -> None
             log.warning("worker job %s took %.1f s", name, took)
 
 
+# `serve` (SQLite) runs the worker in its own process, beside the visit path: fewer sends in
+# flight there, so that a backlog (after a receiver's outage) drains slower rather than taking
+# the visits' CPU. `callpool worker` is a process of its own and sends at full pace.
+SENDERS_IN_SERVE = 4
+
+
 def run_forever(
-    database: Database, settings: Settings, provider: Provider, stop: threading.Event
+    database: Database,
+    settings: Settings,
+    provider: Provider,
+    stop: threading.Event,
+    *,
+    senders: int = SENDERS,
 ) -> None:
-    outbox = threading.Thread(
+    deliveries = threading.Thread(
         target=_deliver_forever,
-        args=(database, settings, provider, stop),
+        args=(database, settings, stop, senders),
         daemon=True,
         name="outbox",
     )
-    outbox.start()
+    deliveries.start()
     while not stop.is_set():
         run_once(database, settings, provider)
         stop.wait(settings.worker_interval_seconds)
-    outbox.join()
+    deliveries.join()
 
 
 def _deliver_forever(
-    database: Database, settings: Settings, provider: Provider, stop: threading.Event
+    database: Database, settings: Settings, stop: threading.Event, senders: int
 ) -> None:
     while not stop.is_set():
         try:
-            busy = bool(deliver_outbox(database, settings, provider))
+            busy = bool(integrations.deliver(database, settings, senders=senders))
         except Exception:  # the database away, a bug: the next round tries again
             log.exception("worker job deliver outbox failed")
             busy = False
@@ -105,7 +117,11 @@ def start_in_background(
 ) -> threading.Event:
     stop = threading.Event()
     thread = threading.Thread(
-        target=run_forever, args=(database, settings, provider, stop), daemon=True, name="worker"
+        target=run_forever,
+        args=(database, settings, provider, stop),
+        kwargs={"senders": SENDERS_IN_SERVE},
+        daemon=True,
+        name="worker",
     )
     thread.start()
     return stop

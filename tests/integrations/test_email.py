@@ -80,8 +80,8 @@ def test_a_daily_digest_lists_yesterdays_calls_once(
     second = visit_and_call(factory, setup, mail_settings, "CA-two", answered_seconds=None)
     clock.advance(days=1)
 
-    assert jobs.digests(database, mail_settings) == 1
-    assert jobs.digests(database, mail_settings) == 0  # once a day, however often it runs
+    assert jobs.daily(database, mail_settings) == 1
+    assert jobs.daily(database, mail_settings) == 0  # once a day, however often it runs
     jobs.deliver(database, mail_settings)
 
     [digest] = mailbox.to("owner@acme.test")
@@ -111,7 +111,7 @@ def test_without_smtp_email_is_off_and_nothing_is_queued_for_digests(
     assert chosen.status_code == 200
     assert 'value="missed" checked' in chosen.text
     clock.advance(days=1)
-    assert jobs.digests(database, settings) == 0
+    assert jobs.daily(database, settings) == 0
     with database.reader() as db:
         assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 

@@ -246,3 +246,25 @@ def test_messages_wait_no_longer_than_the_first_retry(
     clock.advance(seconds=10)
     assert jobs.deliver(database, settings) == 1
     assert [r.answered for r in receiver.received] == [500, 200]
+
+
+def test_deliveries_are_listed_for_a_month_then_removed(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    settings: Settings,
+    clock: FrozenClock,
+    factory: Factory,
+    setup: Setup,
+    receiver: Receiver,
+) -> None:
+    created = add_endpoint(client, auth, receiver)
+    visit_and_call(factory, setup, settings, "CA-old")
+    jobs.deliver(database, settings)
+    listed = f"/api/v1/webhooks/{created['id']}/deliveries"
+    clock.advance(days=29)
+    jobs.daily(database, settings)
+    assert len(client.get(listed, headers=auth).json()["deliveries"]) == 1
+    clock.advance(days=2)
+    jobs.daily(database, settings)
+    assert client.get(listed, headers=auth).json()["deliveries"] == []

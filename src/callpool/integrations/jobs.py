@@ -19,13 +19,15 @@ KINDS: dict[str, outbox.Delivery] = {
 }
 
 
-def deliver(database: Database, settings: Settings) -> int:
+def deliver(database: Database, settings: Settings, *, senders: int = outbox.SENDERS) -> int:
     """Prompt work, run every ``outbox_interval_seconds``: new pool.exhausted messages, then
     whatever is due. Both only read when there is nothing to do."""
     events.exhausted_pools(database)
-    return outbox.deliver_due(database, settings, KINDS)
+    return outbox.deliver_due(database, settings, KINDS, senders=senders)
 
 
-def digests(database: Database, settings: Settings) -> int:
-    """Daily digests, written once a day per user who wants one (when email is on)."""
+def daily(database: Database, settings: Settings) -> int:
+    """Slow work, on the worker's ordinary round: the daily digests (once a day per user who
+    wants one, when email is on), and old messages' removal."""
+    outbox.purge(database)
     return notices.daily_digests(database) if smtp.is_on(settings) else 0

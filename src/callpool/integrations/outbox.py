@@ -24,9 +24,10 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from callpool import clock
@@ -46,6 +47,7 @@ FIRST_DELAY_SECONDS = 10.0  # the first retry comes within 10 s, the second with
 BACKOFF_FACTOR = 5.0
 MAX_DELAY = timedelta(hours=6)
 RETRY_WINDOW = timedelta(hours=24)
+KEPT = timedelta(days=30)  # delivered and failed messages are listed this long, then deleted
 BATCH = 64  # rows claimed at once
 SENDERS = 16  # sends in flight at once per worker: a 50 ms receiver is then ~300 per second
 MAX_ERROR = 500
@@ -208,12 +210,17 @@ def deliver_due(
     messages = claim_due(database, limit)
     if not messages:
         return 0
-    with ThreadPoolExecutor(max_workers=min(senders, len(messages))) as pool:
-        outcomes = list(
-            pool.map(lambda message: _send(database, settings, kinds, message), messages)
-        )
+    outcomes = list(
+        _senders(senders).map(lambda message: _send(database, settings, kinds, message), messages)
+    )
     record(database, settings, kinds, list(zip(messages, outcomes, strict=True)))
     return len(messages)
+
+
+@lru_cache
+def _senders(count: int) -> ThreadPoolExecutor:
+    """Threads kept for the process's life: starting 16 per batch cost ~0.3 ms a message."""
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="outbox-send")
 
 
 def _send(
@@ -332,6 +339,19 @@ def _status(outcome: Outcome) -> str:
 
 def _clip(value: str | None, length: int) -> str | None:
     return None if value is None else value[:length]
+
+
+def purge(database: Database) -> int:
+    """Delete messages delivered or failed more than ``KEPT`` ago, with their attempts;
+    returns how many. The outbox is a queue with a month of history, not an archive."""
+    before = clock.now() - KEPT
+    with database.session() as db:
+        gone = db.execute(
+            delete(OutboxMessage)
+            .where(OutboxMessage.state.in_((DELIVERED, FAILED)), OutboxMessage.created_at < before)
+            .execution_options(synchronize_session=False)
+        )
+        return int(gone.rowcount)  # type: ignore[attr-defined]
 
 
 # Reading and redelivering (the API and the dashboard)
