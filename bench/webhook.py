@@ -31,13 +31,15 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +54,13 @@ from sqlalchemy import distinct, func, select  # noqa: E402
 from callpool.accounts.service import create_api_key  # noqa: E402
 from callpool.db import Database  # noqa: E402
 from callpool.models import Account, Call, Site  # noqa: E402
-from tests.processes import PgServer, ServeProcess, postgres_bindir, wait_until  # noqa: E402
+from tests.processes import (  # noqa: E402
+    PgServer,
+    ServeProcess,
+    postgres_bindir,
+    running_postgres,
+    wait_until,
+)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench:webhook:start -->", "<!-- bench:webhook:end -->"
@@ -71,10 +79,14 @@ class Result:
     load: float  # the machine's 1-minute load average when the window began
     note: str = ""
 
+    @property
+    def p99(self) -> float:
+        ms = sorted(value * 1000 for value in self.latencies)
+        return ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
     def row(self) -> str:
         ms = sorted(value * 1000 for value in self.latencies)
-        p50 = statistics.median(ms)
-        p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+        p50, p99 = statistics.median(ms), self.p99
         stored = f"{self.distinct} of {self.sent}, {self.stored - self.distinct} twice"
         return (
             f"| {self.scenario} | {self.load:.1f} | {len(ms)} | {p50:.1f} | {p99:.1f} "
@@ -174,6 +186,7 @@ def run_scenario(
     serve = ServeProcess(workdir, {"CALLPOOL_DATABASE_URL": url, **(env or {})})
     serve.env["CALLPOOL_TELEPHONY_PROVIDER"] = "sandbox"
     traffic = Traffic(serve, numbers, args.rate, args.clients)
+    kept: Path | None = None  # where the spool and the log are kept when calls are missing
     try:
         serve.start()
         traffic.start()
@@ -192,11 +205,17 @@ def run_scenario(
         try:
             wait_until(lambda: stored(url)[1] >= sent, "every call stored", STORED_TIMEOUT)
         except TimeoutError as error:
-            note += f" — {error}"
+            kept = Path(tempfile.mkdtemp(prefix=f"callpool-bench-{name}-kept-"))
+            shutil.copytree(serve.spool_dir, kept / "spool", dirs_exist_ok=True)
+            note += f" — {error}; spool and log kept in {kept}"
         count, unique = stored(url)
     finally:
         traffic.stop()
         serve.stop()
+    if kept is not None:
+        shutil.copy(serve.log_path, kept)
+    if problems := serve.log().count("Traceback"):
+        note += f" — {problems} tracebacks in the app's log"
     if traffic.bad:
         note += f" — {len(traffic.bad)} answers without the <Dial>: {traffic.bad[:3]}"
     return Result(name, traffic.latencies, sent, count, unique, load, note)
@@ -212,14 +231,12 @@ def nothing_wrong(window: float) -> Callable[[ServeProcess, str, int], Iterator[
 
 
 def sqlite_locked(path: Path, window: float) -> Callable[[ServeProcess, str, int], Iterator[str]]:
-    import sqlite3
-
-    def fault(_serve: ServeProcess, _key: str, _site: int) -> Iterator[str]:
+    def fault(serve: ServeProcess, _key: str, _site: int) -> Iterator[str]:
         lock = sqlite3.connect(path, isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")
         yield ""
         time.sleep(window)
-        spooled = _pending(_serve)
+        spooled = _pending(serve)
         yield f"{spooled} calls waiting in the spool at the end of the lock"
         lock.execute("ROLLBACK")
         lock.close()
@@ -266,14 +283,38 @@ def own_postgres() -> Iterator[PgServer]:
     bindir = postgres_bindir()
     if bindir is None:
         raise SystemExit("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
-    server = PgServer(bindir, OWN_PG_PORT)
-    server.start()
-    try:
+    with running_postgres(bindir, OWN_PG_PORT) as server:
         yield server
-    finally:
-        with suppress(RuntimeError):  # already stopped
-            server.stop()
-        server.remove()
+
+
+def one_scenario(name: str, args: argparse.Namespace) -> Result:
+    with tempfile.TemporaryDirectory(prefix=f"callpool-bench-{name}-") as temp:
+        workdir = Path(temp)
+        sqlite_path = workdir / "callpool.db"
+        sqlite_url = f"sqlite:///{sqlite_path}"
+        if name == "baseline":
+            return run_scenario(name, sqlite_url, workdir, args, nothing_wrong(args.window))
+        if name == "sqlite-locked":
+            fault = sqlite_locked(sqlite_path, args.window)
+            return run_scenario(name, sqlite_url, workdir, args, fault)
+        if name == "postgres-stopped":
+            with own_postgres() as server:
+                url = server.create_database("bench_webhook")
+                fault = postgres_stopped(server, args.window)
+                return run_scenario(name, url, workdir, args, fault)
+        if name == "buying-10":
+            env = {"CALLPOOL_SANDBOX_LATENCY_MS": "1500"}
+            return run_scenario(name, sqlite_url, workdir, args, buying_pool(), env)
+    raise SystemExit(f"unknown scenario {name!r}")
+
+
+def summary(names: list[str], results: list[Result]) -> list[str]:
+    rows = []
+    for name in names:
+        p99s = [result.p99 for result in results if result.scenario == name]
+        each = " / ".join(f"{value:.1f}" for value in p99s)
+        rows.append(f"| {name} | {statistics.median(p99s):.1f} | {each} |")
+    return rows
 
 
 def main() -> None:
@@ -286,31 +327,18 @@ def main() -> None:
         default="baseline,sqlite-locked,postgres-stopped,buying-10",
         help="comma-separated, run in this order",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="times each scenario runs (interleaved)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not edit the docs")
     args = parser.parse_args()
+    names = args.scenarios.split(",")
     results = []
-    for name in args.scenarios.split(","):
-        with tempfile.TemporaryDirectory(prefix=f"callpool-bench-{name}-") as temp:
-            workdir = Path(temp)
-            sqlite_path = workdir / "callpool.db"
-            sqlite_url = f"sqlite:///{sqlite_path}"
-            if name == "baseline":
-                result = run_scenario(name, sqlite_url, workdir, args, nothing_wrong(args.window))
-            elif name == "sqlite-locked":
-                fault = sqlite_locked(sqlite_path, args.window)
-                result = run_scenario(name, sqlite_url, workdir, args, fault)
-            elif name == "postgres-stopped":
-                with own_postgres() as server:
-                    url = server.create_database("bench_webhook")
-                    fault = postgres_stopped(server, args.window)
-                    result = run_scenario(name, url, workdir, args, fault)
-            elif name == "buying-10":
-                env = {"CALLPOOL_SANDBOX_LATENCY_MS": "1500"}
-                result = run_scenario(name, sqlite_url, workdir, args, buying_pool(), env)
-            else:
-                raise SystemExit(f"unknown scenario {name!r}")
-        print(result.row(), flush=True)
-        results.append(result)
+    for _ in range(args.rounds):
+        for name in names:
+            result = one_scenario(name, args)
+            print(result.row(), flush=True)
+            results.append(result)
     table = "\n".join(
         [
             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
@@ -318,8 +346,13 @@ def main() -> None:
             f"other work: the load column is the 1-minute load average), Python "
             f"{platform.python_version()}: one `callpool serve` process, {args.clients} client "
             f"threads with keep-alive connections, {args.rate:g} signed voice webhooks/s in total "
-            f"to known numbers, {args.window:g} s windows. Latency: at the client on loopback, "
-            "request sent → whole answer read; every answer checked for the `<Dial>`.",
+            f"to known numbers, {args.window:g} s windows, {args.rounds} rounds of the "
+            "scenarios in turn. Latency: at the client on loopback, request sent → whole answer "
+            "read; every answer checked for the `<Dial>`.",
+            "",
+            "| scenario | p99 ms, median of the rounds | p99 ms, each round |",
+            "|---|---:|---|",
+            *summary(names, results),
             "",
             "| scenario | load | calls in the window | p50 ms | p99 ms | max ms "
             "| stored, of all calls sent | note |",

@@ -12,7 +12,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx2
@@ -96,6 +97,19 @@ class PgServer:
         result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"{program} failed: {result.stderr or result.stdout}")
+
+
+@contextmanager
+def running_postgres(bindir: Path, port: int) -> Iterator[PgServer]:
+    """A new cluster, started; stopped (if it still runs) and removed afterwards."""
+    server = PgServer(bindir, port)
+    server.start()
+    try:
+        yield server
+    finally:
+        with suppress(RuntimeError):  # already stopped
+            server.stop()
+        server.remove()
 
 
 def free_port() -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import httpx2
@@ -19,7 +18,14 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
-from tests.processes import PgServer, ServeProcess, postgres_bindir, unavailable, wait_until
+from tests.processes import (
+    PgServer,
+    ServeProcess,
+    postgres_bindir,
+    running_postgres,
+    unavailable,
+    wait_until,
+)
 
 FORWARD_TO = "+15125550777"
 OWN_PG_PORT = 5442  # our own server, stopped and started by these tests; never the shared one
@@ -31,14 +37,8 @@ def own_pg() -> Iterator[PgServer]:
     if bindir is None:
         unavailable("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
         raise AssertionError  # unreachable: unavailable() skips or fails
-    server = PgServer(bindir, OWN_PG_PORT)
-    server.start()
-    try:
+    with running_postgres(bindir, OWN_PG_PORT) as server:
         yield server
-    finally:
-        with suppress(RuntimeError):  # already stopped
-            server.stop()
-        server.remove()
 
 
 def seeded(url: str, workdir: Path) -> tuple[str, str]:
