@@ -40,6 +40,7 @@ from callpool import clock
 from callpool.db import Database
 from callpool.integrations import outbox
 from callpool.models import Account, DeliveryAttempt, OutboxMessage, WebhookEndpoint
+from callpool.worker import SENDERS_IN_SERVE
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:outbox:start -->", "<!-- bench:outbox:end -->"
@@ -333,8 +334,9 @@ def report(
         f"{args.duration} s per endpoint, wrk at {args.connections} connections) with an empty "
         f"outbox; with {args.backlog:,} queued deliveries waiting (next attempt in an hour, as "
         f"after a receiver's outage); and with {args.backlog:,} due, sent to the 50 ms receiver "
-        "during the measurement (by `serve`'s worker thread on SQLite, by a `callpool worker` "
-        "process on PostgreSQL).",
+        "during the measurement (by `serve`'s worker thread on SQLite, "
+        f"{SENDERS_IN_SERVE} sends in flight; by a `callpool worker` process on PostgreSQL, "
+        f"{outbox.SENDERS}).",
         "",
         "| engine | outbox | `/t/visit`/s | p99 | visit / healthz | delivered meanwhile |",
         "|---|---|---:|---:|---:|---:|",
