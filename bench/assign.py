@@ -56,15 +56,21 @@ BROWSER = (
     "Chrome/131.0.0.0 Safari/537.36"
 )
 
-# wrk's Lua: each request gets its own landing URL; done() prints the figures as JSON.
+# wrk's Lua: each request gets its own landing URL, and comes from its own client address
+# through the server's trusted proxy (X-Forwarded-For; the server trusts 127.0.0.1), as on a
+# real site: the limits per address are checked, none is reached. done() prints the figures.
 VISIT_LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "text/plain;charset=UTF-8"
 wrk.headers["Origin"] = "%(origin)s"
 wrk.headers["User-Agent"] = "%(agent)s"
-local n = 0
+-- Addresses differ from one wrk run to the next too (runs start seconds apart, each sends
+-- fewer than 100,000 requests), so that no address reaches its limit of numbers.
+local n = (os.time() %% 160) * 100000
 request = function()
   n = n + 1
+  wrk.headers["X-Forwarded-For"] = string.format("10.%%d.%%d.%%d",
+    math.floor(n / 65536) %% 256, math.floor(n / 256) %% 256, n %% 256)
   local body = '{"k":"%(key)s","v":null,"s":null,' ..
     '"u":"%(origin)s/plumbing?utm_source=google&utm_medium=cpc&utm_campaign=bench&n=' .. n ..
     '","r":"https://www.google.com/","t":"Emergency plumbing"}'
@@ -116,7 +122,7 @@ def main() -> None:
     loads = [os.getloadavg()[0]]
     for engine in args.engines.split(","):
         # Room for every session of the run without reusing a number (leases last 30 min).
-        trackers = args.rounds * (args.duration + 2) * 4000 + 5000
+        trackers = args.rounds * (args.duration + 2) * 8000 + 5000
         with database_for(engine) as url:
             seed(url, trackers)
             with server(url, args.port) as (base, pid):
@@ -159,6 +165,7 @@ def server(url: str, port: int) -> Iterator[tuple[str, int]]:
         "CALLPOOL_DATABASE_URL": url,
         "CALLPOOL_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "CALLPOOL_SECRET_KEY": "bench-secret-key-0123456789",
+        "CALLPOOL_TRUSTED_PROXIES": "127.0.0.1",  # wrk plays the proxy: see VISIT_LUA
     }
     # What an operator runs: one process, the worker's jobs in a thread on SQLite.
     command = [sys.executable, "-m", "callpool", "serve", "--port", str(port), "--no-access-log"]
@@ -287,7 +294,8 @@ def report(
         f"{args.duration} s per endpoint, alternating, on the project's 2-core machine, shared "
         f"with other work while measured (1-minute load average "
         f"{', '.join(f'{load:.1f}' for load in loads)} before, between and after the engines). "
-        "Every `/t/visit` starts a new session and leases a "
+        "Every `/t/visit` starts a new session, from a client address of its own (through "
+        "a trusted proxy: the per-address limits are checked), and leases a "
         "free tracker (checked in the database afterwards: one unshared lease per session, no "
         "exhaustion, no failed request). Figures are medians of the rounds.",
         "",

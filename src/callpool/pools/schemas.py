@@ -102,7 +102,8 @@ class _PoolFields(BaseModel):
 
 MAX_PER_ADDRESS = (
     "Session pools: numbers one client address may hold at once; its further sessions share "
-    "its own number. Raise it for offices behind one address; 0: no limit."
+    "its own number (with several app processes, one more for each further process it "
+    "reaches). Raise it for offices behind one address; 0: no limit."
 )
 
 
