@@ -27,7 +27,7 @@ from callpool.accounts.users import OWNER, add_membership, create_user
 from callpool.calls.service import simulate_call
 from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.integrations import jobs, outbox
+from callpool.integrations import events, jobs, outbox
 from callpool.models import Account, Call, OutboxMessage, Pool, Site, Tracker
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
@@ -287,6 +287,14 @@ def deliver_until(
         if next_at is not None and next_at > clock.now():
             clock.set(next_at)
     raise AssertionError(f"not done after {rounds} rounds")
+
+
+def settle_and_deliver(database: Database, settings: Settings, clock: FrozenClock) -> None:
+    """A call's end is told once its final status has settled: move past that wait, let the
+    worker write the messages, then deliver them."""
+    clock.advance(seconds=events.SETTLE_CALL.total_seconds())
+    jobs.deliver(database, settings)  # the settle message writes the webhooks and emails
+    jobs.deliver(database, settings)
 
 
 def next_attempt(database: Database) -> datetime | None:

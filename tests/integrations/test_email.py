@@ -3,21 +3,33 @@ worker from the outbox; without SMTP the dashboard says email is off."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from callpool.calls.service import receive_call, receive_status, replay_spool
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.integrations import jobs
 from callpool.integrations.email import notices
 from callpool.models import OutboxMessage
 from callpool.settings import Settings
+from callpool.telephony.base import InboundCall, StatusUpdate
 from tests.calls.conftest import Factory
 from tests.dashboard.conftest import post_form, sign_in
-from tests.integrations.conftest import CALLER, Mailbox, Setup, owner_of, visit_and_call
+from tests.integrations.conftest import (
+    CALLER,
+    Mailbox,
+    Receiver,
+    Setup,
+    add_endpoint,
+    owner_of,
+    settle_and_deliver,
+    visit_and_call,
+)
 
 
 @pytest.fixture
@@ -33,6 +45,7 @@ def choose(database: Database, user_id: int, account_id: int, calls: str, digest
 def test_users_get_the_call_emails_they_chose(
     database: Database,
     mail_settings: Settings,
+    clock: FrozenClock,
     factory: Factory,
     setup: Setup,
     mailbox: Mailbox,
@@ -45,7 +58,7 @@ def test_users_get_the_call_emails_they_chose(
 
     answered = visit_and_call(factory, setup, mail_settings, "CA-answered")
     missed = visit_and_call(factory, setup, mail_settings, "CA-missed", answered_seconds=None)
-    jobs.deliver(database, mail_settings)
+    settle_and_deliver(database, mail_settings, clock)
 
     to_owner = mailbox.to("owner@acme.test")
     assert len(to_owner) == 2
@@ -125,3 +138,38 @@ def test_with_smtp_the_email_page_does_not_say_off(
     with TestClient(create_app(mail_settings, database)) as client:
         sign_in(client, "owner@acme.test")
         assert "Email is off" not in client.get("/dashboard/email").text
+
+
+def test_a_call_is_told_with_its_final_status_when_the_legs_report_out_of_order(
+    client: TestClient,
+    auth: dict[str, str],
+    database: Database,
+    mail_settings: Settings,
+    clock: FrozenClock,
+    setup: Setup,
+    mailbox: Mailbox,
+    receiver: Receiver,
+) -> None:
+    """The inbound leg's "completed" comes first; the forwarded leg's "no-answer" outranks it
+    a moment later. The webhook and the missed-call email tell the call as missed, once."""
+    add_endpoint(client, auth, receiver, ["call.completed"])
+    user = owner_of(database, setup.account, "frontdesk@acme.test")
+    choose(database, user, setup.account.id, notices.MISSED, False)
+    inbound = InboundCall(call_id="CA-legs", to_number=setup.tracker.number, from_number=CALLER)
+    assert receive_call(database, mail_settings, "sandbox", inbound) is not None
+    receive_status(mail_settings, StatusUpdate("CA-legs", "completed", duration=31, dialed=False))
+    replay_spool(database, mail_settings)
+    jobs.deliver(database, mail_settings)
+    assert receiver.received == []  # the final status may still change: not told yet
+    receive_status(mail_settings, StatusUpdate("CA-legs", "no-answer", dialed=True))
+    replay_spool(database, mail_settings)
+
+    settle_and_deliver(database, mail_settings, clock)
+
+    [told] = receiver.received
+    assert json.loads(told.body)["data"]["call"]["status"] == "no-answer"
+    [mail] = mailbox.to("frontdesk@acme.test")
+    assert mail["Subject"].startswith(f"Missed call from {CALLER}")
+    settle_and_deliver(database, mail_settings, clock)
+    assert len(receiver.received) == 1
+    assert len(mailbox.messages) == 1

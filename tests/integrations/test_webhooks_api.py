@@ -17,7 +17,13 @@ from callpool.integrations import jobs
 from callpool.integrations.webhooks.addresses import is_public
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
-from tests.integrations.conftest import Receiver, Setup, add_endpoint, visit_and_call
+from tests.integrations.conftest import (
+    Receiver,
+    Setup,
+    add_endpoint,
+    settle_and_deliver,
+    visit_and_call,
+)
 
 
 def test_endpoints_are_created_listed_changed_and_deleted(
@@ -202,12 +208,14 @@ def test_deliveries_come_in_pages(
     auth: dict[str, str],
     database: Database,
     settings: Settings,
+    clock: FrozenClock,
     factory: Factory,
     setup: Setup,
     receiver: Receiver,
 ) -> None:
     created = add_endpoint(client, auth, receiver, ["call.started", "call.completed"])
     visit_and_call(factory, setup, settings, "CA-paged")
+    settle_and_deliver(database, settings, clock)
     base = f"/api/v1/webhooks/{created['id']}/deliveries"
     first = client.get(f"{base}?limit=1", headers=auth).json()
     assert len(first["deliveries"]) == 1

@@ -28,6 +28,7 @@ from callpool.integrations import outbox, payloads
 from callpool.integrations.email import notices
 from callpool.integrations.webhooks.repository import WEBHOOK
 from callpool.models import Call, OutboxCursor, OutboxMessage, Pool, PoolEvent, WebhookEndpoint
+from callpool.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,11 @@ EXHAUSTED = "exhausted"  # PoolEvent.kind, as callpool.assignment.service writes
 CURSOR = "pool.exhausted"
 # Events are read in id order once this old: a visit's transaction that took an id earlier
 # has committed by then (PostgreSQL batches give up after 2 s), so none is skipped.
-SETTLE = timedelta(seconds=10)
+EVENTS_SETTLE = timedelta(seconds=10)
 PER_POOL = timedelta(hours=1)
+SETTLE = "settle"  # the outbox kind whose delivery writes a settled event's messages
+# Carriers report both legs of a call within a second or two of its end.
+SETTLE_CALL = timedelta(seconds=15)
 READ_AT_ONCE = 5000
 
 
@@ -46,27 +50,81 @@ def call_stored(db: Session, call: Call) -> None:
     events = [payloads.CALL_STARTED]
     if call.session_id is not None or call.source is not None:
         events.append(payloads.CALL_ATTRIBUTED)
-    _emit_call(db, call, events, email=False)
+    _emit_call(db, call, events)
 
 
 def call_ended(db: Session, call: Call) -> None:
-    """``call.completed`` (with status and duration), and the call emails users asked for."""
-    _emit_call(db, call, [payloads.CALL_COMPLETED], email=True)
+    """``call.completed`` and the call emails, once the call's final status has settled.
 
-
-def _emit_call(db: Session, call: Call, events: Sequence[str], *, email: bool) -> None:
+    The first final status is not always the last: the inbound leg's "completed" may come
+    before the forwarded leg's "no-answer", which outranks it (``calls.service.status_rank``),
+    and a missed call must be told as missed. So one ``settle`` message is written now, due
+    ``SETTLE_CALL`` later; the worker then writes the webhooks and emails from the call as it
+    stands (``settle_call``), each once."""
     try:
         with db.begin_nested():
-            _write_call_messages(db, call, events, email=email)
+            if _endpoints_for(db, call.account_id, payloads.CALL_COMPLETED) or (
+                notices.anyone_emailed(db, call.account_id)
+            ):
+                outbox.enqueue(
+                    db,
+                    account_id=call.account_id,
+                    kind=SETTLE,
+                    target_id=call.id,
+                    event=payloads.CALL_COMPLETED,
+                    payload={},
+                    dedupe_key=f"{SETTLE}:{payloads.CALL_COMPLETED}:{call.id}",
+                    delay=SETTLE_CALL,
+                )
     except Exception:  # a stored call beats a message about it: never fail the call's write
         log.exception("outbox messages for call %s could not be written", call.id)
 
 
-def _write_call_messages(db: Session, call: Call, events: Sequence[str], *, email: bool) -> None:
+def settle_call(database: Database, _settings: Settings, message: outbox.Message) -> outbox.Outcome:
+    """The ``settle`` kind's delivery: write ``call.completed`` for each endpoint and the call
+    emails, from the call as it stands. Run again (a worker killed before recording it), it
+    writes only what is missing: each message's ``dedupe_key`` names the settle message and
+    its target. Its id is the settle message's: one ``webhook-id`` per call completion."""
+    with database.session() as db:
+        call = db.get(Call, message.target_id)
+        if call is None:
+            return outbox.Outcome(ok=True, error="the call is gone")
+        targets = [(WEBHOOK, e.id) for e in _endpoints_for(db, call.account_id, message.event)]
+        targets += [(notices.EMAIL, user_id) for user_id in notices.call_recipients(db, call)]
+        keys = {f"{message.message_id}:{kind}:{target}": (kind, target) for kind, target in targets}
+        written = set(
+            db.scalars(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys)))
+        )
+        missing = {key: target for key, target in keys.items() if key not in written}
+        if not missing:
+            return outbox.Outcome(ok=True)
+        data = payloads.call_data(db, call)
+        for key, (kind, target) in missing.items():
+            outbox.enqueue(
+                db,
+                account_id=call.account_id,
+                kind=kind,
+                target_id=target,
+                event=message.event if kind == WEBHOOK else notices.CALL,
+                payload=payloads.envelope(message.event, data) if kind == WEBHOOK else data,
+                message_id=message.message_id,
+                dedupe_key=key,
+            )
+    return outbox.Outcome(ok=True)
+
+
+def _emit_call(db: Session, call: Call, events: Sequence[str]) -> None:
+    try:
+        with db.begin_nested():
+            _write_call_messages(db, call, events)
+    except Exception:  # a stored call beats a message about it: never fail the call's write
+        log.exception("outbox messages for call %s could not be written", call.id)
+
+
+def _write_call_messages(db: Session, call: Call, events: Sequence[str]) -> None:
     endpoints = _endpoints(db, call.account_id)
     wanted = [(event, [e for e in endpoints if event in e.events]) for event in events]
-    recipients = notices.call_recipients(db, call) if email else []
-    if not recipients and not any(targets for _event, targets in wanted):
+    if not any(targets for _event, targets in wanted):
         return
     data = payloads.call_data(db, call)
     for event, targets in wanted:
@@ -82,8 +140,10 @@ def _write_call_messages(db: Session, call: Call, events: Sequence[str], *, emai
                 payload=body,
                 message_id=message_id,
             )
-    if recipients:
-        notices.call_emails(db, call.account_id, data, recipients)
+
+
+def _endpoints_for(db: Session, account_id: int, event: str) -> list[WebhookEndpoint]:
+    return [endpoint for endpoint in _endpoints(db, account_id) if event in endpoint.events]
 
 
 def _endpoints(db: Session, account_id: int) -> list[WebhookEndpoint]:
@@ -131,7 +191,7 @@ def _exhausted_pools(db: Session) -> int:
         db.add(cursor)
         db.flush()
     rows = db.execute(_events_after(cursor.position).limit(READ_AT_ONCE)).all()
-    settled = list(takewhile(lambda row: row.at <= now - SETTLE, rows))
+    settled = list(takewhile(lambda row: row.at <= now - EVENTS_SETTLE, rows))
     if not settled:
         return 0
     pools: dict[int, list[tuple[int, str]]] = {}
@@ -146,7 +206,7 @@ def _pool_exhausted(db: Session, pool_id: int, seen: list[tuple[int, str]]) -> i
     pool = db.get(Pool, pool_id)
     if pool is None:
         return 0
-    endpoints = [e for e in _endpoints(db, pool.account_id) if payloads.POOL_EXHAUSTED in e.events]
+    endpoints = _endpoints_for(db, pool.account_id, payloads.POOL_EXHAUSTED)
     written = 0
     message_id = outbox.new_message_id()
     first_id, first_at = seen[0]

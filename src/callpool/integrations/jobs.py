@@ -16,6 +16,7 @@ from callpool.settings import Settings
 KINDS: dict[str, outbox.Delivery] = {
     WEBHOOK: sender.DELIVERY,
     notices.EMAIL: smtp.DELIVERY,
+    events.SETTLE: outbox.Delivery(send=events.settle_call),
 }
 
 

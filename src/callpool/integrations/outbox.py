@@ -105,9 +105,12 @@ def enqueue(
     payload: dict[str, Any],
     message_id: str | None = None,
     dedupe_key: str | None = None,
+    delay: timedelta = timedelta(0),
 ) -> OutboxMessage:
     """Write a message in the caller's transaction: it is delivered if and only if the caller
-    commits. ``dedupe_key``: callers that might write the same message twice check it first."""
+    commits, ``delay`` from now at the earliest. ``dedupe_key``: unique; callers that might
+    write the same message twice check it first."""
+    now = clock.now()
     row = OutboxMessage(
         account_id=account_id,
         kind=kind,
@@ -117,8 +120,8 @@ def enqueue(
         dedupe_key=dedupe_key,
         payload=payload,
         state=PENDING,
-        next_attempt_at=clock.now(),
-        created_at=clock.now(),
+        next_attempt_at=now + delay,
+        created_at=now,
     )
     db.add(row)
     return row

@@ -70,11 +70,16 @@ def call_recipients(db: Session, call: Call) -> list[int]:
     return [user_id for user_id, calls in rows if calls == ALL or (calls == MISSED and missed)]
 
 
-def call_emails(db: Session, account_id: int, data: dict[str, Any], users: list[int]) -> None:
-    for user_id in users:
-        outbox.enqueue(
-            db, account_id=account_id, kind=EMAIL, target_id=user_id, event=CALL, payload=data
+def anyone_emailed(db: Session, account_id: int) -> bool:
+    """Whether a user of the account wants call emails at all (the final status decides)."""
+    return (
+        db.scalar(
+            select(EmailPreference.id)
+            .where(EmailPreference.account_id == account_id, EmailPreference.calls != OFF)
+            .limit(1)
         )
+        is not None
+    )
 
 
 def endpoint_disabled(db: Session, endpoint: WebhookEndpoint, owners: list[User]) -> None:
