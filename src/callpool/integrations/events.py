@@ -14,7 +14,7 @@ the pool full.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from itertools import takewhile
 
@@ -50,7 +50,7 @@ def call_stored(db: Session, call: Call) -> None:
     events = [payloads.CALL_STARTED]
     if call.session_id is not None or call.source is not None:
         events.append(payloads.CALL_ATTRIBUTED)
-    _emit_call(db, call, events)
+    _guarded(db, call, lambda db, call: _write_call_messages(db, call, events))
 
 
 def call_ended(db: Session, call: Call) -> None:
@@ -61,23 +61,23 @@ def call_ended(db: Session, call: Call) -> None:
     and a missed call must be told as missed. So one ``settle`` message is written now, due
     ``SETTLE_CALL`` later; the worker then writes the webhooks and emails from the call as it
     stands (``settle_call``), each once."""
-    try:
-        with db.begin_nested():
-            if _endpoints_for(db, call.account_id, payloads.CALL_COMPLETED) or (
-                notices.anyone_emailed(db, call.account_id)
-            ):
-                outbox.enqueue(
-                    db,
-                    account_id=call.account_id,
-                    kind=SETTLE,
-                    target_id=call.id,
-                    event=payloads.CALL_COMPLETED,
-                    payload={},
-                    dedupe_key=f"{SETTLE}:{payloads.CALL_COMPLETED}:{call.id}",
-                    delay=SETTLE_CALL,
-                )
-    except Exception:  # a stored call beats a message about it: never fail the call's write
-        log.exception("outbox messages for call %s could not be written", call.id)
+    _guarded(db, call, _write_settle)
+
+
+def _write_settle(db: Session, call: Call) -> None:
+    if _endpoints_for(db, call.account_id, payloads.CALL_COMPLETED) or notices.anyone_emailed(
+        db, call.account_id
+    ):
+        outbox.enqueue(
+            db,
+            account_id=call.account_id,
+            kind=SETTLE,
+            target_id=call.id,
+            event=payloads.CALL_COMPLETED,
+            payload={},
+            dedupe_key=f"{SETTLE}:{payloads.CALL_COMPLETED}:{call.id}",
+            delay=SETTLE_CALL,
+        )
 
 
 def settle_call(database: Database, _settings: Settings, message: outbox.Message) -> outbox.Outcome:
@@ -113,10 +113,12 @@ def settle_call(database: Database, _settings: Settings, message: outbox.Message
     return outbox.Outcome(ok=True)
 
 
-def _emit_call(db: Session, call: Call, events: Sequence[str]) -> None:
+def _guarded(db: Session, call: Call, write: Callable[[Session, Call], None]) -> None:
+    """``write`` the call's messages in a savepoint: should it fail (a bug), the call is
+    stored all the same, without them, and the failure logged."""
     try:
         with db.begin_nested():
-            _write_call_messages(db, call, events)
+            write(db, call)
     except Exception:  # a stored call beats a message about it: never fail the call's write
         log.exception("outbox messages for call %s could not be written", call.id)
 
