@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -186,6 +187,8 @@ def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, window: ti
     try:
         with db.begin_nested():
             found = attribute(db, tracker=tracker, pool=pool, call=call, window=window)
+    except UNREACHABLE:
+        raise  # the database went away: the call is not stored either; the replay retries
     except Exception:  # a call with no attribution beats a call not stored
         log.exception("attribution failed for call %s", call.provider_call_id)
         found = Attribution(reason="attribution_failed")
@@ -300,6 +303,10 @@ def _spool_status(
 # The spool
 
 
+class DatabaseGone(Exception):
+    """An error while storing, and the database no longer answers."""
+
+
 @dataclass(frozen=True)
 class Replayed:
     stored: int  # entries stored (or found to change nothing) and removed
@@ -316,14 +323,13 @@ def replay_spool(database: Database, settings: Settings) -> int:
 
 def replay(database: Database, settings: Settings) -> Replayed:
     """``replay_spool``, saying whether it stopped at the first sign the database is still
-    away (the rest waits for the next run). An entry that fails for any other reason is set
-    aside in ``failed/`` with the reason."""
+    away (the rest waits for the next run). An entry that fails twice for any other reason,
+    the database answering, is set aside in ``failed/`` with the reason."""
     stored = 0
     for entry in spool.claim_all(settings.call_spool_dir):
         try:
-            with database.session() as db:
-                applied = _replay(db, entry, settings)
-        except UNREACHABLE:
+            applied = _replay_entry(database, entry, settings)
+        except (*UNREACHABLE, DatabaseGone):
             spool.release(entry)
             return Replayed(stored, unreachable=True)
         except Exception as error:
@@ -336,6 +342,42 @@ def replay(database: Database, settings: Settings) -> Replayed:
         else:
             spool.release(entry)  # its call is being stored by another replayer: next time
     return Replayed(stored, unreachable=False)
+
+
+def _replay_entry(database: Database, entry: spool.Entry, settings: Settings) -> bool:
+    """Store one entry in its own transaction. A server that goes away in the middle of it
+    does not always say so with an ``UNREACHABLE`` error (a savepoint's rollback that fails
+    leaves the session unusable, for one): any other error is tried once more, and counts
+    as the database's absence if the database does not answer."""
+    try:
+        return _replay_committed(database, entry, settings)
+    except UNREACHABLE:
+        raise
+    except Exception:
+        if not _answers(database):
+            raise DatabaseGone from None
+        log.warning("storing spooled %s failed once; trying again", entry.path.name)
+    return _replay_committed(database, entry, settings)
+
+
+def _replay_committed(database: Database, entry: spool.Entry, settings: Settings) -> bool:
+    with database.session() as db:
+        applied = _replay(db, entry, settings)
+        # A connection lost inside a savepoint whose error was caught (attribution, the
+        # outbox) leaves nothing to commit, and the commit does not say so: the entry
+        # would be removed with nothing stored.
+        if db.connection().invalidated:
+            raise DatabaseGone
+    return applied
+
+
+def _answers(database: Database) -> bool:
+    try:
+        with database.reader() as db:
+            db.execute(select(1))
+    except Exception:
+        return False
+    return True
 
 
 def _replay(db: Session, entry: spool.Entry, settings: Settings) -> bool:
