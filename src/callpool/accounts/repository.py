@@ -8,7 +8,17 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from callpool.errors import NotFound
-from callpool.models import Account, ApiKey, Call, Pool, Site, Tracker, VisitSession
+from callpool.models import (
+    Account,
+    ApiKey,
+    Call,
+    OutboxMessage,
+    Pool,
+    Site,
+    Tracker,
+    VisitSession,
+    WebhookEndpoint,
+)
 
 M = TypeVar("M", bound=Any)
 
@@ -16,7 +26,7 @@ M = TypeVar("M", bound=Any)
 def scoped(model: type[M], account_id: int) -> Select[M]:
     """``SELECT model`` limited to one account's rows, however the model reaches its account."""
     query = select(model)
-    if model in (Site, Pool, Call, ApiKey):
+    if model in (Site, Pool, Call, ApiKey, WebhookEndpoint, OutboxMessage):
         return query.where(model.account_id == account_id)
     if model is VisitSession:
         return query.join(Site, Site.id == VisitSession.site_id).where(

@@ -26,8 +26,8 @@ from callpool import clock
 from callpool.db import Database
 from callpool.integrations import outbox, payloads
 from callpool.integrations.email import notices
-from callpool.integrations.webhooks.repository import WEBHOOK
-from callpool.models import Call, OutboxCursor, OutboxMessage, Pool, PoolEvent, WebhookEndpoint
+from callpool.integrations.webhooks.repository import WEBHOOK, enabled_endpoints, subscribers
+from callpool.models import Call, OutboxCursor, OutboxMessage, Pool, PoolEvent
 from callpool.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def call_ended(db: Session, call: Call) -> None:
 
 
 def _write_settle(db: Session, call: Call) -> None:
-    if _endpoints_for(db, call.account_id, payloads.CALL_COMPLETED) or notices.anyone_emailed(
+    if subscribers(db, call.account_id, payloads.CALL_COMPLETED) or notices.anyone_emailed(
         db, call.account_id
     ):
         outbox.enqueue(
@@ -89,7 +89,7 @@ def settle_call(database: Database, _settings: Settings, message: outbox.Message
         call = db.get(Call, message.target_id)
         if call is None:
             return outbox.Outcome(ok=True, error="the call is gone")
-        targets = [(WEBHOOK, e.id) for e in _endpoints_for(db, call.account_id, message.event)]
+        targets = [(WEBHOOK, e.id) for e in subscribers(db, call.account_id, message.event)]
         targets += [(notices.EMAIL, user_id) for user_id in notices.call_recipients(db, call)]
         keys = {f"{message.message_id}:{kind}:{target}": (kind, target) for kind, target in targets}
         written = set(
@@ -124,7 +124,7 @@ def _guarded(db: Session, call: Call, write: Callable[[Session, Call], None]) ->
 
 
 def _write_call_messages(db: Session, call: Call, events: Sequence[str]) -> None:
-    endpoints = _endpoints(db, call.account_id)
+    endpoints = enabled_endpoints(db, call.account_id)
     wanted = [(event, [e for e in endpoints if event in e.events]) for event in events]
     if not any(targets for _event, targets in wanted):
         return
@@ -142,20 +142,6 @@ def _write_call_messages(db: Session, call: Call, events: Sequence[str]) -> None
                 payload=body,
                 message_id=message_id,
             )
-
-
-def _endpoints_for(db: Session, account_id: int, event: str) -> list[WebhookEndpoint]:
-    return [endpoint for endpoint in _endpoints(db, account_id) if event in endpoint.events]
-
-
-def _endpoints(db: Session, account_id: int) -> list[WebhookEndpoint]:
-    return list(
-        db.scalars(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.account_id == account_id, WebhookEndpoint.enabled.is_(True)
-            )
-        )
-    )
 
 
 # pool.exhausted, from pool_events
@@ -208,7 +194,7 @@ def _pool_exhausted(db: Session, pool_id: int, seen: list[tuple[int, str]]) -> i
     pool = db.get(Pool, pool_id)
     if pool is None:
         return 0
-    endpoints = _endpoints_for(db, pool.account_id, payloads.POOL_EXHAUSTED)
+    endpoints = subscribers(db, pool.account_id, payloads.POOL_EXHAUSTED)
     written = 0
     message_id = outbox.new_message_id()
     first_id, first_at = seen[0]

@@ -1,47 +1,48 @@
-"""Queries on webhook endpoints and their messages; tenant reads start from the account."""
+"""Queries on webhook endpoints and their messages; tenant reads start from ``scoped``."""
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from callpool.accounts.repository import scoped
 from callpool.errors import NotFound
 from callpool.models import Membership, OutboxMessage, User, WebhookEndpoint
 
 WEBHOOK = "webhook"  # the outbox kind
 
 
-def scoped_endpoints(account_id: int) -> Select[WebhookEndpoint]:
-    return select(WebhookEndpoint).where(WebhookEndpoint.account_id == account_id)
-
-
 def list_endpoints(db: Session, account_id: int) -> list[WebhookEndpoint]:
-    return list(db.scalars(scoped_endpoints(account_id).order_by(WebhookEndpoint.id)))
+    return list(db.scalars(scoped(WebhookEndpoint, account_id).order_by(WebhookEndpoint.id)))
 
 
 def get_endpoint(db: Session, account_id: int, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = db.scalar(scoped_endpoints(account_id).where(WebhookEndpoint.id == endpoint_id))
+    endpoint: WebhookEndpoint | None = db.scalar(
+        scoped(WebhookEndpoint, account_id).where(WebhookEndpoint.id == endpoint_id)
+    )
     if endpoint is None:
         raise NotFound(f"webhook endpoint {endpoint_id} not found")
     return endpoint
 
 
+def enabled_endpoints(db: Session, account_id: int) -> list[WebhookEndpoint]:
+    return list(
+        db.scalars(scoped(WebhookEndpoint, account_id).where(WebhookEndpoint.enabled.is_(True)))
+    )
+
+
 def subscribers(db: Session, account_id: int, event: str) -> list[WebhookEndpoint]:
     """The account's enabled endpoints that take ``event`` (events are a short JSON list,
     filtered here rather than in SQL, where the two engines differ)."""
-    endpoints = db.scalars(
-        scoped_endpoints(account_id).where(WebhookEndpoint.enabled.is_(True))
-    ).all()
-    return [endpoint for endpoint in endpoints if event in endpoint.events]
+    return [e for e in enabled_endpoints(db, account_id) if event in e.events]
 
 
 def messages(
     db: Session, account_id: int, endpoint_id: int, *, limit: int, before: int | None
 ) -> list[OutboxMessage]:
     query = (
-        select(OutboxMessage)
+        scoped(OutboxMessage, account_id)
         .where(
-            OutboxMessage.account_id == account_id,
             OutboxMessage.kind == WEBHOOK,
             OutboxMessage.target_id == endpoint_id,
         )
@@ -54,10 +55,9 @@ def messages(
 
 
 def get_message(db: Session, account_id: int, endpoint_id: int, message_id: int) -> OutboxMessage:
-    row = db.scalar(
-        select(OutboxMessage).where(
+    row: OutboxMessage | None = db.scalar(
+        scoped(OutboxMessage, account_id).where(
             OutboxMessage.id == message_id,
-            OutboxMessage.account_id == account_id,
             OutboxMessage.kind == WEBHOOK,
             OutboxMessage.target_id == endpoint_id,
         )
