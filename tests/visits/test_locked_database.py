@@ -47,12 +47,14 @@ def lock_held(database: Database) -> Iterator[None]:
         other.rollback()
 
 
-def start_visits(
-    browser: Browser, threads: ThreadPoolExecutor, first: int
+def visits_waiting(
+    browser: Browser, client: TestClient, threads: ThreadPoolExecutor
 ) -> list[Future[Response]]:
-    return [
-        threads.submit(browser.visit, url=f"{ORIGIN}/?n={n}") for n in range(first, first + VISITS)
-    ]
+    """New visits, sent while the lock is held; ``/healthz`` answers while they wait."""
+    visits = [threads.submit(browser.visit, url=f"{ORIGIN}/?n={n}") for n in range(VISITS)]
+    assert client.get("/healthz").status_code == 200
+    assert not any(visit.done() for visit in visits)  # they wait; the server does not
+    return visits
 
 
 def stored(database: Database) -> tuple[int, int]:
@@ -70,9 +72,7 @@ def test_visits_answer_503_while_the_lock_is_held_and_the_server_keeps_serving(
 ) -> None:
     make_pool([f"+1512555020{n}" for n in range(2 * VISITS)])
     with ThreadPoolExecutor(VISITS) as threads, lock_held(database):
-        visits = start_visits(browser, threads, 0)
-        assert client.get("/healthz").status_code == 200
-        assert not any(visit.done() for visit in visits)  # they wait; the server does not
+        visits = visits_waiting(browser, client, threads)
         answers = [visit.result(ANSWER_WITHIN) for visit in visits]
         # Still held: they gave up on their own.
     assert [answer.status_code for answer in answers] == [503] * VISITS
@@ -93,9 +93,7 @@ def test_visits_waiting_for_the_lock_go_through_once_it_is_released(
     make_pool([f"+1512555020{n}" for n in range(2 * VISITS)])
     with ThreadPoolExecutor(VISITS) as threads:
         with lock_held(database):
-            visits = start_visits(browser, threads, 0)
-            assert client.get("/healthz").status_code == 200
-            assert not any(visit.done() for visit in visits)
+            visits = visits_waiting(browser, client, threads)
         answers = [visit.result(ANSWER_WITHIN) for visit in visits]
     assert [answer.status_code for answer in answers] == [200] * VISITS
     sessions = {answer.json()["s"] for answer in answers}

@@ -36,6 +36,11 @@ before (free ones, which no one else waits for: claims skip them and nobody exte
 a free tracker) and the pool locks, taken in the order of the visit's pools. The lease and the
 "exhausted" event are dated after the waits: every tracker was then leased. SQLite has one
 writer at a time: its claims see everything and never wait, so it overflows in place.
+
+What still waits in a batch: extending leases (``extend_session``) updates trackers that are
+leased, so never one a claim holds; only two batches extending the same shared trackers in
+opposite orders could deadlock. PostgreSQL then ends one of them, and its units run again,
+each alone (``callpool.visits.commits``), rather than failing.
 """
 
 from __future__ import annotations
