@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from callpool.calls.service import receive_call, receive_status, replay_spool
 from callpool.clock import FrozenClock
@@ -106,11 +106,12 @@ def test_a_daily_digest_lists_yesterdays_calls_once(
     assert "spring-sale" in text
 
 
-def test_without_smtp_email_is_off_and_nothing_is_queued_for_digests(
+def test_without_smtp_email_is_off_and_no_email_is_queued(
     client: TestClient,
     database: Database,
     settings: Settings,
     clock: FrozenClock,
+    factory: Factory,
     setup: Setup,
 ) -> None:
     owner_of(database, setup.account)
@@ -123,10 +124,13 @@ def test_without_smtp_email_is_off_and_nothing_is_queued_for_digests(
     )
     assert chosen.status_code == 200
     assert 'value="missed" checked' in chosen.text
+    visit_and_call(factory, setup, settings, "CA-unmailed", answered_seconds=None)
     clock.advance(days=1)
     assert jobs.daily(database, settings) == 0
+    jobs.deliver(database, settings)
     with database.reader() as db:
-        assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        kinds = db.scalars(select(OutboxMessage.kind)).all()
+    assert "email" not in kinds
 
 
 def test_with_smtp_the_email_page_does_not_say_off(
