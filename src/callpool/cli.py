@@ -20,6 +20,7 @@ from callpool.calls.routing import refresh_routing, routing_table
 from callpool.db import Database
 from callpool.seeding import DEMO_EMAIL, DEMO_PASSWORD, ensure_demo
 from callpool.settings import Settings, get_settings
+from callpool.simulation import command as simulate
 from callpool.telephony.base import Provider
 from callpool.telephony.registry import provider_for
 
@@ -77,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     setpassword.add_argument("--email", required=True)
     setpassword.add_argument("--password", required=True)
     setpassword.set_defaults(run=run_setpassword)
+
+    simulate.add_to(commands)
 
     return parser
 

@@ -1,0 +1,95 @@
+"""One traffic through several pool sizes, ours and the naive allocator side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from callpool.simulation.advice import recommend
+from callpool.simulation.naive import simulate_naive
+from callpool.simulation.run import PoolSetup, simulate
+from callpool.simulation.score import OUTCOMES, Score
+from callpool.simulation.traffic import Traffic
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    ours: list[Score]
+    naive: list[Score]
+    target: float
+    sessions: int
+    days: float
+
+    @property
+    def recommended(self) -> int | None:
+        return recommend(self.ours, self.target)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What ``callpool simulate --json`` prints."""
+        return {
+            "sessions": self.sessions,
+            "days": self.days,
+            "target": self.target,
+            "recommended_size": self.recommended,
+            "sizes": [
+                {**ours.as_dict(), "naive": naive.as_dict()}
+                for ours, naive in zip(self.ours, self.naive, strict=True)
+            ],
+        }
+
+
+def sweep(
+    traffic: Traffic, sizes: list[int], setup: PoolSetup, *, seed: int, target: float
+) -> Sweep:
+    ours = [simulate(traffic, size, setup) for size in sizes]
+    naive = [simulate_naive(traffic, size, setup, seed) for size in sizes]
+    return Sweep(ours, naive, target, len(traffic.sessions), traffic.days)
+
+
+HEADER = (
+    "size",
+    "calls",
+    *OUTCOMES,
+    "accuracy",
+    "naive",
+    "exhausted",
+    "peak leases",
+)
+
+
+def table(result: Sweep) -> str:
+    """The sweep as an aligned text table, with the recommendation under it."""
+    rows: list[tuple[str, ...]] = [HEADER]
+    for ours, naive in zip(result.ours, result.naive, strict=True):
+        rows.append(
+            (
+                str(ours.size),
+                str(ours.calls),
+                *(str(ours.counts[name]) for name in OUTCOMES),
+                percent(ours.accuracy),
+                percent(naive.accuracy),
+                str(ours.exhausted),
+                str(ours.peak_leases),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+    lines = [
+        "  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True))
+        for row in rows
+    ]
+    lines.append("")
+    lines.append(recommendation(result))
+    return "\n".join(lines)
+
+
+def recommendation(result: Sweep) -> str:
+    target = percent(result.target)
+    if result.recommended is not None:
+        return f"recommended size: {result.recommended} (the smallest tried reaching {target})"
+    best = max(result.ours, key=lambda score: score.accuracy, default=None)
+    reached = f"; the best, {best.size}, reaches {percent(best.accuracy)}" if best else ""
+    return f"no size tried reaches {target}{reached}"
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:.1f} %"

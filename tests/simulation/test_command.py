@@ -1,0 +1,158 @@
+"""``callpool simulate`` as a user runs it: on the model, on a site's recorded traffic, and
+refusing bad input."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from callpool.cli import main
+from callpool.clock import FrozenClock
+from callpool.db import Database
+from callpool.settings import get_settings
+from callpool.simulation.history import recorded_traffic
+from callpool.simulation.traffic import Assumptions
+from tests.visits.conftest import Browser
+
+REQUIRED = {"size", "calls", "correct", "ambiguous", "wrong", "unattributed", "accuracy"}
+
+
+def simulate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(["simulate", *args])
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
+    """The CLI's settings point at the test's database."""
+    monkeypatch.setenv("CALLPOOL_DATABASE_URL", database_url)
+    monkeypatch.setenv("CALLPOOL_SECRET_KEY", "test-secret-key-0123456789")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_json_has_one_object_per_size_and_the_recommended_size(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = simulate(
+        capsys,
+        "--daily-visitors",
+        "200",
+        "--days",
+        "1",
+        "--sizes",
+        "2,30",
+        "--json",
+        "--target",
+        "0.5",
+        "--call-share",
+        "0.2",
+    )
+    assert code == 0
+    result = json.loads(out)
+    sizes = result["sizes"]
+    assert [entry["size"] for entry in sizes] == [2, 30]
+    for entry in sizes:
+        assert entry.keys() >= REQUIRED
+        assert entry["naive"].keys() >= REQUIRED
+        outcomes = entry["correct"] + entry["ambiguous"] + entry["wrong"] + entry["unattributed"]
+        assert outcomes == entry["calls"] > 0
+    assert sizes[1]["accuracy"] > sizes[0]["accuracy"]
+    assert result["target"] == 0.5
+    assert result["recommended_size"] == min(
+        (entry["size"] for entry in sizes if entry["accuracy"] >= 0.5), default=None
+    )
+
+
+def test_the_table_names_each_outcome_and_the_advice(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = simulate(capsys, "--daily-visitors", "100", "--days", "1", "--sizes", "3")
+    assert code == 0
+    header = out.splitlines()[1].split()
+    assert header[:7] == [
+        "size",
+        "calls",
+        "correct",
+        "ambiguous",
+        "wrong",
+        "unattributed",
+        "accuracy",
+    ]
+    assert "naive" in header
+    assert "recommended size: 3" in out or "no size tried reaches 99.0 %" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sizes", "0,5"], "each size must be within 1-10000"),
+        (["--sizes", "five"], "must be whole numbers"),
+        (["--call-share", "2"], "call-share must be between 0 and 1"),
+        (["--during-share", "0.8", "--soon-share", "0.3"], "must not exceed 1"),
+        (["--days", "0"], "must be positive"),
+    ],
+)
+def test_bad_input_is_refused_with_a_message(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, out, err = simulate(capsys, *args)
+    assert code == 2
+    assert message in err
+    assert out == ""
+
+
+@pytest.mark.usefixtures("environment")
+def test_an_unknown_site_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = simulate(capsys, "--site", "999", "--days", "1")
+    assert code == 2
+    assert "no site has the id 999" in err
+
+
+@pytest.mark.usefixtures("environment")
+def test_a_site_s_recorded_sessions_are_replayed(
+    capsys: pytest.CaptureFixture[str],
+    database: Database,
+    browser: Browser,
+    make_pool: Callable[..., int],
+    site_id: int,
+    clock: FrozenClock,
+) -> None:
+    make_pool([f"+1512555020{i}" for i in range(7)])
+    start = clock.now()
+    for i in range(30):  # a session every 37 minutes, each with a second page a minute later
+        clock.set(start + timedelta(minutes=37 * i))
+        _, answer = browser.number()
+        clock.advance(minutes=1)
+        assert browser.pageview(answer["s"]).status_code == 204
+    clock.set(start + timedelta(days=1))
+
+    with database.reader() as db:
+        traffic = recorded_traffic(
+            db,
+            site_id,
+            since=clock.now() - timedelta(days=3),
+            until=clock.now(),
+            assumptions=Assumptions(call_share=0.5),
+            seed=1,
+        )
+    assert len(traffic.sessions) == 30
+    assert {(s.pages, s.leave) for s in traffic.sessions} == {((0.0, 60.0), 60.0)}
+    assert traffic.sessions[1].start - traffic.sessions[0].start == timedelta(minutes=37)
+
+    code, out, _ = simulate(
+        capsys, "--site", str(site_id), "--days", "3", "--call-share", "0.5", "--json"
+    )
+    assert code == 0
+    result: dict[str, Any] = json.loads(out)
+    assert result["sessions"] == 30
+    sizes = [entry["size"] for entry in result["sizes"]]
+    assert 7 in sizes  # the pool's own size is always tried
+    calls = {entry["calls"] for entry in result["sizes"]}
+    assert calls == {len(traffic.calls)}
+    assert len(traffic.calls) > 0
