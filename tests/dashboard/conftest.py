@@ -27,6 +27,7 @@ from callpool.settings import Settings
 from callpool.sites.schemas import SiteCreate
 from callpool.sites.service import create_site
 from callpool.telephony.sandbox.simulate import status_request, voice_request
+from tests.calls.conftest import settled
 
 PASSWORD = "correct horse battery"
 
@@ -140,6 +141,7 @@ def ring(client: TestClient, settings: Settings, to_number: str, from_number: st
     assert client.post(call.path, data=call.data, headers=call.headers).status_code == 200
     done = status_request(settings, call_id=call.call_id, status="completed", duration=42)
     assert client.post(done.path, data=done.data, headers=done.headers).status_code == 200
+    settled(settings)  # calls are stored just after the carrier is answered
     return call.call_id
 
 
