@@ -17,6 +17,7 @@ from callpool.models.integration import (
     OutboxMessage,
     WebhookEndpoint,
 )
+from callpool.models.marketing import Ga4Stream, GoogleAdsFeed
 from callpool.models.pool import Pool, PoolEvent
 from callpool.models.rollup import DailyCallStats, DailySessionStats, HourlyPoolStats, RolledDay
 from callpool.models.site import Site
@@ -32,6 +33,8 @@ __all__ = [
     "DailySessionStats",
     "DeliveryAttempt",
     "EmailPreference",
+    "Ga4Stream",
+    "GoogleAdsFeed",
     "HourlyPoolStats",
     "Lease",
     "LoginFailures",

@@ -15,6 +15,8 @@ class Account(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # IANA name ("Europe/Paris"): days and times are shown, and sent to ad platforms, in it.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime]
 
 

@@ -68,6 +68,10 @@ class VisitSession(Base):
     fbclid: Mapped[str | None] = mapped_column(String(300))
     msclkid: Mapped[str | None] = mapped_column(String(300))
     ttclid: Mapped[str | None] = mapped_column(String(300))
+    # Google Analytics' ids for this browser, read by the snippet from the site's own _ga
+    # cookies: GA4 events about the visit's calls join the visitor's GA session with them.
+    ga_client_id: Mapped[str | None] = mapped_column(String(64))
+    ga_sessions: Mapped[dict[str, Any] | None]  # {"<stream id>": "<GA session id>"}
     referrer: Mapped[str | None] = mapped_column(Text)
     landing_url: Mapped[str] = mapped_column(Text)
     user_agent: Mapped[str | None] = mapped_column(Text)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 03:19:36.148227
+Create Date: 2026-12-01 04:12:51.464855
 """
 
 from collections.abc import Sequence
@@ -24,6 +24,7 @@ def upgrade() -> None:
         "accounts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("time_zone", sa.String(length=64), nullable=False),
         sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
     )
@@ -141,6 +142,29 @@ def upgrade() -> None:
             batch_op.f("ix_email_preferences_account_id"), ["account_id"], unique=False
         )
 
+    op.create_table(
+        "google_ads_feeds",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("conversion_name", sa.String(length=100), nullable=False),
+        sa.Column("min_duration", sa.Integer(), nullable=False),
+        sa.Column("first_time_only", sa.Boolean(), nullable=False),
+        sa.Column("value", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("token", sa.String(length=64), nullable=False),
+        sa.Column("last_fetched_at", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_google_ads_feeds_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_google_ads_feeds")),
+        sa.UniqueConstraint("account_id", name=op.f("uq_google_ads_feeds_account_id")),
+        sa.UniqueConstraint("token", name=op.f("uq_google_ads_feeds_token")),
+    )
     op.create_table(
         "memberships",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -307,6 +331,33 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "ga4_streams",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("measurement_id", sa.String(length=30), nullable=False),
+        sa.Column("api_secret", sa.String(length=100), nullable=False),
+        sa.Column("event_name", sa.String(length=40), nullable=False),
+        sa.Column("region", sa.String(length=10), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_ga4_streams_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["site_id"], ["sites.id"], name=op.f("fk_ga4_streams_site_id_sites"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ga4_streams")),
+        sa.UniqueConstraint("site_id", name=op.f("uq_ga4_streams_site_id")),
+    )
+    with op.batch_alter_table("ga4_streams", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_ga4_streams_account_id"), ["account_id"], unique=False)
+
+    op.create_table(
         "pools",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
@@ -415,6 +466,8 @@ def upgrade() -> None:
         sa.Column("fbclid", sa.String(length=300), nullable=True),
         sa.Column("msclkid", sa.String(length=300), nullable=True),
         sa.Column("ttclid", sa.String(length=300), nullable=True),
+        sa.Column("ga_client_id", sa.String(length=64), nullable=True),
+        sa.Column("ga_sessions", sa.JSON(), nullable=True),
         sa.Column("referrer", sa.Text(), nullable=True),
         sa.Column("landing_url", sa.Text(), nullable=False),
         sa.Column("user_agent", sa.Text(), nullable=True),
@@ -700,6 +753,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_pools_account_id"))
 
     op.drop_table("pools")
+    with op.batch_alter_table("ga4_streams", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ga4_streams_account_id"))
+
+    op.drop_table("ga4_streams")
     with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_delivery_attempts_message_id"))
 
@@ -732,6 +789,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_memberships_account_id"))
 
     op.drop_table("memberships")
+    op.drop_table("google_ads_feeds")
     with op.batch_alter_table("email_preferences", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_email_preferences_account_id"))
 
