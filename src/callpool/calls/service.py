@@ -31,8 +31,14 @@ from callpool.integrations import events
 from callpool.models import Call, Pageview, Pool, Tracker
 from callpool.restapi import MAX_ID
 from callpool.settings import Settings
-from callpool.telephony.base import Forward, InboundCall, StatusUpdate
-from callpool.telephony.twilio.wire import STATUS_RANK, TERMINAL_RANK
+from callpool.telephony.base import (
+    CallStatus,
+    Forward,
+    InboundCall,
+    StatusUpdate,
+    webhook_base,
+    webhook_urls,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +56,11 @@ class Routed:
     route: Route | None
 
 
-def webhook_urls(settings: Settings, provider_name: str) -> tuple[str, str]:
-    """(voice URL, status URL) to give the provider when buying or configuring a number."""
-    base = f"{settings.public_url}/webhooks/{provider_name}"
-    return f"{base}/voice", f"{base}/status"
-
-
 def whisper_url(settings: Settings, provider_name: str, words: str) -> str:
     # The words travel in the URL, so the whisper plays even while the database is down;
     # the provider signs its request for this exact URL, so no one else can change them.
-    return f"{settings.public_url}/webhooks/{provider_name}/whisper?{urlencode({'say': words})}"
+    base = webhook_base(settings.public_url, provider_name)
+    return f"{base}/whisper?{urlencode({'say': words})}"
 
 
 # Inbound calls
@@ -120,7 +121,7 @@ def forward(
         caller_id=caller_id,
         record=record,
         whisper=whisper,
-        status_callback_url=webhook_urls(settings, provider_name)[1],
+        status_callback_url=webhook_urls(settings.public_url, provider_name)[1],
         whisper_url=whisper_url(settings, provider_name, whisper) if whisper else None,
     )
 
@@ -157,7 +158,7 @@ def record_call(
         to_number=inbound.to_number,
         forwarded_to=forwarded_to or route.forward_to,
         started_at=at,
-        status="ringing",
+        status=CallStatus.RINGING,
         status_rank=0,
         candidates=[],
     )
@@ -242,7 +243,7 @@ def status_rank(update: StatusUpdate) -> int:
     """
     if update.status is None:
         return 0
-    stage = STATUS_RANK[update.status] * 2 + (1 if update.dialed else 0)
+    stage = CallStatus(update.status).rank * 2 + (1 if update.dialed else 0)
     return stage * 1000 + min(update.sequence or 0, 999)
 
 
@@ -260,7 +261,7 @@ def apply_status(db: Session, update: StatusUpdate, at: datetime) -> bool:
         call.status_rank = rank
         if update.duration is not None:
             call.duration = update.duration
-        if STATUS_RANK[update.status] >= TERMINAL_RANK and call.ended_at is None:
+        if CallStatus(update.status).final and call.ended_at is None:
             call.ended_at = at
             events.call_ended(db, call)  # call.completed, call emails (outbox)
     elif update.duration is not None and call.duration is None:
@@ -398,7 +399,7 @@ def _replay(db: Session, entry: spool.Entry, settings: Settings) -> bool:
     elif entry.kind == spool.STATUS:
         update = StatusUpdate(
             call_id=data["call_id"],
-            status=data["status"],
+            status=CallStatus(data["status"]) if data["status"] is not None else None,
             duration=data["duration"],
             recording_url=data["recording_url"],
             recording_at=_moment(data.get("recording_at")),
@@ -432,11 +433,12 @@ def simulate_call(
     if routed is None:
         return None
     if answered_seconds is None:
-        receive_status(settings, StatusUpdate(call_id, "no-answer", dialed=True))
+        receive_status(settings, StatusUpdate(call_id, CallStatus.NO_ANSWER, dialed=True))
     else:
-        receive_status(settings, StatusUpdate(call_id, "in-progress", dialed=True))
+        receive_status(settings, StatusUpdate(call_id, CallStatus.IN_PROGRESS, dialed=True))
         receive_status(
-            settings, StatusUpdate(call_id, "completed", duration=answered_seconds, dialed=True)
+            settings,
+            StatusUpdate(call_id, CallStatus.COMPLETED, duration=answered_seconds, dialed=True),
         )
     replay_spool(database, settings)
     return routed

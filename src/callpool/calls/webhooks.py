@@ -1,4 +1,4 @@
-"""The carriers' webhooks: ``/webhooks/{twilio|sandbox}/voice`` and ``…/status``.
+"""The carriers' webhooks: ``/webhooks/{provider}/voice`` and ``…/status`` (``telephony.registry``).
 
 Each request's signature is checked first, against the URL the carrier was given
 (``CALLPOOL_PUBLIC_URL`` + path + query), before anything is read from or written to the
@@ -32,9 +32,8 @@ from callpool.calls import service, spool
 from callpool.calls.routing import Route, refresh_routing, routing_table, warm_routing
 from callpool.db import Database
 from callpool.settings import Settings
+from callpool.telephony import registry
 from callpool.telephony.base import InboundCall, Provider
-from callpool.telephony.twilio import wire
-from callpool.telephony.twilio.provider import TwilioProvider
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +199,8 @@ async def whisper(provider_name: str, request: Request, say: str = "") -> Respon
     """What the business hears on answering a tracked call (the pool's whisper)."""
     provider = webhook_provider(request, provider_name)
     await verified_params(request, provider)
-    return Response(wire.say_twiml(say[:300]), media_type="application/xml")
+    body, media_type = provider.say_response(say[:300])
+    return Response(body, media_type=media_type)
 
 
 @router.post("/{provider_name}/status")
@@ -218,20 +218,11 @@ async def status(provider_name: str, request: Request) -> Response:
 
 
 def webhook_provider(request: Request, name: str) -> Provider:
-    """The provider whose webhook this is. Twilio's exist whichever provider buys the numbers
-    (they are signed with the Twilio auth token); the sandbox's only when the sandbox is the
-    configured provider, so simulated calls can never be stored by a real deployment."""
-    configured: Provider = request.app.state.provider
-    if configured.name == name:
-        return configured
-    if name != "twilio":
+    """The provider whose webhook this is (``registry.webhook_provider``), else 404."""
+    provider = registry.webhook_provider(name, _settings(request), request.app.state.provider)
+    if provider is None:
         raise HTTPException(404, "no such webhook")
-    settings = _settings(request)
-    return TwilioProvider(
-        settings.twilio_account_sid,
-        settings.twilio_auth_token,
-        api_base_url=settings.twilio_api_base_url,
-    )
+    return provider
 
 
 async def verified_params(request: Request, provider: Provider) -> dict[str, str]:
@@ -241,9 +232,9 @@ async def verified_params(request: Request, provider: Provider) -> dict[str, str
     url = _settings(request).public_url + request.url.path
     if request.url.query:
         url += "?" + request.url.query
-    if not provider.verify_request(url, params, request.headers.get("X-Twilio-Signature")):
+    if not provider.verify_request(url, params, provider.signature(request.headers)):
         log.warning("rejected %s webhook with a bad or missing signature", provider.name)
-        raise HTTPException(403, "invalid or missing X-Twilio-Signature")
+        raise HTTPException(403, "invalid or missing signature")
     return params
 
 

@@ -44,7 +44,7 @@ from callpool.models.tracker import (
 from callpool.pools import repository
 from callpool.pools.assignments import close_assignment
 from callpool.settings import Settings
-from callpool.telephony.base import Provider, ProviderError
+from callpool.telephony.base import Provider, ProviderError, webhook_urls
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,6 @@ ERROR_LENGTH = 500
 def new_claim() -> str:
     """Who is working on a row: one value per request or worker pass."""
     return uuid.uuid4().hex
-
-
-def webhook_urls(provider: Provider, public_url: str) -> tuple[str, str]:
-    base = f"{public_url.rstrip('/')}/webhooks/{provider.name}"
-    return f"{base}/voice", f"{base}/status"
 
 
 # -- buying --------------------------------------------------------------------------------
@@ -139,7 +134,7 @@ def buy(
     bought; a transient failure leaves the rest reserved for the next pass, a refusal drops
     the row and records a ``provision_failed`` event.
     """
-    voice_url, status_url = webhook_urls(provider, public_url)
+    voice_url, status_url = webhook_urls(public_url, provider.name)
     numbers = _numbers(database, tracker_ids)
     for tracker_id in tracker_ids:
         if not _claim(database, tracker_id, PROVISIONING, claim):

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from urllib.parse import urlsplit
 
 
@@ -15,6 +16,50 @@ class ProviderError(Exception):
     def __init__(self, message: str, *, permanent: bool) -> None:
         super().__init__(message)
         self.permanent = permanent
+
+    def explain(self, outcome: str = "Nothing was changed") -> str:
+        """The failure in a user's words, with what became of their request (``outcome``):
+        the one wording the REST API and the dashboard show."""
+        if self.permanent:
+            return f"The telephony provider refused: {self}. {outcome}."
+        return f"The telephony provider could not be reached ({self}). {outcome}; retry."
+
+
+class CallStatus(StrEnum):
+    """Where a call stands, in callpool's words; each provider maps its own statuses to these.
+    The values are what ``calls.status`` stores and the API shows."""
+
+    QUEUED = "queued"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def rank(self) -> int:
+        """Calls only move forward: a callback of a lower rank than the stored one is stale."""
+        return _RANKS[self]
+
+    @property
+    def final(self) -> bool:
+        """The call is over (answered and hung up, or never answered)."""
+        return self.rank == FINAL_RANK
+
+
+FINAL_RANK = 4
+_RANKS = {
+    CallStatus.QUEUED: 1,
+    CallStatus.RINGING: 2,
+    CallStatus.IN_PROGRESS: 3,
+    CallStatus.COMPLETED: FINAL_RANK,
+    CallStatus.BUSY: FINAL_RANK,
+    CallStatus.NO_ANSWER: FINAL_RANK,
+    CallStatus.FAILED: FINAL_RANK,
+    CallStatus.CANCELED: FINAL_RANK,
+}
 
 
 @dataclass(frozen=True)
@@ -43,9 +88,7 @@ class StatusUpdate:
     """
 
     call_id: str
-    # ringing | in-progress | completed | busy | no-answer | failed | canceled;
-    # None for a callback that only carries a recording.
-    status: str | None
+    status: CallStatus | None  # None for a callback that only carries a recording
     duration: int | None = None
     recording_url: str | None = None
     recording_at: datetime | None = None  # when the recording began, by the provider's clock
@@ -64,6 +107,17 @@ class Forward:
     whisper: str | None = None  # said to the business when it answers, before the caller
     status_callback_url: str | None = None
     whisper_url: str | None = None  # where the provider fetches the whisper
+
+
+def webhook_urls(public_url: str, provider_name: str) -> tuple[str, str]:
+    """(voice URL, status URL) of a provider's webhooks (``calls/webhooks.py`` serves them):
+    what a number is bought with, or re-pointed at when the public URL changed."""
+    base = webhook_base(public_url, provider_name)
+    return f"{base}/voice", f"{base}/status"
+
+
+def webhook_base(public_url: str, provider_name: str) -> str:
+    return f"{public_url.rstrip('/')}/webhooks/{provider_name}"
 
 
 class Provider(ABC):
@@ -93,6 +147,10 @@ class Provider(ABC):
     @abstractmethod
     def verify_request(self, url: str, params: Mapping[str, str], signature: str | None) -> bool:
         """Whether a webhook really comes from the provider."""
+
+    @abstractmethod
+    def signature(self, headers: Mapping[str, str]) -> str | None:
+        """The signature a webhook request carries (in the provider's own header), if any."""
 
     # Hosts that serve this provider's recordings over https. A recording URL from anywhere
     # else is dropped: it would be shown to the account as a link to listen to.
@@ -125,3 +183,7 @@ class Provider(ABC):
     @abstractmethod
     def not_in_service_response(self) -> tuple[str, str]:
         """The webhook answer for a call to a number that is no tracker: (body, media type)."""
+
+    @abstractmethod
+    def say_response(self, words: str) -> tuple[str, str]:
+        """The answer that says ``words`` (a whisper to the business): (body, media type)."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from callpool.settings import Settings
 from callpool.telephony.sandbox.provider import SandboxProvider
+from callpool.telephony.twilio.wire import SIGNATURE_HEADER
 
 
 @dataclass(frozen=True)
@@ -53,4 +54,4 @@ def status_request(
 
 def signed(settings: Settings, path: str, params: dict[str, str]) -> WebhookRequest:
     signature = SandboxProvider(settings.secret_key).sign(settings.public_url + path, params)
-    return WebhookRequest(path, params, {"X-Twilio-Signature": signature})
+    return WebhookRequest(path, params, {SIGNATURE_HEADER: signature})

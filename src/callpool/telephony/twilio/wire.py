@@ -13,25 +13,28 @@ from email.utils import parsedate_to_datetime
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from callpool.telephony.base import Forward, InboundCall, Provider, StatusUpdate
+from callpool.telephony.base import CallStatus, Forward, InboundCall, Provider, StatusUpdate
 
 log = logging.getLogger(__name__)
 
-# Twilio sends these when a call moves; later states never go back to earlier ones.
-STATUS_RANK = {
-    "queued": 1,
-    "initiated": 1,
-    "ringing": 2,
-    "in-progress": 3,
-    "answered": 3,
-    "completed": 4,
-    "busy": 4,
-    "no-answer": 4,
-    "failed": 4,
-    "canceled": 4,
+# Twilio's CallStatus values (and a ``<Number>``'s status_callback_event names) in callpool's
+# words: "initiated" and "answered" are the forwarded leg's names for "queued", "in-progress".
+STATUSES = {
+    "queued": CallStatus.QUEUED,
+    "initiated": CallStatus.QUEUED,
+    "ringing": CallStatus.RINGING,
+    "in-progress": CallStatus.IN_PROGRESS,
+    "answered": CallStatus.IN_PROGRESS,
+    "completed": CallStatus.COMPLETED,
+    "busy": CallStatus.BUSY,
+    "no-answer": CallStatus.NO_ANSWER,
+    "failed": CallStatus.FAILED,
+    "canceled": CallStatus.CANCELED,
 }
-TERMINAL_RANK = 4
+# The header Twilio signs its webhooks in (the sandbox signs its simulated ones there too).
+SIGNATURE_HEADER = "X-Twilio-Signature"
 
+TWIML = "application/xml"
 NOT_IN_SERVICE = "The number you have called is not in service. Goodbye."
 
 
@@ -55,14 +58,14 @@ def parse_status(params: Mapping[str, str]) -> StatusUpdate:
     status = params.get("CallStatus")
     if status is None and not params.get("RecordingUrl"):
         raise ValueError("status callback without CallStatus or RecordingUrl")
-    if status is not None and status not in STATUS_RANK:
+    if status is not None and status not in STATUSES:
         raise ValueError(f"unknown CallStatus {status!r}")
     parent = params.get("ParentCallSid")
     duration = params.get("CallDuration") or params.get("DialCallDuration")
     sequence = params.get("SequenceNumber")
     return StatusUpdate(
         call_id=parent or params["CallSid"],
-        status=status,
+        status=STATUSES[status] if status is not None else None,
         duration=int(duration) if duration and duration.isdigit() else None,
         recording_url=params.get("RecordingUrl") or None,
         recording_at=_rfc2822(params.get("RecordingStartTime")),
@@ -134,8 +137,14 @@ class TwilioWireProvider(Provider):
             return replace(update, recording_url=None, recording_at=None)
         return update
 
+    def signature(self, headers: Mapping[str, str]) -> str | None:
+        return headers.get(SIGNATURE_HEADER)
+
     def forward_response(self, forward: Forward) -> tuple[str, str]:
-        return forward_twiml(forward), "application/xml"
+        return forward_twiml(forward), TWIML
 
     def not_in_service_response(self) -> tuple[str, str]:
-        return not_in_service_twiml(), "application/xml"
+        return not_in_service_twiml(), TWIML
+
+    def say_response(self, words: str) -> tuple[str, str]:
+        return say_twiml(words), TWIML
