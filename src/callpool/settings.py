@@ -134,6 +134,12 @@ class Settings(BaseSettings):
     email_from: str | None = Field(
         default=None, description="The From address of emails (default: callpool@<public host>)."
     )
+    ga4_endpoint: str | None = Field(
+        default=None,
+        description="Where GA4 events go (scheme and host; /mp/collect is added). Unset: each "
+        "site's choice, https://www.google-analytics.com or the EU's "
+        "https://region1.google-analytics.com.",
+    )
 
     @field_validator("database_url")
     @classmethod

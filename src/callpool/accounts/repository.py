@@ -12,6 +12,8 @@ from callpool.models import (
     Account,
     ApiKey,
     Call,
+    Ga4Stream,
+    GoogleAdsFeed,
     OutboxMessage,
     Pool,
     Site,
@@ -26,7 +28,16 @@ M = TypeVar("M", bound=Any)
 def scoped(model: type[M], account_id: int) -> Select[M]:
     """``SELECT model`` limited to one account's rows, however the model reaches its account."""
     query = select(model)
-    if model in (Site, Pool, Call, ApiKey, WebhookEndpoint, OutboxMessage):
+    if model in (
+        Site,
+        Pool,
+        Call,
+        ApiKey,
+        WebhookEndpoint,
+        OutboxMessage,
+        GoogleAdsFeed,
+        Ga4Stream,
+    ):
         return query.where(model.account_id == account_id)
     if model is VisitSession:
         return query.join(Site, Site.id == VisitSession.site_id).where(

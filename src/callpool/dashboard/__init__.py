@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter
 
-from callpool.dashboard import api, insights, integrations, setup
+from callpool.dashboard import api, insights, integrations, marketing, setup
+from callpool.integrations.google_ads import api as google_ads_feed
 
 router = APIRouter()
 router.include_router(api.root)
@@ -10,3 +11,6 @@ router.include_router(api.router)
 router.include_router(setup.router)
 router.include_router(insights.router)
 router.include_router(integrations.router)
+router.include_router(marketing.router)
+# The feed Google Ads fetches: public, its token is the secret (set up on the Ads page).
+router.include_router(google_ads_feed.router)

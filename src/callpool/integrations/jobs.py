@@ -9,6 +9,7 @@ from __future__ import annotations
 from callpool.db import Database
 from callpool.integrations import events, outbox
 from callpool.integrations.email import notices, smtp
+from callpool.integrations.ga4 import sender as ga4
 from callpool.integrations.webhooks import sender
 from callpool.integrations.webhooks.repository import WEBHOOK
 from callpool.settings import Settings
@@ -17,6 +18,7 @@ KINDS: dict[str, outbox.Delivery] = {
     WEBHOOK: sender.DELIVERY,
     notices.EMAIL: smtp.DELIVERY,
     events.SETTLE: outbox.Delivery(send=events.settle_call),
+    ga4.GA4: ga4.DELIVERY,
 }
 
 

@@ -1,0 +1,1 @@
+"""Google Ads offline click conversions, served as a CSV file Google fetches on a schedule."""
