@@ -26,6 +26,7 @@ from callpool import clock
 from callpool.db import Database
 from callpool.integrations import outbox, payloads
 from callpool.integrations.email import notices, smtp
+from callpool.integrations.ga4 import sender as ga4
 from callpool.integrations.webhooks.repository import WEBHOOK, enabled_endpoints, subscribers
 from callpool.models import Call, OutboxCursor, OutboxMessage, Pool, PoolEvent
 from callpool.settings import Settings
@@ -60,8 +61,9 @@ def call_ended(db: Session, call: Call) -> None:
     before the forwarded leg's "no-answer", which outranks it (``calls.service.status_rank``),
     and a missed call must be told as missed. So one ``settle`` message is written now, due
     ``SETTLE_CALL`` later; the worker then writes the webhooks and emails from the call as it
-    stands (``settle_call``), each once."""
+    stands (``settle_call``), each once. The GA4 event waits as long, for the final duration."""
     _guarded(db, call, _write_settle)
+    _guarded(db, call, lambda db, call: ga4.call_ended(db, call, SETTLE_CALL))
 
 
 def _write_settle(db: Session, call: Call) -> None:
