@@ -18,7 +18,6 @@ from callpool.dashboard import router as dashboard_router
 from callpool.db import Database
 from callpool.demo.api import router as demo_router
 from callpool.errors import Conflict, Invalid, NotFound
-from callpool.hot_routes import HotRoutesApp
 from callpool.integrations.webhooks.api import router as outgoing_webhooks_router
 from callpool.pools.api import router as pools_router
 from callpool.reports.api import router as reports_router
@@ -29,6 +28,7 @@ from callpool.snippet.api import router as snippet_router
 from callpool.telephony.base import Provider
 from callpool.telephony.registry import provider_for
 from callpool.visits.api import endpoints as visit_endpoints
+from callpool.visits.dispatch import HotRoutesApp
 
 
 def create_app(

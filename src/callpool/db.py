@@ -33,7 +33,7 @@ AUTOCHECKPOINT_PAGES = 10_000
 CONNECT_TIMEOUT_SECONDS = 5
 # How long a SQLite connection waits for another's write lock. Threads (the dashboard, the
 # worker) may wait that long; the visit path's group commits never wait on the event loop
-# (see ``callpool.visits.commits``).
+# (see ``callpool.visits.group_commit``).
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -42,7 +42,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        # Held by the visit API's group commits while they write (``callpool.visits.commits``)
+        # Held by the visit API's group commits while they write (``callpool.visits.group_commit``)
         # and by a checkpoint while it finishes: see ``checkpoint``.
         self.wal_lock = threading.Lock()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

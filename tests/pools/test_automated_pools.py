@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from callpool.assignment.prepared import transaction
 from callpool.calls.routing import routing_table
 from callpool.clock import FrozenClock
 from callpool.db import Database
@@ -16,7 +15,9 @@ from callpool.pools.assignments import source_medium_at
 from callpool.pools.rebalance import rebalance_due_pools, rebalance_job
 from callpool.pools.schemas import PoolOut, PoolUpdate
 from callpool.pools.service import Deps
-from callpool.pools.sourcelevel import offer_for_source, others_target, tracker_for_session
+from callpool.pools.sourcelevel import others_target, tracker_for_session
+from callpool.visits.sql import transaction
+from callpool.visits.trackers import offer_for_source
 from tests.pools.conftest import BUSINESS, NEW_BUSINESS, AddVisits, MakePool, RecordingSandbox
 
 GOOGLE, BING, FACEBOOK, NEWSLETTER = (

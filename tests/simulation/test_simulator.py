@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callpool.assignment.service import FALLBACK, ORIGINAL, REUSE
 from callpool.simulation.naive import simulate_naive
 from callpool.simulation.run import PoolSetup, simulate
 from callpool.simulation.score import AMBIGUOUS, CORRECT, UNATTRIBUTED, WRONG
@@ -29,6 +28,7 @@ from callpool.simulation.traffic import (
     Traffic,
     generate,
 )
+from callpool.visits.claim import FALLBACK, ORIGINAL, REUSE
 
 NOON = START + timedelta(hours=12)
 

@@ -7,7 +7,7 @@
 - New sessions per address are bounded in rate (429 beyond it, nothing stored).
 
 The test client's address is chosen per client (``TestClient(client=…)``); the real-server
-drain from 127.0.0.1 against 127.0.0.2 is ``tests/assignment/test_drain.py``.
+drain from 127.0.0.1 against 127.0.0.2 is ``tests/visits/test_drain.py``.
 """
 
 from __future__ import annotations

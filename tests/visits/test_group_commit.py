@@ -12,12 +12,12 @@ from typing import Any, TypeVar, cast
 import pytest
 from sqlalchemy import Table, func, insert, select
 
-from callpool.assignment.prepared import Prepared, Tx
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Pageview
 from callpool.visits import repository
-from callpool.visits.commits import GroupCommit
+from callpool.visits.group_commit import GroupCommit
+from callpool.visits.sql import Prepared, Tx
 
 T = TypeVar("T")
 accounts = cast(Table, Account.__table__)

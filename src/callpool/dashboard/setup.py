@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from callpool.assignment.rules import validate_rules
 from callpool.dashboard import install
 from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer
 from callpool.dashboard.forms import (
@@ -28,6 +27,7 @@ from callpool.db import Database
 from callpool.errors import Conflict, Invalid
 from callpool.models import Site
 from callpool.pools import service as pools
+from callpool.pools.rules import validate_rules
 from callpool.pools.schemas import PoolCreate, PoolOut, PoolUpdate
 from callpool.pools.service import Deps
 from callpool.reports import service as reports

@@ -33,7 +33,7 @@ from callpool.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXHAUSTED = "exhausted"  # PoolEvent.kind, as callpool.assignment.service writes it
+EXHAUSTED = "exhausted"  # PoolEvent.kind, as callpool.visits.claim writes it
 CURSOR = "pool.exhausted"
 # Events are read in id order once this old: a visit's transaction that took an id earlier
 # has committed by then (PostgreSQL batches give up after 2 s), so none is skipped.

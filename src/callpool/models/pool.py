@@ -39,7 +39,7 @@ class Pool(Base):
     overflow_policy: Mapped[str] = mapped_column(String(20), default="reuse")
     overflow_number: Mapped[str | None] = mapped_column(String(20))  # for policy "fallback"
     # Session pools: numbers one client address may hold at once; its further sessions share
-    # its own (assignment/service.py: one more per further app process). Raise it for offices
+    # its own (visits/claim.py: one more per further app process). Raise it for offices
     # behind one address; 0: no limit.
     max_leases_per_address: Mapped[int] = mapped_column(default=3, server_default="3")
     # What visitors whose source/medium has no tracker see, for automated pools:

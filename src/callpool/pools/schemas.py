@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from callpool.assignment.rules import MAX_PATTERN_LENGTH, MAX_PATTERNS, RULE_KEYS, validate_rules
+from callpool.pools.rules import MAX_PATTERN_LENGTH, MAX_PATTERNS, RULE_KEYS, validate_rules
 from callpool.restapi import MAX_ID, MAX_INT, Text
 
 PoolKind = Literal["session", "automated", "manual"]

@@ -8,13 +8,10 @@ my pool not activating the right number of trackers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from callpool import clock
-from callpool.assignment.prepared import Prepared, Tx
 from callpool.models import Pool, Tracker
 from callpool.models.pool import AUTOMATED
 from callpool.models.tracker import ACTIVE, AVAILABLE, FLAGGED
@@ -23,19 +20,6 @@ from callpool.pools.rebalance import ranked_sources, top_list_length
 from callpool.pools.schemas import Diagnostics, SourceDiagnosis, TrackerCounts
 
 EXTRA_SOURCES_SHOWN = 10  # beyond the top list, enough to see who is next in line
-
-_trackers = cast(Table, Tracker.__table__)
-ACTIVE_FOR_SOURCE = Prepared(
-    select(_trackers.c.id, _trackers.c.number)
-    .where(
-        _trackers.c.pool_id == bindparam("pool"),
-        _trackers.c.status == ACTIVE,
-        _trackers.c.source == bindparam("source"),
-        _trackers.c.medium == bindparam("medium"),
-    )
-    .order_by(_trackers.c.activated_at.desc(), _trackers.c.id.desc())
-    .limit(1)
-)
 
 
 @dataclass(frozen=True)
@@ -54,15 +38,6 @@ def tracker_for_session(db: Session, pool: Pool, source: str, medium: str) -> Tr
     """The active (not flagged) tracker serving ``source``/``medium`` in ``pool``, or None:
     then ``others_target(pool)`` says what the visitor sees."""
     return repository.active_tracker_for(db, pool.id, source, medium)
-
-
-def offer_for_source(tx: Tx, pool_id: int, source: str, medium: str) -> tuple[int, str] | None:
-    """``(tracker id, number)`` of the active tracker serving ``source``/``medium`` in the pool,
-    or None. For the visit engine, inside its own write transaction (``Tx``, the hot path's
-    prepared statements). No lease is taken: calls to a source-level tracker are attributed by
-    its assignment history, not by sessions."""
-    row = ACTIVE_FOR_SOURCE.first(tx, {"pool": pool_id, "source": source, "medium": medium})
-    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def others_target(pool: Pool) -> OthersTarget:

@@ -52,7 +52,7 @@ from callpool.reports.schemas import Dimension, Interval, Period
 ANSWERED = ("completed",)
 MISSED = ("busy", "no-answer", "failed", "canceled")
 EXHAUSTED = "exhausted"
-CAPPED = "capped"  # callpool.assignment.service: an address at its limit shared its own number
+CAPPED = "capped"  # callpool.visits.claim: an address at its limit shared its own number
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:

@@ -7,7 +7,6 @@ import json
 from datetime import timedelta
 
 from callpool import clock
-from callpool.assignment.service import FALLBACK, ORIGINAL, REUSE
 from callpool.db import Database
 from callpool.errors import NotFound
 from callpool.settings import get_settings
@@ -16,6 +15,7 @@ from callpool.simulation.history import recorded_traffic, site_pool
 from callpool.simulation.run import PoolSetup
 from callpool.simulation.sweep import sweep, table
 from callpool.simulation.traffic import Assumptions, Traffic, assumption_fields, generate
+from callpool.visits.claim import FALLBACK, ORIGINAL, REUSE
 
 DEFAULT_SIZES = (5, 10, 15, 20, 30, 40, 60)
 MAX_SIZE = 10_000

@@ -2,7 +2,7 @@
 
 Each pool size gets a throwaway SQLite database (a copy of one migrated file) holding one
 account, one site and one session pool of ``size`` numbers. Every planned visit, pageview and
-heartbeat runs ``callpool.visits.service`` inside ``callpool.assignment.prepared.transaction``,
+heartbeat runs ``callpool.visits.service`` inside ``callpool.visits.sql.transaction``,
 as the visit API does; every call runs ``callpool.calls.service.record_call``, as the voice
 webhook's spool replay does, at its moment on the virtual clock (``FrozenClock``), in time order.
 So what is measured is exactly what the product would have attributed.
@@ -30,8 +30,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from callpool import clock
-from callpool.assignment.prepared import Tx, transaction
-from callpool.assignment.service import EXHAUSTED, REUSE
 from callpool.calls import repository as calls
 from callpool.calls.service import record_call
 from callpool.clock import FrozenClock
@@ -42,8 +40,10 @@ from callpool.simulation.score import Score, outcome
 from callpool.simulation.traffic import PlannedSession, Traffic, heartbeats
 from callpool.telephony.base import InboundCall
 from callpool.visits import service
-from callpool.visits.directory import HEARTBEAT_MAX_SECONDS, Directory, SiteEntry
+from callpool.visits.claim import EXHAUSTED, REUSE
 from callpool.visits.schemas import EventIn, HeartbeatIn, PageviewIn, VisitIn
+from callpool.visits.site_cache import HEARTBEAT_MAX_SECONDS, Directory, SiteEntry
+from callpool.visits.sql import Tx, transaction
 
 SITE_KEY = "simulated"
 ORIGIN = "https://simulated.example"
@@ -68,7 +68,7 @@ class PoolSetup:
 
     @property
     def heartbeat_seconds(self) -> int:
-        """How often the snippet is told to send heartbeats (as ``visits.directory`` says)."""
+        """How often the snippet is told to send heartbeats (as ``visits.site_cache`` says)."""
         return max(30, min(HEARTBEAT_MAX_SECONDS, self.lease_minutes * 60 // 6))
 
 

@@ -4,7 +4,7 @@ Every request is a ``POST`` with a ``text/plain`` body holding JSON: a "simple" 
 browsers send no preflight. The answer carries ``Access-Control-Allow-Origin`` only for the
 site's allowed origins (and the server's own origin, where the demo site lives); other origins
 get 403. Errors are JSON ``{"detail": …}`` and store nothing. A database that cannot take the
-request within 2 s gets 503 (see ``callpool.visits.commits``).
+request within 2 s gets 503 (see ``callpool.visits.group_commit``).
 
 - ``/t/visit`` ``{k, v, s, u, r, t}`` → the visitor and session ids, the source, the numbers.
 - ``/t/pageview`` ``{k, s, u, t}`` → 204 (sent with ``sendBeacon``; the answer is not read).
@@ -28,10 +28,10 @@ from callpool.errors import NotFound
 from callpool.settings import Settings
 from callpool.sites.schemas import origin_of
 from callpool.visits import service
-from callpool.visits.commits import DatabaseBusy, GroupCommit
-from callpool.visits.directory import Directory, SiteEntry
+from callpool.visits.group_commit import DatabaseBusy, GroupCommit
 from callpool.visits.limits import Admission, NewSessionRate
 from callpool.visits.schemas import MAX_BODY, EventIn, HeartbeatIn, PageviewIn, VisitIn
+from callpool.visits.site_cache import Directory, SiteEntry
 
 B = TypeVar("B", bound=BaseModel)
 R = TypeVar("R")
@@ -78,7 +78,7 @@ async def event(request: Request) -> Response:
     return Response(status_code=204, headers=headers)
 
 
-# Served ahead of FastAPI (see ``callpool.hot_routes``): the snippet's calls need none of
+# Served ahead of FastAPI (see ``callpool.visits.dispatch``): the snippet's calls need none of
 # FastAPI's parameter injection, and they are the hot path.
 endpoints = {
     "/t/visit": visit,

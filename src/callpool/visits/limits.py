@@ -1,14 +1,14 @@
 """How many new sessions one client address may start: a token bucket per address (hashed).
 
 A pool cannot be drained from one address: the numbers an address holds are capped where
-they are leased (``callpool.assignment.service._own_number``), in the database, across
+they are leased (``callpool.visits.claim._own_number``), in the database, across
 processes. This bounds the rest of what a flood of new sessions costs (rows, CPU) and is
 checked before any of it is done. It lives in each process's memory: checking it must cost
 nothing on the visit path, and with N processes an address gets at most N times the rate,
 still a bound. An address over it is answered 429; the page keeps its own number.
 
 The same memory tells the assignment engine whether an address is new to this process: the
-first session of one is not counted against its limit of numbers (``assignment.service``).
+first session of one is not counted against its limit of numbers (``visits.claim``).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class NewSessionRate:
 
 class Admission:
     """One request's question to a ``NewSessionRate``: asked once, however many times the
-    request's unit of work runs (a group commit may run it again: ``visits.commits``)."""
+    request's unit of work runs (a group commit may run it again: ``visits.group_commit``)."""
 
     __slots__ = ("_answer", "_rate")
 

@@ -12,9 +12,9 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 
-from callpool.assignment.prepared import Prepared, Tx, read_time
 from callpool.models import Pageview, SessionEvent, Visitor, VisitSession
 from callpool.models.base import UTCDateTime
+from callpool.visits.sql import Prepared, Tx, read_time
 
 visitors = cast(Table, Visitor.__table__)
 sessions = cast(Table, VisitSession.__table__)

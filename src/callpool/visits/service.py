@@ -1,11 +1,11 @@
 """The visit API's work: start or resume sessions, record pageviews, keep leases alive.
 
 Each function is one request's work inside a write transaction it is given (see
-``callpool.visits.commits`` for how transactions are opened and shared). A new session costs a
-handful of statements: claim a tracker (which writes the lease's end on it), insert the
+``callpool.visits.group_commit`` for how transactions are opened and shared). A new session
+costs a handful of statements: claim a tracker (which writes the lease's end on it), insert the
 visitor, the session, the pageview and the lease. On PostgreSQL only the claim's answer is
 waited for: the writes after it are queued and sent with the ``COMMIT`` (see
-``callpool.assignment.prepared``).
+``callpool.visits.sql``).
 """
 
 from __future__ import annotations
@@ -22,19 +22,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from callpool import clock, phones
-from callpool.assignment import service as assignment
-from callpool.assignment.prepared import Tx
-from callpool.assignment.service import Claim
 from callpool.errors import NotFound
-from callpool.pools.sourcelevel import offer_for_source
-from callpool.visits import repository
+from callpool.visits import claim, repository, trackers
 from callpool.visits.agents import BOT, device_of
+from callpool.visits.claim import Claim
 from callpool.visits.classify import Attribution, classify, host_of
-from callpool.visits.commits import Refused
-from callpool.visits.directory import PoolEntry, SiteEntry
+from callpool.visits.group_commit import Refused
 from callpool.visits.limits import Admission
 from callpool.visits.repository import SessionRow
 from callpool.visits.schemas import EventIn, HeartbeatIn, PageviewIn, VisitIn
+from callpool.visits.site_cache import PoolEntry, SiteEntry
+from callpool.visits.sql import Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +67,8 @@ def new_id() -> str:
 
     Written in base64's characters reordered to sort as ASCII does, so that ids sort by time:
     each new visitor and session then goes at the end of the indexes on these ids, and the
-    visits of one batch (see ``callpool.visits.commits``) share those pages instead of each
-    dirtying a page of its own. 80 random bits keep the ids unguessable.
+    visits of one batch (see ``callpool.visits.group_commit``) share those pages instead of
+    each dirtying a page of its own. 80 random bits keep the ids unguessable.
     """
     raw = (time.time_ns() // 1_000_000).to_bytes(6, "big") + secrets.token_bytes(10)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").translate(_SORTABLE).decode()
@@ -198,7 +196,7 @@ def _start(
     )
     repository.insert_pageview(tx, session_id, body.u, body.t, now)
     for _, claimed in claims:
-        assignment.record_lease(tx, claimed, session_id=session_id, now=now)
+        claim.record_lease(tx, claimed, session_id=session_id, now=now)
     return Visit(
         visitor_id=visitor_id,
         session_id=session_id,
@@ -218,7 +216,7 @@ def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: da
     )
     if session.is_bot:
         return Visit(session.visitor_id, session.id, True, attribution, [], _expiry([], site, now))
-    held = {lease.pool_id: lease for lease in assignment.extend_session(tx, session.id, now)}
+    held = {lease.pool_id: lease for lease in claim.extend_session(tx, session.id, now)}
     path = urlsplit(body.u).path or "/"
     claims: list[tuple[PoolEntry, Claim]] = []
     for pool in site.pools_for(path, session.source, session.medium):
@@ -231,7 +229,7 @@ def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: da
             _, previous = repository.visitor_exists(tx, session.visitor_id, site.id)
             claimed = _offer(tx, pool, attribution, previous, session.ip_hash, True, now)
             if claimed is not None:
-                assignment.record_lease(tx, claimed, session_id=session.id, now=now)
+                claim.record_lease(tx, claimed, session_id=session.id, now=now)
         if claimed is not None:
             claims.append((pool, claimed))
     return Visit(
@@ -262,13 +260,13 @@ def _offer(
     """
     session_pool = pool.session
     if session_pool is None:
-        served = offer_for_source(tx, pool.id, attribution.source, attribution.medium)
+        served = trackers.offer_for_source(tx, pool.id, attribution.source, attribution.medium)
         if served is not None:
             return Claim(pool.id, served[1])
         session_pool = pool.others
     if session_pool is None:
         return None
-    return assignment.claim(
+    return claim.claim(
         tx,
         session_pool,
         previous_tracker_id=previous_tracker,
@@ -340,7 +338,7 @@ def pageview(tx: Tx, site: SiteEntry, body: PageviewIn) -> None:
     session = _session_of(tx, site, body.s)
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=1)
-        assignment.extend_session(tx, session.id, now)
+        claim.extend_session(tx, session.id, now)
     else:
         repository.count_pageview(tx, session.id)
     repository.insert_pageview(tx, session.id, body.u, body.t, now)
@@ -352,7 +350,7 @@ def heartbeat(tx: Tx, site: SiteEntry, body: HeartbeatIn) -> None:
     session = _session_of(tx, site, body.s)
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=0)
-        assignment.extend_session(tx, session.id, now)
+        claim.extend_session(tx, session.id, now)
 
 
 def event(tx: Tx, site: SiteEntry, body: EventIn) -> None:
@@ -362,7 +360,7 @@ def event(tx: Tx, site: SiteEntry, body: EventIn) -> None:
     repository.insert_event(tx, session.id, body.e, now, {"number": body.n})
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=0)
-        assignment.extend_session(tx, session.id, now)
+        claim.extend_session(tx, session.id, now)
 
 
 def _session_of(tx: Tx, site: SiteEntry, session_id: str) -> SessionRow:

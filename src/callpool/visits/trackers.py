@@ -1,4 +1,4 @@
-"""The assignment engine's statements, built once (Core, not ORM: this is the hot path).
+"""The statements that hand out trackers, built once (Core, not ORM: this is the hot path).
 
 Every claim is one ``UPDATE … WHERE id = (SELECT … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING``:
 
@@ -13,7 +13,7 @@ skip a tracker that another transaction only references (a lease or a call being
 takes a ``KEY SHARE`` lock on its tracker, which ``FOR UPDATE`` would conflict with).
 
 Free means ``leased_until`` is null (never leased) or in the past: leases expire lazily, no job
-has to sweep them. Only ``active`` trackers are handed out (see ``service.py``).
+has to sweep them. Only ``active`` trackers are handed out (see ``claim.py``).
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 
-from callpool.assignment.prepared import Prepared, Tx
 from callpool.models import Lease, Pool, PoolEvent, Tracker
 from callpool.models.base import UTCDateTime
 from callpool.models.tracker import ACTIVE
+from callpool.visits.sql import Prepared, Tx
 
 trackers = cast(Table, Tracker.__table__)
 leases = cast(Table, Lease.__table__)
@@ -273,6 +273,19 @@ EXTEND_TRACKER = Prepared(
     update(trackers).where(trackers.c.id == bindparam("tracker")).values(leased_until=_later_end)
 )
 
+# Source-level pools (automated, manual): the active tracker of a source/medium, newest first.
+ACTIVE_FOR_SOURCE = Prepared(
+    select(trackers.c.id, trackers.c.number)
+    .where(
+        trackers.c.pool_id == bindparam("pool"),
+        trackers.c.status == ACTIVE,
+        trackers.c.source == bindparam("source"),
+        trackers.c.medium == bindparam("medium"),
+    )
+    .order_by(trackers.c.activated_at.desc(), trackers.c.id.desc())
+    .limit(1)
+)
+
 
 def claim(
     tx: Tx,
@@ -363,3 +376,11 @@ def live_leases(tx: Tx, session_id: str, now: datetime) -> list[tuple[int, int, 
 def extend(tx: Tx, *, lease_id: int, tracker_id: int, until: datetime) -> None:
     EXTEND_LEASE.send(tx, {"lease": lease_id, "until": until})
     EXTEND_TRACKER.send(tx, {"tracker": tracker_id, "until": until})
+
+
+def offer_for_source(tx: Tx, pool_id: int, source: str, medium: str) -> tuple[int, str] | None:
+    """``(tracker id, number)`` of the active tracker serving ``source``/``medium`` in the pool,
+    or None. No lease is taken: calls to a source-level tracker are attributed by its
+    assignment history, not by sessions."""
+    row = ACTIVE_FOR_SOURCE.first(tx, {"pool": pool_id, "source": source, "medium": medium})
+    return None if row is None else (int(row[0]), str(row[1]))

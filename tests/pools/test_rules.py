@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from callpool.assignment.rules import compile_rules, validate_rules
+from callpool.pools.rules import compile_rules, validate_rules
 
 
 @pytest.mark.parametrize(

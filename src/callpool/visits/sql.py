@@ -47,7 +47,7 @@ class Tx:
     dialect: Dialect
     pipeline: Any = None  # psycopg's Pipeline on PostgreSQL
     # The transaction holds no other unit's locks, so it may wait for a row lock without
-    # risking a deadlock (see ``callpool.assignment.service``). Group commits' batches do not.
+    # risking a deadlock (see ``callpool.visits.claim``). Group commits' batches do not.
     alone: bool = False
 
 

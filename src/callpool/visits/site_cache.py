@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Row, select
 
 from callpool import clock
-from callpool.assignment.rules import Rules, compile_rules
-from callpool.assignment.service import SessionPool
 from callpool.db import Database
 from callpool.models import Pool, Site
 from callpool.models.pool import SESSION
+from callpool.pools.rules import Rules, compile_rules
+from callpool.visits.claim import SessionPool
 from callpool.visits.classify import host_of
 
 TTL = timedelta(seconds=5)
@@ -130,7 +130,7 @@ def _site_entry(public_key: str, site: Row[Any], pools: list[Pool]) -> SiteEntry
         targets=tuple(tuple(group) for group in targets.values()),
         session_minutes=max(minutes),
         # Several heartbeats per lease, so a throttled background timer cannot let it lapse;
-        # and at least two before a new lease's provisional end (``assignment.service``).
+        # and at least two before a new lease's provisional end (``visits.claim``).
         heartbeat_seconds=max(30, min(HEARTBEAT_MAX_SECONDS, min(minutes) * 60 // 6)),
     )
 

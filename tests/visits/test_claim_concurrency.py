@@ -22,9 +22,9 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Lease, Pool, PoolEvent, Site, Tracker
 from callpool.visits import service
-from callpool.visits.commits import GroupCommit
-from callpool.visits.directory import Directory
+from callpool.visits.group_commit import GroupCommit
 from callpool.visits.schemas import VisitIn
+from callpool.visits.site_cache import Directory
 
 PROCESSES = 5
 VISITS_EACH = 40

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from callpool.db import Database
 from callpool.models import Lease
-from tests.assignment.servers import add_site_with_pool, serving, visit_request
+from tests.visits.servers import add_site_with_pool, serving, visit_request
 
 SITE_KEY = "site_drain"
 TRACKERS = 10

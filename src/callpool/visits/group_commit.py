@@ -35,9 +35,9 @@ from typing import Any, TypeVar
 import psycopg.errors
 from starlette.concurrency import run_in_threadpool
 
-from callpool.assignment.prepared import Locked, Tx, transaction
-from callpool.assignment.service import MustWait
 from callpool.db import Database
+from callpool.visits.claim import MustWait
+from callpool.visits.sql import Locked, Tx, transaction
 
 R = TypeVar("R")
 MAX_BATCH = 64  # bounds the wait of a batch's last unit behind the others

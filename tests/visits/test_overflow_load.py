@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from callpool.db import Database
 from callpool.models import Lease, PoolEvent, Tracker
-from tests.assignment.servers import add_site_with_pool, serving, visit_request
+from tests.visits.servers import add_site_with_pool, serving, visit_request
 
 PROCESSES = 3
 TRACKERS = 10  # per pool: far fewer than the visits in flight

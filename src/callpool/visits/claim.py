@@ -40,7 +40,7 @@ writer at a time: its claims see everything and never wait, so it overflows in p
 What still waits in a batch: extending leases (``extend_session``) updates trackers that are
 leased, so never one a claim holds; only two batches extending the same shared trackers in
 opposite orders could deadlock. PostgreSQL then ends one of them, and its units run again,
-each alone (``callpool.visits.commits``), rather than failing.
+each alone (``callpool.visits.group_commit``), rather than failing.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from callpool import clock
-from callpool.assignment import repository
-from callpool.assignment.prepared import Tx
+from callpool.visits import trackers
+from callpool.visits.sql import Tx
 
 REUSE, FALLBACK, ORIGINAL = "reuse", "fallback", "original"
 EXHAUSTED = "exhausted"
@@ -61,7 +61,7 @@ CAPPED = "capped"  # an address at its limit of numbers in a pool: see ``_own_nu
 # visible page: a heartbeat (sent only while the page is visible), a second pageview or a
 # click extends it to the full lease (``extend_session``). A script that only posts visits
 # then holds each number for two minutes, not thirty. Two minutes leave a visible page time
-# for two heartbeats (the snippet sends one every 45 s at most: ``visits.directory``), so one
+# for two heartbeats (the snippet sends one every 45 s at most: ``visits.site_cache``), so one
 # lost heartbeat does not cost a real visitor the number; and the snippet is told the
 # provisional end, so it asks again rather than keep showing a number that may be gone.
 PROVISIONAL = timedelta(minutes=2)
@@ -129,7 +129,7 @@ def claim(
     SQLite's log per visit, and a third fewer visits a second. So only claims that may matter
     are recorded: an address's first session in this app process is not (nearly every
     visitor's only one); its further ones are, each in the statement that claims
-    (``repository.ClaimStatement``), and only while the address holds fewer than
+    (``trackers.ClaimStatement``), and only while the address holds fewer than
     ``max_per_address - 1`` recorded numbers. An address at its limit shares its own
     (``_own_number``). An address holds at most ``max_per_address`` numbers then, plus one
     for each further app process it reaches (whose first session from it is not recorded).
@@ -141,9 +141,9 @@ def claim(
     record = address is not None and pool.max_per_address > 0 and repeat
     if record and tx.pipeline is not None:
         assert address is not None
-        repository.lock_address(tx, pool.id, address, wait=tx.alone)
+        trackers.lock_address(tx, pool.id, address, wait=tx.alone)
     take = partial(
-        repository.claim,
+        trackers.claim,
         tx,
         pool_id=pool.id,
         until=until,
@@ -171,11 +171,11 @@ def _free_tracker(
     """The visitor's previous tracker if it is free, else the one free the longest."""
     row = None
     if previous_tracker_id is not None:
-        row = take(repository.CLAIM_PREVIOUS, previous_id=previous_tracker_id)
+        row = take(trackers.CLAIM_PREVIOUS, previous_id=previous_tracker_id)
     if row is None:
-        row = take(repository.CLAIM_NEVER_LEASED)
+        row = take(trackers.CLAIM_NEVER_LEASED)
     if row is None:
-        row = take(repository.CLAIM_LEAST_RECENTLY_USED)
+        row = take(trackers.CLAIM_LEAST_RECENTLY_USED)
     return row
 
 
@@ -184,17 +184,17 @@ def _own_number(
 ) -> tuple[bool, Claim | None]:
     """Whether the address is at its limit and, if it is, a share of its own recorded number
     idle the longest: never another visitor's, so a few clients cannot drain a pool."""
-    held = repository.address_holds(tx, pool.id, address, now)
+    held = trackers.address_holds(tx, pool.id, address, now)
     if held is None:  # PostgreSQL: another transaction holds the lock on (pool, address)
         raise MustWait(pool.id)
     if held < pool.max_per_address - 1:
         return False, None
-    row = repository.share(
-        tx, repository.SHARE_OWN, pool_id=pool.id, until=until, now=now, holder=address
+    row = trackers.share(
+        tx, trackers.SHARE_OWN, pool_id=pool.id, until=until, now=now, holder=address
     )
     if row is None:
         return True, None
-    repository.insert_pool_event(
+    trackers.insert_pool_event(
         tx, pool_id=pool.id, kind=CAPPED, at=now, detail={"address": address[:16]}
     )
     seen_until = pool.lease_end(now)
@@ -214,8 +214,8 @@ def _overflow(
     if tx.pipeline is not None:  # PostgreSQL: see the module's note
         if not tx.alone:
             raise MustWait(pool.id)
-        repository.lock_pool(tx, pool.id)
-        row = take(repository.CLAIM_FREE_WAITING)
+        trackers.lock_pool(tx, pool.id)
+        row = take(trackers.CLAIM_FREE_WAITING)
         if row is not None:
             return Claim(pool.id, row[1], row[0], until, seen_until=pool.lease_end(now))
         now = clock.now()  # after the waits: what was claimed meanwhile has a lease by now
@@ -223,7 +223,7 @@ def _overflow(
     policy = pool.overflow_policy
     outcome = Claim(pool.id, None, overflow=policy)
     if policy == REUSE:
-        row = repository.share(tx, repository.SHARE_IDLEST, pool_id=pool.id, until=until, now=now)
+        row = trackers.share(tx, trackers.SHARE_IDLEST, pool_id=pool.id, until=until, now=now)
         if row is not None:
             tracker_id, number = row
             outcome = Claim(
@@ -239,7 +239,7 @@ def _overflow(
     elif policy == FALLBACK:
         # Without an overflow number, falling back can only mean the original number.
         outcome = Claim(pool.id, pool.overflow_number, overflow=policy)
-    repository.insert_pool_event(
+    trackers.insert_pool_event(
         tx,
         pool_id=pool.id,
         kind=EXHAUSTED,
@@ -253,7 +253,7 @@ def record_lease(tx: Tx, claimed: Claim, *, session_id: str, now: datetime) -> N
     """Store the lease of a claim for ``session_id`` (which must exist), if it took one."""
     if claimed.tracker_id is None or claimed.leased_until is None:
         return
-    repository.insert_lease(
+    trackers.insert_lease(
         tx,
         tracker_id=claimed.tracker_id,
         session_id=session_id,
@@ -280,10 +280,8 @@ def extend_session(tx: Tx, session_id: str, now: datetime) -> list[LiveLease]:
     tab looked at after minutes) is taken up again: the page shows that number still.
     """
     extended = []
-    for lease_id, tracker_id, pool_id, number, minutes in repository.live_leases(
-        tx, session_id, now
-    ):
+    for lease_id, tracker_id, pool_id, number, minutes in trackers.live_leases(tx, session_id, now):
         until = now + timedelta(minutes=minutes)
-        repository.extend(tx, lease_id=lease_id, tracker_id=tracker_id, until=until)
+        trackers.extend(tx, lease_id=lease_id, tracker_id=tracker_id, until=until)
         extended.append(LiveLease(lease_id, tracker_id, pool_id, number, until))
     return extended
