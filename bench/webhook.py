@@ -59,8 +59,8 @@ from tests.processes import (  # noqa: E402
     ServeProcess,
     postgres_bindir,
     running_postgres,
-    wait_until,
 )
+from tests.waiting import wait_for  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench:webhook:start -->", "<!-- bench:webhook:end -->"
@@ -203,7 +203,7 @@ def run_scenario(
         traffic.stop()
         sent = traffic.sent
         try:
-            wait_until(lambda: stored(url)[1] >= sent, "every call stored", STORED_TIMEOUT)
+            wait_for(lambda: stored(url)[1] >= sent, "every call stored", STORED_TIMEOUT)
         except TimeoutError as error:
             kept = Path(tempfile.mkdtemp(prefix=f"callpool-bench-{name}-kept-"))
             shutil.copytree(serve.spool_dir, kept / "spool", dirs_exist_ok=True)

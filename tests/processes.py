@@ -11,8 +11,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -20,17 +19,10 @@ import httpx2
 import pytest
 from twilio.request_validator import RequestValidator
 
+from tests.waiting import wait_for
+
 SECRET_KEY = "serve-test-secret-key-0123456789"
 TWILIO_TOKEN = "serve-test-twilio-auth-token"
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float) -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def unavailable(reason: str) -> None:
@@ -148,7 +140,7 @@ class ServeProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_until(self._healthy, f"callpool serve on port {self.port}", timeout=60)
+        wait_for(self._healthy, f"callpool serve on port {self.port}", timeout=60)
         return self
 
     def stop(self) -> None:

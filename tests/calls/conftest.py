@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -31,6 +29,7 @@ from callpool.models import (
     VisitSession,
 )
 from callpool.settings import Settings
+from tests.waiting import wait_for
 
 Row = TypeVar("Row")
 
@@ -201,15 +200,6 @@ def settled(settings: Settings, timeout: float = 20.0) -> None:
         return empty and was_empty
 
     wait_for(drained, "the spool to drain", timeout)
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def voice_params(to: str, *, call_id: str = "CA1", caller: str = CALLER) -> dict[str, str]:

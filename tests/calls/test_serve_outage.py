@@ -24,8 +24,8 @@ from tests.processes import (
     postgres_bindir,
     running_postgres,
     unavailable,
-    wait_until,
 )
+from tests.waiting import wait_for
 
 FORWARD_TO = "+15125550777"
 OWN_PG_PORT = 5442  # our own server, stopped and started by these tests; never the shared one
@@ -91,8 +91,8 @@ def test_serve_starts_with_postgresql_down_forwards_calls_and_stores_them_when_i
         down_log = serve.log()
 
         own_pg.start()
-        wait_until(lambda: len(stored_calls(serve, key)) >= 3, "the spooled calls", timeout=60)
-        wait_until(lambda: spool.pending(serve.spool_dir) == 0, "the spool to drain", timeout=30)
+        wait_for(lambda: len(stored_calls(serve, key)) >= 3, "the spooled calls", timeout=60)
+        wait_for(lambda: spool.pending(serve.spool_dir) == 0, "the spool to drain", timeout=30)
         calls = stored_calls(serve, key)
     finally:
         serve.stop()
@@ -121,7 +121,7 @@ def test_calls_during_a_held_sqlite_write_lock_are_forwarded_and_stored_after(
         answers = [serve.voice(number, f"CA{index}") for index in range(3)]
         during_the_lock = stored_calls(serve, key)  # readers still read (WAL)
         lock.execute("ROLLBACK")
-        wait_until(lambda: len(stored_calls(serve, key)) >= 3, "the spooled calls", timeout=60)
+        wait_for(lambda: len(stored_calls(serve, key)) >= 3, "the spooled calls", timeout=60)
         calls = stored_calls(serve, key)
     finally:
         lock.close()

@@ -104,13 +104,15 @@ def test_five_failures_lock_the_email_for_fifteen_minutes(
 
 
 def test_throttle_is_per_email(client: TestClient, owner: Person, teammate: Person) -> None:
-    for _ in range(5):
+    def attempt(email: str, password: str) -> int:
         page = client.get("/dashboard/login")
-        client.post(
-            "/dashboard/login",
-            data={"email": owner.email, "password": "guess", "csrf": csrf_of(page.text)},
-        )
-    sign_in(client, teammate.email)
+        data = {"email": email, "password": password, "csrf": csrf_of(page.text)}
+        return client.post("/dashboard/login", data=data, follow_redirects=False).status_code
+
+    assert [attempt(owner.email, "guess") for _ in range(5)] == [400] * 5
+    assert attempt(owner.email, PASSWORD) == 429  # the owner's email is locked …
+    # … not the address: the teammate signs in from the same one, right after.
+    assert attempt(teammate.email, PASSWORD) == 303
 
 
 def test_logout_ends_the_session(as_owner: TestClient) -> None:

@@ -13,7 +13,6 @@ import http.server
 import re
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from callpool.app import create_app
 from callpool.db import Database
 from callpool.settings import Settings
 from callpool.telephony.sandbox.simulate import status_request, voice_request
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -105,10 +105,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
     site_thread = threading.Thread(target=site_server.serve_forever, daemon=True)
     site_thread.start()
 
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
+    wait_for(lambda: server.started, "the app to start")
     yield Running(
         settings.public_url, settings, site_dir, f"http://acme.test:{site_server.server_port}"
     )

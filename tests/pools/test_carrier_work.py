@@ -14,8 +14,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +37,7 @@ from callpool.telephony.sandbox.book import FileBook
 from callpool.telephony.sandbox.provider import SandboxProvider
 from callpool.telephony.sandbox.simulate import voice_request
 from tests.pools.conftest import BUSINESS, session_pool
+from tests.waiting import wait_for
 
 API = "/api/v1/pools"
 DEADLINE = 30.0  # seconds a condition may take before the test fails
@@ -111,13 +110,6 @@ def trackers(database: Database, pool_id: int) -> dict[str, str]:
 def in_service(database: Database, pool_id: int) -> set[str]:
     live = ("active", "available", "flagged")
     return {n for n, status in trackers(database, pool_id).items() if status in live}
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def worker_pass(database: Database, carrier: Carrier, settings: Settings) -> int:
@@ -324,7 +316,11 @@ def test_two_workers_release_each_number_once(w: World) -> None:
     try:
         assert w.carrier.in_carrier.wait(DEADLINE)  # the first worker holds a claim, in the carrier
         workers[1].start()  # the second claims what is left, or nothing
-        wait_for(lambda: w.carrier.entered == 2 or not workers[1].is_alive(), "the second worker")
+        wait_for(
+            lambda: w.carrier.entered == 2 or not workers[1].is_alive(),
+            "the second worker",
+            DEADLINE,
+        )
     finally:
         w.carrier.gate_releases.set()
         for worker in workers:
@@ -439,7 +435,7 @@ def test_a_buyer_killed_between_buying_and_recording_leaks_nothing_and_loses_not
                 status == "provisioning" and not sid for status, sid in rows
             )
 
-        wait_for(bought_not_recorded, "the buyer to be half-way")
+        wait_for(bought_not_recorded, "the buyer to be half-way", DEADLINE)
     finally:
         buyer.send_signal(signal.SIGKILL)
         buyer.wait(DEADLINE)

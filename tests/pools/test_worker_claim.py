@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import threading
-import time
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Pool, PoolEvent
 from callpool.pools.rebalance import rebalance_due_pools
 from tests.pools.conftest import AddVisits, MakePool, RecordingSandbox
+from tests.waiting import wait_for
+
+# What a worker sends to claim a pool, and then waits on while another holds the claim:
+# SQLite's write lock is taken at BEGIN IMMEDIATE, PostgreSQL's row lock by the UPDATE.
+CLAIMS = ("BEGIN IMMEDIATE", "UPDATE pools")
 
 
 def test_a_second_worker_waits_for_the_first_and_then_skips_the_pool(
@@ -25,6 +30,14 @@ def test_a_second_worker_waits_for_the_first_and_then_skips_the_pool(
     visits("google", "cpc", 200)
     clock.advance(minutes=5)
     results: list[int] = []
+    claiming: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.current_thread() is not main and statement.startswith(CLAIMS):
+            claiming.append(statement)
+
+    main = threading.current_thread()
+    event.listen(database.engine, "before_cursor_execute", seen)
 
     with database.session() as db:
         # The first worker claims the pool and is still busy with it (uncommitted) …
@@ -35,8 +48,9 @@ def test_a_second_worker_waits_for_the_first_and_then_skips_the_pool(
             )
         )
         second.start()
-        time.sleep(0.5)  # let the second worker reach the pool's row and wait on it
-        assert results == []  # still waiting: it saw the pool due, the claim is held
+        # It saw the pool due and is claiming it: that waits for the first worker's commit.
+        wait_for(lambda: claiming, "the second worker to claim the pool")
+        assert results == []
 
     # … and once the first commits, the second finds the pool claimed and leaves it alone.
     second.join(timeout=30)

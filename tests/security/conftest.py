@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import httpx2
 from callpool.accounts.service import first_account
 from callpool.accounts.users import OWNER, add_membership, create_user
 from callpool.db import Database
+from tests.waiting import wait_for
 
 PASSWORD = "correct horse battery"
 SECRET = "security-tests-secret-0123456789"
@@ -90,20 +90,19 @@ def _start(env: dict[str, str], folder: Path, command: str) -> Server:
 
 
 def _wait_until_up(server: Server) -> None:
-    deadline = time.monotonic() + START_SECONDS
+    def up() -> bool:
+        if server.process.poll() is not None:
+            raise AssertionError(f"the server exited:\n{server.log.read_text()}")
+        try:
+            return probe.get(f"{server.base}/healthz").status_code == 200
+        except httpx2.TransportError:
+            return False
+
     with httpx2.Client(timeout=2) as probe:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise AssertionError(f"the server exited:\n{server.log.read_text()}")
-            try:
-                if probe.get(f"{server.base}/healthz").status_code == 200:
-                    return
-            except httpx2.TransportError:
-                pass
-            time.sleep(0.1)  # polling a condition, with a deadline
-    raise AssertionError(
-        f"the server did not answer in {START_SECONDS} s:\n{server.log.read_text()}"
-    )
+        try:
+            wait_for(up, f"the server on {server.base}", START_SECONDS, interval=0.1)
+        except TimeoutError as error:
+            raise AssertionError(f"{error}:\n{server.log.read_text()}") from None
 
 
 def add_owner(database: Database, email: str, password: str = PASSWORD) -> None:

@@ -33,6 +33,7 @@ from callpool.db import Database
 from callpool.models import Account, Pool, Site, Tracker
 from callpool.settings import Settings
 from callpool.snippet import install_tag
+from tests.waiting import wait_for
 
 PAGES = Path(__file__).parent / "pages"
 CHROMIUM = "/usr/bin/chromium"
@@ -151,11 +152,13 @@ def serving(app: FastAPI, port: int) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
+
+    def started() -> bool:
+        if not thread.is_alive():
+            raise RuntimeError("the app's thread ended before it started")
+        return server.started
+
+    wait_for(started, "the app to start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
