@@ -3,29 +3,45 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from sqlalchemy import func, inspect, select
 
+from callpool.cli import build_parser
 from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.models import Account, ApiKey, Pool, Site, Tracker
-from callpool.seeding import DEMO_BUSINESS_NUMBER, demo_origins, ensure_demo
-from callpool.settings import Settings
+from callpool.demo.history import seed_week
+from callpool.models import Account, ApiKey, Call, Pool, Site, Tracker, VisitSession
+from callpool.seeding import DEMO_BUSINESS_NUMBER, demo_origins, demo_settings, ensure_demo
+from callpool.settings import Settings, secret_file
 from callpool.telephony.sandbox.provider import SandboxProvider
 
 
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str], cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    own = {k: v for k, v in os.environ.items() if not k.startswith("CALLPOOL_")}
     return subprocess.run(
         [sys.executable, "-m", "callpool", *args],
-        env={**os.environ, **env},
+        env={**own, **env},
+        cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        start_new_session=True,  # no terminal: getpass reads the password from stdin
     )
+
+
+SECRET = "k7Qz9vX2pL4mN8rT1wY5bC3dF6gH0jS"
+
+
+def first_line(output: str) -> str:
+    return output.splitlines()[0] if output else ""
 
 
 def test_demo_seeds_a_site_with_a_session_pool_of_ten_sandbox_numbers(
@@ -63,8 +79,16 @@ def test_migrate_command_brings_an_empty_file_up_to_date(tmp_path: Path) -> None
 
 def test_bad_settings_give_a_message_and_a_nonzero_exit(tmp_path: Path) -> None:
     result = run_cli("migrate", env={"CALLPOOL_DATABASE_URL": "mysql://nope"})
-    assert result.returncode != 0
-    assert "CALLPOOL_DATABASE_URL must be a sqlite:// or postgresql:// URL" in result.stderr
+    assert result.returncode == 2
+    assert result.stderr == (
+        "callpool: CALLPOOL_DATABASE_URL: must be a sqlite:/// or postgresql:// URL, like "
+        "sqlite:///callpool.db or postgresql://user:password@host:5432/callpool\n"
+    )
+    typo = run_cli("migrate", env={"CALLPOOL_WORKER_INTERVAL_SECONDS": "soon"}, cwd=tmp_path)
+    assert typo.returncode == 2
+    assert typo.stderr == (
+        "callpool: CALLPOOL_WORKER_INTERVAL_SECONDS: must be a valid number, not 'soon'\n"
+    )
     weak = run_cli(
         "migrate",
         env={
@@ -82,3 +106,99 @@ def test_the_demo_site_accepts_both_loopback_names() -> None:
         "http://localhost:8000",
     ]
     assert demo_origins("https://calls.example.com/") == ["https://calls.example.com"]
+
+
+def test_an_unreachable_database_is_one_line_saying_what_to_change(tmp_path: Path) -> None:
+    # postgres:// (what hosting providers hand out) is taken; nothing listens on port 1.
+    url = "postgres://callpool@127.0.0.1:1/callpool"
+    result = run_cli(
+        "migrate", env={"CALLPOOL_DATABASE_URL": url, "CALLPOOL_SECRET_KEY": SECRET}, cwd=tmp_path
+    )
+    assert result.returncode == 3
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("callpool: cannot use the database (connection failed")
+    assert result.stderr.endswith(
+        ": start it, or point CALLPOOL_DATABASE_URL at one that answers\n"
+    )
+
+
+def test_postgres_urls_are_taken_as_postgresql() -> None:
+    settings = Settings(database_url="postgres://u:p@db.example/app", _env_file=None)  # type: ignore[call-arg]
+    assert settings.database_url == "postgresql+psycopg://u:p@db.example/app"
+
+
+def test_a_port_in_use_says_to_choose_another(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        url = f"sqlite:///{tmp_path / 'x.db'}"
+        result = run_cli(
+            "serve", "--port", str(port), env={"CALLPOOL_DATABASE_URL": url}, cwd=tmp_path
+        )
+    assert result.returncode == 2
+    assert first_line(result.stderr) == (
+        f"callpool: port {port} is in use on 127.0.0.1 (another callpool?): stop it, or choose "
+        f"another port with --port, e.g. --port {port + 1}"
+    )
+    assert not (tmp_path / "x.db").exists()  # refused before anything was touched
+
+
+def test_createuser_reads_the_password_when_not_given(tmp_path: Path) -> None:
+    env = {"CALLPOOL_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    email = ["--email", "owner@plumbing.test"]
+    empty = run_cli("createuser", *email, env=env, cwd=tmp_path, stdin="")
+    assert empty.returncode == 2
+    assert first_line(empty.stderr) == (
+        "callpool: no password: give --password, or type it when asked"
+    )
+    made = run_cli("createuser", *email, env=env, cwd=tmp_path, stdin="a-long-pass\n")
+    assert made.returncode == 0, made.stderr
+    assert (
+        first_line(made.stdout) == "created owner@plumbing.test, owner of account 'Default account'"
+    )
+    # A terminal is asked twice, not echoed: see ``callpool.cli._password``.
+
+
+def test_every_option_of_every_command_is_described() -> None:
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name, command in commands.items():
+        for action in command._actions:
+            assert action.help, f"callpool {name} {action.option_strings}: no help"
+    serve = commands["serve"].format_help()
+    assert "--port PORT" in serve
+    assert "(default: 8000)" in serve
+
+
+def test_the_demo_keeps_its_data_and_secret_apart_from_serve(tmp_path: Path) -> None:
+    real = Settings(_env_file=None, database_url="sqlite:///callpool.db")  # type: ignore[call-arg]
+    demo = demo_settings(
+        real.model_copy(update={"demo_database_url": f"sqlite:///{tmp_path}/d.db"})
+    )
+    assert demo.database_url == f"sqlite:///{tmp_path}/d.db"
+    assert secret_file(demo) == tmp_path / "d.db.secret"
+    assert (tmp_path / "d.db.secret").read_text().strip() == demo.secret_key
+    assert demo.routing_cache_path != real.routing_cache_path
+    assert demo.call_spool_dir != real.call_spool_dir
+
+
+def test_the_demo_seeds_a_week_of_visits_and_calls_from_several_sources(
+    database: Database, settings: Settings, clock: FrozenClock
+) -> None:
+    provider = SandboxProvider(settings.secret_key)
+    with database.session() as db:
+        site_key = ensure_demo(db, settings, provider).site.public_key
+    calls = seed_week(database, settings, site_key)
+    assert calls >= 10
+    assert seed_week(database, settings, site_key) == 0  # a second start keeps the first week
+    with database.reader() as db:
+        stored = db.scalars(select(Call)).all()
+        sources = set(db.scalars(select(VisitSession.source)).all())
+        days = {session.started_at.date() for session in db.scalars(select(VisitSession))}
+    assert len(stored) == calls
+    assert all(call.session_id is not None for call in stored), "each call has its visit"
+    assert {call.status for call in stored} >= {"completed", "no-answer"}
+    assert {"google", "facebook", "bing", "(direct)"} <= sources
+    assert len(days) >= 7
+    assert all(call.started_at <= clock.now() for call in stored)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from callpool import clock
 from callpool.accounts.service import create_api_key, first_account
 from callpool.accounts.users import ensure_user
 from callpool.models import ApiKey, Pool, Site, Tracker
-from callpool.settings import Settings
+from callpool.settings import Settings, with_secret
 from callpool.sites.schemas import origin_of
 from callpool.sites.service import new_public_key
 from callpool.telephony.base import Provider
@@ -22,6 +23,26 @@ DEMO_POOL_SIZE = 10
 DEMO_EMAIL = "demo@callpool.test"
 # Printed by `callpool demo`: a sandbox demo, not a secret. Real users: `callpool createuser`.
 DEMO_PASSWORD = "demo-password"  # noqa: S105
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` moved to the demo's own data: its database, a secret key generated beside
+    it (never the configured one, so ``callpool call --demo`` can sign for it), and its own
+    routing table and spool unless those were set to somewhere of the operator's choosing.
+    Following "running it for real" after the demo then starts from an empty install."""
+    update: dict[str, object] = {
+        "database_url": settings.demo_database_url,
+        "secret_key": "",
+        "secret_key_file": None,
+    }
+    defaults = Settings.model_fields
+    for name, demo_value in (
+        ("routing_cache_path", Path("callpool-demo-routing.json")),
+        ("call_spool_dir", Path("callpool-demo-spool")),
+    ):
+        if getattr(settings, name) == defaults[name].default:
+            update[name] = demo_value
+    return with_secret(settings.model_copy(update=update))
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default="sqlite:///callpool.db",
         description="SQLAlchemy URL. SQLite (embedded default) or postgresql+psycopg://…",
     )
+    demo_database_url: str = Field(
+        default="sqlite:///callpool-demo.db",
+        description="Where `callpool demo` keeps its data (never the database `serve` uses), "
+        "with a secret key of its own beside it.",
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000",
         description="The URL the world (browsers, Twilio) uses to reach this server.",
@@ -141,14 +146,19 @@ class Settings(BaseSettings):
         "https://region1.google-analytics.com.",
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "demo_database_url")
     @classmethod
     def _known_engine(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("CALLPOOL_DATABASE_URL must be a sqlite:// or postgresql:// URL")
-        if value.startswith("postgresql://"):
-            # psycopg 3 is the driver we ship; spare users the dialect suffix.
-            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if not value.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError(
+                "must be a sqlite:/// or postgresql:// URL, like sqlite:///callpool.db or "
+                "postgresql://user:password@host:5432/callpool"
+            )
+        # psycopg 3 is the driver we ship; spare users the dialect suffix. Hosts (Heroku,
+        # Render, Fly) hand out postgres:// URLs, which SQLAlchemy refuses: accept them.
+        for short in ("postgresql://", "postgres://"):
+            if value.startswith(short):
+                value = "postgresql+psycopg://" + value.removeprefix(short)
         return value
 
     @field_validator("public_url")
@@ -269,6 +279,9 @@ def one_line(error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         message = str(item["msg"]).removeprefix("Value error, ")
+        if message.startswith("Input should be "):  # pydantic's type errors
+            kind = message.removeprefix("Input should be ").split(",")[0]
+            message = f"must be {kind}, not {item['input']!r}"
         if not message.startswith("CALLPOOL_"):
             names: Sequence[Any] = item["loc"]
             field = str(names[0]) if names else "settings"
@@ -277,11 +290,15 @@ def one_line(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def load_settings() -> Settings:
+    """The settings from the environment and ``.env``, checked, without a secret key yet."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(one_line(error)) from None
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The settings from the environment, with a secret key (generated if none is set)."""
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        raise SettingsError(one_line(error)) from None
-    return with_secret(settings)
+    return with_secret(load_settings())

@@ -33,7 +33,8 @@ def test_visits_keep_answering_during_a_login_flood(tmp_path: Path) -> None:
     data.mkdir()
     url = f"sqlite:///{data / 'demo.db'}"
     # `demo` with no secret configured: it generates one for its data, like `serve`.
-    with serving(server_env(url, CALLPOOL_SECRET_KEY=""), tmp_path, command="demo") as (server,):
+    env = server_env(url, CALLPOOL_SECRET_KEY="", CALLPOOL_DEMO_DATABASE_URL=url)
+    with serving(env, tmp_path, command="demo") as (server,):
         assert stat.S_IMODE((data / "demo.db.secret").stat().st_mode) == 0o600
         database = Database(url)
         with database.reader() as db:

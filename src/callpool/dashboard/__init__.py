@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from callpool.dashboard import api, insights, integrations, marketing, setup
+from callpool.dashboard import api, insights, integrations, marketing, setup, testcall
 from callpool.integrations.google_ads import api as google_ads_feed
 
 router = APIRouter()
@@ -12,5 +12,6 @@ router.include_router(setup.router)
 router.include_router(insights.router)
 router.include_router(integrations.router)
 router.include_router(marketing.router)
+router.include_router(testcall.router)
 # The feed Google Ads fetches: public, its token is the secret (set up on the Ads page).
 router.include_router(google_ads_feed.router)
