@@ -25,7 +25,7 @@ from callpool.sessions.api import router as sessions_router
 from callpool.settings import Settings, get_settings, with_secret
 from callpool.sites.api import router as sites_router
 from callpool.snippet.api import router as snippet_router
-from callpool.telephony.base import Provider
+from callpool.telephony.base import Provider, ProviderError
 from callpool.telephony.registry import provider_for
 from callpool.visits.api import endpoints as visit_endpoints
 from callpool.visits.dispatch import HotRoutesApp
@@ -115,3 +115,8 @@ def _map_domain_errors(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def conflict(_request: Request, error: Conflict) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=409)
+
+    # The one place a carrier's failure becomes an HTTP answer (dashboard pages: DashboardRoute).
+    @app.exception_handler(ProviderError)
+    async def provider_failed(_request: Request, error: ProviderError) -> JSONResponse:
+        return JSONResponse({"detail": error.explain()}, status_code=error.http_status)

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from callpool.dashboard.auth import SignInRequired, browser_session, save_session
 from callpool.errors import NotFound
 from callpool.phones import display
+from callpool.telephony.base import ProviderError
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -90,6 +91,10 @@ class DashboardRoute(APIRoute):
                 return redirect(request, f"/dashboard/login?next={quote(needed.next_url)}")
             except NotFound:
                 return render(request, "error.html", 404, title="Not found", message=_NOT_FOUND)
+            except ProviderError as error:  # a page whose form cannot show it beside a field
+                return render(
+                    request, "error.html", error.http_status, title="Sorry", message=error.explain()
+                )
             except HTTPException as error:
                 if error.status_code >= 400 and isinstance(error.detail, str):
                     return render(

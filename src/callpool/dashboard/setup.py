@@ -67,12 +67,6 @@ def as_e164(raw: str | None, region: str) -> str | None:
     return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
 
 
-def provider_message(error: ProviderError, outcome: str = "Nothing was bought") -> str:
-    if error.permanent:
-        return f"The telephony provider refused: {error}. {outcome}."
-    return f"The telephony provider could not be reached ({error}). {outcome}; retry."
-
-
 # -- the site and its steps ------------------------------------------------------------------
 
 
@@ -191,7 +185,9 @@ async def create_pool(request: Request, viewer: CurrentViewer, site_id: Id) -> R
     except Invalid as error:
         return _pool_form(request, viewer, site, form, from_invalid(error).errors, 422)
     except (Conflict, ProviderError) as error:
-        message = provider_message(error) if isinstance(error, ProviderError) else str(error)
+        message = (
+            error.explain("Nothing was bought") if isinstance(error, ProviderError) else str(error)
+        )
         return _pool_form(request, viewer, site, form, {"form": message}, 422)
     return redirect(request, f"/dashboard/pools/{pool.id}?created=1#target")
 
@@ -341,7 +337,9 @@ async def change_settings(request: Request, viewer: CurrentViewer, pool_id: Id) 
         errors = from_invalid(error).errors
         return _pool_page(request, viewer, pool_id, settings_form=form, errors=errors)
     except (Conflict, ProviderError) as error:
-        message = provider_message(error) if isinstance(error, ProviderError) else str(error)
+        message = (
+            error.explain("Nothing was bought") if isinstance(error, ProviderError) else str(error)
+        )
         return _pool_page(request, viewer, pool_id, settings_form=form, errors={"form": message})
     return redirect(request, f"/dashboard/pools/{pool_id}?saved=settings#settings")
 
@@ -369,9 +367,7 @@ def delete_pool(request: Request, viewer: CurrentViewer, pool_id: Id) -> Respons
         pools.delete_pool(deps, viewer.account_id, pool_id)
     except (Conflict, ProviderError) as error:
         message = (
-            provider_message(error, "The pool was kept")
-            if isinstance(error, ProviderError)
-            else str(error)
+            error.explain("The pool was kept") if isinstance(error, ProviderError) else str(error)
         )
         return _pool_page(request, viewer, pool_id, errors={"form": message}, status_code=409)
     return redirect(request, f"/dashboard/sites/{pool.site_id}")

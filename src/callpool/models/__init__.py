@@ -10,6 +10,7 @@ from callpool.models.account import (
 )
 from callpool.models.base import Base, UTCDateTime
 from callpool.models.call import Call
+from callpool.models.install import InstallSetting
 from callpool.models.integration import (
     DeliveryAttempt,
     EmailPreference,
@@ -36,6 +37,7 @@ __all__ = [
     "Ga4Stream",
     "GoogleAdsFeed",
     "HourlyPoolStats",
+    "InstallSetting",
     "Lease",
     "LoginFailures",
     "Membership",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from callpool.accounts.auth import AccountId, DatabaseDep
 from callpool.pools import service
@@ -22,10 +22,10 @@ from callpool.pools.schemas import (
 )
 from callpool.pools.service import Deps
 from callpool.restapi import API, CONFLICT, NOT_FOUND, PROVIDER_FAILED, Id
-from callpool.telephony.base import ProviderError
 
 router = APIRouter(prefix="/api/v1/pools", tags=["pools"], responses=API)
-# Routes that buy or release numbers may also meet the provider failing.
+# Routes that buy or release numbers may also meet the provider failing (a ProviderError:
+# answered by create_app's handler, 422 for a refusal, 502 for an outage).
 AT_PROVIDER = {**NOT_FOUND, **CONFLICT, **PROVIDER_FAILED}
 
 
@@ -36,20 +36,10 @@ def get_deps(request: Request, database: DatabaseDep) -> Deps:
 DepsDep = Annotated[Deps, Depends(get_deps)]
 
 
-def provider_failed(error: ProviderError) -> HTTPException:
-    """A refusal (bad area code, number gone) is the request's fault; an outage is not."""
-    if error.permanent:
-        return HTTPException(422, f"the telephony provider refused: {error}")
-    return HTTPException(502, f"the telephony provider failed, nothing was changed: {error}")
-
-
 @router.post("", status_code=201, responses=AT_PROVIDER)
 def create_pool(data: PoolCreate, account_id: AccountId, deps: DepsDep) -> PoolOut:
     """Create a pool and buy its trackers (in its area code, or toll-free)."""
-    try:
-        return service.create_pool(deps, account_id, data)
-    except ProviderError as error:
-        raise provider_failed(error) from error
+    return service.create_pool(deps, account_id, data)
 
 
 @router.get("", responses=NOT_FOUND)
@@ -65,29 +55,20 @@ def get_pool(pool_id: Id, account_id: AccountId, deps: DepsDep) -> PoolOut:
 @router.patch("/{pool_id}", responses=AT_PROVIDER)
 def update_pool(pool_id: Id, data: PoolUpdate, account_id: AccountId, deps: DepsDep) -> PoolOut:
     """Change settings. Size, utilization and original number behave as the pools FAQ says."""
-    try:
-        return service.update_pool(deps, account_id, pool_id, data)
-    except ProviderError as error:
-        raise provider_failed(error) from error
+    return service.update_pool(deps, account_id, pool_id, data)
 
 
 @router.delete("/{pool_id}", status_code=204, responses=AT_PROVIDER)
 def delete_pool(pool_id: Id, account_id: AccountId, deps: DepsDep) -> Response:
     """Release the pool's numbers; its calls keep their attribution."""
-    try:
-        service.delete_pool(deps, account_id, pool_id)
-    except ProviderError as error:
-        raise provider_failed(error) from error
+    service.delete_pool(deps, account_id, pool_id)
     return Response(status_code=204)
 
 
 @router.post("/{pool_id}/rebalance", responses=AT_PROVIDER)
 def rebalance(pool_id: Id, account_id: AccountId, deps: DepsDep) -> RebalanceOut:
     """Run the rebalance now (it also runs on every change and periodically)."""
-    try:
-        outcome = service.rebalance_now(deps, account_id, pool_id)
-    except ProviderError as error:
-        raise provider_failed(error) from error
+    outcome = service.rebalance_now(deps, account_id, pool_id)
     return RebalanceOut.model_validate(outcome, from_attributes=True)
 
 
@@ -116,10 +97,7 @@ def add_trackers(
     pool_id: Id, data: AddTrackers, account_id: AccountId, deps: DepsDep
 ) -> list[TrackerOut]:
     """Buy ``count`` more numbers in the pool's area code, or the given ``number``."""
-    try:
-        trackers = service.add_trackers(deps, account_id, pool_id, data)
-    except ProviderError as error:
-        raise provider_failed(error) from error
+    trackers = service.add_trackers(deps, account_id, pool_id, data)
     return [TrackerOut.model_validate(tracker) for tracker in trackers]
 
 
@@ -128,10 +106,7 @@ def release_tracker(
     pool_id: Id, tracker_id: Id, account_id: AccountId, deps: DepsDep
 ) -> TrackerOut:
     """Give the number back to the provider; the tracker stays listed as released."""
-    try:
-        tracker = service.release(deps, account_id, pool_id, tracker_id)
-    except ProviderError as error:
-        raise provider_failed(error) from error
+    tracker = service.release(deps, account_id, pool_id, tracker_id)
     return TrackerOut.model_validate(tracker)
 
 

@@ -17,6 +17,12 @@ class ProviderError(Exception):
         super().__init__(message)
         self.permanent = permanent
 
+    @property
+    def http_status(self) -> int:
+        """The HTTP answer it becomes: a refusal (bad area code, number gone) is the request's
+        fault (422); an outage is not (502)."""
+        return 422 if self.permanent else 502
+
     def explain(self, outcome: str = "Nothing was changed") -> str:
         """The failure in a user's words, with what became of their request (``outcome``):
         the one wording the REST API and the dashboard show."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 04:12:51.464855
+Create Date: 2026-12-01 04:19:48.064927
 """
 
 from collections.abc import Sequence
@@ -27,6 +27,12 @@ def upgrade() -> None:
         sa.Column("time_zone", sa.String(length=64), nullable=False),
         sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
+    )
+    op.create_table(
+        "install_settings",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=2000), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_install_settings")),
     )
     op.create_table(
         "login_failures",
@@ -810,5 +816,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_login_failures_expires_at"))
 
     op.drop_table("login_failures")
+    op.drop_table("install_settings")
     op.drop_table("accounts")
     # ### end Alembic commands ###
