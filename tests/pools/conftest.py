@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
+from callpool.calls.attribution import attribute_to_source
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Site, Visitor, VisitSession
@@ -110,6 +112,15 @@ def make_pool(deps: Deps, account: Account, site: Site) -> MakePool:
 
 
 AddVisits = Callable[..., None]
+
+
+def served_at(db: Session, tracker_id: int, at: datetime) -> tuple[str, str] | None:
+    """The source/medium a call to ``tracker_id`` at ``at`` is attributed to, by the query
+    attribution runs (no twin of it in the pools package)."""
+    found = attribute_to_source(db, tracker_id, at)
+    if found.source is None or found.medium is None:
+        return None
+    return found.source, found.medium
 
 
 def insert_visits(

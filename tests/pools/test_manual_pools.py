@@ -11,10 +11,9 @@ from fastapi.testclient import TestClient
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Site
-from callpool.pools.assignments import source_medium_at
 from callpool.pools.rebalance import rebalance_due_pools
 from callpool.settings import Settings
-from tests.pools.conftest import BUSINESS, IDLE, AddVisits, RecordingSandbox
+from tests.pools.conftest import BUSINESS, IDLE, AddVisits, RecordingSandbox, served_at
 
 API = "/api/v1/pools"
 
@@ -91,8 +90,8 @@ def test_manual_tracker_life_cycle(
     )
     assert assigned.json()["source"] == "radio"
     with database.reader() as db:
-        assert source_medium_at(db, first["id"], activated_at) == ("yellowpages", "print")
-        assert source_medium_at(db, first["id"], clock.now()) == ("radio", "offline")
+        assert served_at(db, first["id"], activated_at) == ("yellowpages", "print")
+        assert served_at(db, first["id"], clock.now()) == ("radio", "offline")
 
     flagged = client.post(f"{trackers}/{first['id']}/flag", headers=auth).json()
     assert flagged["status"] == "flagged"
@@ -111,8 +110,8 @@ def test_manual_tracker_life_cycle(
     assert [t["id"] for t in released] == [first["id"]]
     assert len(provider.released) == 1
     with database.reader() as db:
-        assert source_medium_at(db, first["id"], clock.now()) is None
-        assert source_medium_at(db, first["id"], activated_at) == ("yellowpages", "print")
+        assert served_at(db, first["id"], clock.now()) is None
+        assert served_at(db, first["id"], activated_at) == ("yellowpages", "print")
 
 
 @pytest.mark.parametrize(

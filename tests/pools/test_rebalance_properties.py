@@ -28,10 +28,9 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Base, Tracker
 from callpool.pools import service
-from callpool.pools.assignments import source_medium_at
 from callpool.pools.schemas import PoolCreate, PoolUpdate
 from callpool.pools.service import Deps
-from tests.pools.conftest import add_site, insert_visits
+from tests.pools.conftest import add_site, insert_visits, served_at
 
 SOURCES = [
     ("google", "cpc"),
@@ -143,7 +142,7 @@ def run_machine(deps: Deps, clock: FrozenClock) -> None:
         def call_at_some_time(self, data: st.DataObject) -> None:
             (at, tracker_id), served = data.draw(st.sampled_from(sorted(self.history.items())))
             with database.reader() as db:
-                assert source_medium_at(db, tracker_id, at) == served
+                assert served_at(db, tracker_id, at) == served
 
         def update(self, **fields: object) -> None:
             change = PoolUpdate.model_validate(fields)

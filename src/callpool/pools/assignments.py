@@ -2,7 +2,8 @@
 
 An assignment is open from the moment a tracker starts serving a source/medium until it goes
 back to available or is released; a flagged tracker keeps its open assignment because it still
-routes and attributes calls.
+routes and attributes calls. Attribution reads it in one place
+(``calls.attribution.attribute_to_source``).
 """
 
 from __future__ import annotations
@@ -37,9 +38,3 @@ def close_assignment(db: Session, tracker: Tracker, at: datetime) -> None:
     current = repository.open_assignment(db, tracker.id)
     if current is not None:
         current.ended_at = at
-
-
-def source_medium_at(db: Session, tracker_id: int, at: datetime) -> tuple[str, str] | None:
-    """The source/medium ``tracker_id`` served at ``at``: what a call then is attributed to."""
-    assignment = repository.assignment_at(db, tracker_id, at)
-    return None if assignment is None else (assignment.source, assignment.medium)

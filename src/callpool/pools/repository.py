@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from callpool.accounts.repository import scoped
 from callpool.errors import NotFound
 from callpool.models import Pool, Site, Tracker, TrackerAssignment, VisitSession
-from callpool.models.tracker import ACTIVE, RELEASED, ROUTED_STATUSES
+from callpool.models.tracker import RELEASED, ROUTED_STATUSES
 
 SourceMediumKey = tuple[str, str]
 
@@ -140,36 +140,6 @@ def open_assignment(db: Session, tracker_id: int) -> TrackerAssignment | None:
         .limit(1)
     )
     return assignment
-
-
-def assignment_at(db: Session, tracker_id: int, at: datetime) -> TrackerAssignment | None:
-    """The source/medium assignment of a tracker covering instant ``at``: [started, ended)."""
-    assignment: TrackerAssignment | None = db.scalar(
-        select(TrackerAssignment)
-        .where(
-            TrackerAssignment.tracker_id == tracker_id,
-            TrackerAssignment.started_at <= at,
-            (TrackerAssignment.ended_at.is_(None)) | (TrackerAssignment.ended_at > at),
-        )
-        .order_by(TrackerAssignment.started_at.desc(), TrackerAssignment.id.desc())
-        .limit(1)
-    )
-    return assignment
-
-
-def active_tracker_for(db: Session, pool_id: int, source: str, medium: str) -> Tracker | None:
-    tracker: Tracker | None = db.scalar(
-        select(Tracker)
-        .where(
-            Tracker.pool_id == pool_id,
-            Tracker.status == ACTIVE,
-            Tracker.source == source,
-            Tracker.medium == medium,
-        )
-        .order_by(Tracker.activated_at.desc(), Tracker.id.desc())
-        .limit(1)
-    )
-    return tracker
 
 
 def due_pool_ids(db: Session, kinds: Sequence[str], before: datetime, limit: int) -> list[int]:

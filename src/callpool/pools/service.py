@@ -8,6 +8,10 @@ request's own thread, holding no lock, so the request answers once its numbers a
 and every other request (visits, calls) goes on meanwhile. Anything that changes where a
 tracker's calls go refreshes the routing table after the commit, before a release reaches the
 carrier.
+
+Transactions: the functions the REST API and the dashboard call take ``Deps`` (the database and
+the provider) and open their own transactions; handlers never open one. Those taking a
+``Session`` are steps inside a transaction already open (``retire_pool`` for a site's delete).
 """
 
 from __future__ import annotations
@@ -360,9 +364,15 @@ def _require_status(tracker: Tracker, status: str, action: str) -> None:
 
 
 def _require_unserved(db: Session, pool: Pool, key: tuple[str, str], tracker: Tracker) -> None:
-    other = repository.active_tracker_for(db, pool.id, *key)
-    if other is not None and other.id != tracker.id:
-        raise Conflict(f"{key[0]}/{key[1]} already has the active tracker {other.number}")
+    # Read from the pool's trackers (a few): the visit engine's one query for "the active
+    # tracker of a source" stays the only one (visits.trackers.offer_for_source).
+    for other in repository.live_trackers(db, pool):
+        if (
+            other.status == ACTIVE
+            and (other.source, other.medium) == key
+            and other.id != tracker.id
+        ):
+            raise Conflict(f"{key[0]}/{key[1]} already has the active tracker {other.number}")
 
 
 # -- helpers -------------------------------------------------------------------------------

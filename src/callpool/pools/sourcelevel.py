@@ -1,13 +1,12 @@
 """Source-level DNI as the visit engine and the operator see it.
 
-``tracker_for_session`` answers the visit engine: which number does a session of this
-source/medium see in an automated or manual pool. ``diagnose`` answers the operator: why is
-my pool not activating the right number of trackers.
+The visit engine's side (which number a session of this source/medium sees in an automated
+or manual pool) is ``callpool.visits.trackers.offer_for_source``, on the visit path's own
+statements. ``diagnose`` answers the operator: why is my pool not activating the right number
+of trackers.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -20,30 +19,6 @@ from callpool.pools.rebalance import ranked_sources, top_list_length
 from callpool.pools.schemas import Diagnostics, SourceDiagnosis, TrackerCounts
 
 EXTRA_SOURCES_SHOWN = 10  # beyond the top list, enough to see who is next in line
-
-
-@dataclass(frozen=True)
-class OthersTarget:
-    """What a visitor without a source-level tracker sees: the original number, or a
-    session pool's tracker."""
-
-    session_pool_id: int | None
-
-    @property
-    def original(self) -> bool:
-        return self.session_pool_id is None
-
-
-def tracker_for_session(db: Session, pool: Pool, source: str, medium: str) -> Tracker | None:
-    """The active (not flagged) tracker serving ``source``/``medium`` in ``pool``, or None:
-    then ``others_target(pool)`` says what the visitor sees."""
-    return repository.active_tracker_for(db, pool.id, source, medium)
-
-
-def others_target(pool: Pool) -> OthersTarget:
-    if pool.others.startswith("pool:"):
-        return OthersTarget(session_pool_id=int(pool.others.removeprefix("pool:")))
-    return OthersTarget(session_pool_id=None)
 
 
 def diagnose(db: Session, pool: Pool) -> Diagnostics:
