@@ -51,15 +51,18 @@ class _Number:
         first = bisect.bisect_left(self.starts, at - window - longest)
         last = bisect.bisect_right(self.starts, at)
         held = self.leases[first:last]
-        live = [lease.session for lease in held if lease.end > at]
+        live = [lease.session for lease in reversed(held) if lease.end > at]
         if live or not held:
-            return live[::-1]
+            return list(dict.fromkeys(live))
         last_start = held[-1].start
-        return [
-            lease.session
-            for lease in reversed(held)
-            if at - window <= lease.end and (lease.start == last_start or lease.end > last_start)
-        ]
+        return list(
+            dict.fromkeys(
+                lease.session
+                for lease in reversed(held)
+                if at - window <= lease.end
+                and (lease.start == last_start or lease.end > last_start)
+            )
+        )
 
 
 def simulate_naive(traffic: Traffic, size: int, setup: PoolSetup, seed: int) -> Score:
@@ -69,29 +72,40 @@ def simulate_naive(traffic: Traffic, size: int, setup: PoolSetup, seed: int) -> 
     score = Score(size=size, allocator="naive")
     numbers = [_Number() for _ in range(size)]
     number_of: dict[int, _Number] = {}
+    latest: dict[int, int] = {}  # visitor → their latest session: the caller (see ``run``)
+    ends: dict[int, datetime] = {}  # session → when its lease ends
     lease = timedelta(minutes=setup.lease_minutes)
     window = timedelta(hours=setup.window_hours)
     longest = timedelta(0)
     for at, is_call, index in _events(traffic):
         if is_call:
             call = traffic.calls[index]
-            found = number_of[call.session].candidates(at, window, longest)
+            caller = latest[traffic.sessions[call.session].visitor]
+            found = number_of[caller].candidates(at, window, longest)
             winner = found[0] if found else None
             result = outcome(
-                str(call.session),
+                str(caller),
                 None if winner is None else str(winner),
                 [str(other) for other in found[1:]],
             )
-            score.add(call.timing, result, winner == call.session)
+            score.add(call.timing, result, winner == caller)
             continue
-        free = [number for number in numbers if number.busy_until <= at]
-        if not free:
-            score.exhausted += 1
-        chosen = rng.choice(free or numbers)
+        visitor = traffic.sessions[index].visitor
         active = timedelta(seconds=last_activity(traffic.sessions[index], setup.heartbeat_seconds))
+        resumed = latest.get(visitor)
+        if resumed is not None and ends[resumed] > at:
+            # The visitor's session is live: resumed, on its number, as ours resumes it.
+            chosen, index = number_of[resumed], resumed
+        else:
+            free = [number for number in numbers if number.busy_until <= at]
+            if not free:
+                score.exhausted += 1
+            chosen = rng.choice(free or numbers)
         chosen.lease(index, at, at + active + lease)
+        ends[index] = max(ends.get(index, at), at + active + lease)
         longest = max(longest, active + lease)
         number_of[index] = chosen
+        latest[visitor] = index
     score.peak_leases = _peak(numbers)
     score.seconds = time.perf_counter() - started
     return score

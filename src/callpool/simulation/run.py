@@ -37,7 +37,7 @@ from callpool.db import Database
 from callpool.models import Account, Lease, Pool, PoolEvent, Site, Tracker
 from callpool.settings import Settings
 from callpool.simulation.score import Score, outcome
-from callpool.simulation.traffic import PlannedSession, Traffic, heartbeats
+from callpool.simulation.traffic import PlannedCall, PlannedSession, Traffic, heartbeats
 from callpool.telephony.base import InboundCall
 from callpool.visits import service
 from callpool.visits.claim import EXHAUSTED, REUSE
@@ -222,13 +222,20 @@ class _Batch:
 
 
 class _State:
-    """What the browsers remember: each visitor's id and each session's id and number."""
+    """What the browsers remember: each visitor's id and latest session, each session's id
+    and number."""
 
     def __init__(self, traffic: Traffic) -> None:
         self.traffic = traffic
         self.visitor_ids: dict[int, str] = {}
+        self.latest: dict[int, int] = {}  # visitor → their latest session so far
         self.session_ids: dict[int, str] = {}
         self.numbers: dict[int, str | None] = {}
+
+    def caller(self, planned: PlannedCall) -> int:
+        """The session a call is truly from: the caller's latest visit before it. A visitor
+        who came back before calling dials the number shown last, and that visit is theirs."""
+        return self.latest[self.traffic.sessions[planned.session].visitor]
 
 
 def _events(traffic: Traffic, heartbeat_seconds: int) -> Iterator[tuple[datetime, int, int]]:
@@ -252,15 +259,20 @@ def _events(traffic: Traffic, heartbeat_seconds: int) -> Iterator[tuple[datetime
 def _activity(tx: Tx, site: SiteEntry, state: _State, kind: int, index: int) -> None:
     session = state.traffic.sessions[index]
     if kind == VISIT:
+        # The browser sends its visitor id and last session id: a visit while that session
+        # is live resumes it (same number), as the snippet's would.
+        last = state.latest.get(session.visitor)
         body = VisitIn(
             k=SITE_KEY,
             v=state.visitor_ids.get(session.visitor),
+            s=None if last is None else state.session_ids[last],
             u=f"{ORIGIN}/",
             r="",
         )
         client = service.Client(PHONE if session.mobile else DESKTOP, _address(session))
         visit = service.visit(tx, site, body, client, SECRET)
         state.visitor_ids[session.visitor] = visit.visitor_id
+        state.latest[session.visitor] = index
         state.session_ids[index] = visit.session_id
         state.numbers[index] = visit.shown[0].number if visit.shown else None
         return
@@ -282,8 +294,9 @@ def _address(session: PlannedSession) -> str:
 
 def _call(database: Database, settings: Settings, state: _State, index: int, score: Score) -> None:
     planned = state.traffic.calls[index]
-    truth = state.session_ids[planned.session]
-    number = state.numbers[planned.session]
+    caller = state.caller(planned)
+    truth = state.session_ids[caller]
+    number = state.numbers[caller]
     if number is None or number == BUSINESS:
         # The visitor saw the business's own number (overflow "original"): nothing to
         # attribute the call by.
