@@ -14,7 +14,7 @@ export const note = (...a) => trail?.push([performance.now(), ...a]);
 
 export function debug(server) {
   try {
-    let m = /[?&]callpool_debug=(.)/.exec(location.search);
+    let m = /callpool_debug=(.)/.exec(location.search);
     let s = sessionStorage; // blocked storage throws: no debug mode then
     if (m) s.callpool_debug = m[1];
     if (s.callpool_debug == 1) {

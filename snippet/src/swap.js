@@ -55,7 +55,8 @@ function rewrite(parts, re, map) {
   let text = parts.join('\0');
   let chars;
   let m;
-  re.lastIndex = 0;
+  // No reset of `re.lastIndex`: a new matcher starts at 0, and the loop ends when `exec` finds
+  // nothing, which sets it back to 0.
   while ((m = re.exec(text))) {
     let from = digits(m[1]);
     let to = map[from];
@@ -86,12 +87,11 @@ function swapIn(root, map) {
   }
   let out = rewrite(nodes.map((n) => n.data), re, map);
   out && nodes.forEach((n, i) => n.data != out[i] && (n.data = out[i]));
-  for (let a of [root, ...root.querySelectorAll(TEL)]) {
-    if (a.matches?.(TEL) && !skipped(a)) {
-      let out = rewrite([a.getAttribute('href')], re, map);
-      if (out) a.setAttribute('href', out[0]);
-    }
-  }
+  for (let a of [root, ...root.querySelectorAll(TEL)])
+    a.matches?.(TEL) &&
+      !skipped(a) &&
+      (out = rewrite([a.getAttribute('href')], re, map)) &&
+      a.setAttribute('href', out[0]);
 }
 
 // Returns how many places show a tracking number: the business number just replaced, and, from

@@ -25,7 +25,7 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.integrations import jobs, outbox
 from callpool.integrations.ga4 import cookies
-from callpool.models import Call, OutboxMessage
+from callpool.models import Call, OutboxMessage, VisitSession
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
 from tests.dashboard.conftest import post_form, sign_in
@@ -255,3 +255,35 @@ def test_cookies_are_read_in_both_ga4_formats() -> None:
         {"XY12": "1700000000"},
     )
     assert cookies.read(["_ga=junk", "_ga_XY12=nonsense"]) == (None, None)
+
+
+def test_the_visit_keeps_the_ga_ids_the_snippet_sends(
+    client: TestClient, database: Database, setup: Setup
+) -> None:
+    def visit(cookies: Any) -> str:
+        body = {"k": setup.site.public_key, "u": "https://acme.test/", "g": cookies}
+        answer = client.post(
+            "/t/visit",
+            content=json.dumps(body),
+            headers={"origin": "https://acme.test", "content-type": "text/plain"},
+        )
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["s"])
+
+    with_ga = visit(
+        [
+            "_ga=GA1.1.1187462153.1733011200",
+            "_ga_ABC123XYZ=GS1.1.1733050000.3.1.1733050100.0.0.0",
+            "_gat_UA-1=1",
+            "_gac_UA-1=1.1733011200.Cj0-not-kept",
+        ]
+    )
+    without = visit(None)
+    odd = visit(["_ga=" + "x" * 5000])  # not GA's: ignored, never a refused visit
+    with database.reader() as db:
+        stored = {
+            row.id: (row.ga_client_id, row.ga_sessions) for row in db.scalars(select(VisitSession))
+        }
+    assert stored[with_ga] == ("1187462153.1733011200", {"ABC123XYZ": "1733050000"})
+    assert stored[without] == (None, None)
+    assert stored[odd] == (None, None)

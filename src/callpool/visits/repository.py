@@ -52,6 +52,8 @@ SESSION_COLUMNS = (
     "fbclid",
     "msclkid",
     "ttclid",
+    "ga_client_id",
+    "ga_sessions",
     "referrer",
     "landing_url",
     "user_agent",

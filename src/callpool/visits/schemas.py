@@ -53,6 +53,10 @@ class VisitIn(_Body):
     u: PageUrl
     r: Url | None = None
     t: Text | None = None
+    # The page's ``_ga…`` cookies, ``name=value`` (``callpool.integrations.ga4.cookies`` keeps
+    # GA's client and session ids and drops the rest). Not bounded item by item: a cookie that
+    # is not GA's must never cost the visitor their number (the body's size bounds it).
+    g: list[str] | None = None
 
 
 class PageviewIn(_Body):

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from callpool import clock, phones
 from callpool.errors import NotFound
+from callpool.integrations.ga4 import cookies as ga_cookies
 from callpool.visits import claim, repository, trackers
 from callpool.visits.agents import BOT, device_of
 from callpool.visits.claim import Claim
@@ -302,6 +303,7 @@ def _session_row(
     now: datetime,
 ) -> dict[str, Any]:
     device = device_of(client.user_agent)
+    ga_client_id, ga_sessions = ga_cookies.read(body.g)
     return {
         "id": session_id,
         "site_id": site.id,
@@ -314,6 +316,8 @@ def _session_row(
         "term": attribution.term,
         "content": attribution.content,
         **{name: attribution.click_ids.get(name) for name in CLICK_ID_COLUMNS},
+        "ga_client_id": ga_client_id,
+        "ga_sessions": ga_sessions,
         "referrer": body.r or None,
         "landing_url": body.u,
         "user_agent": client.user_agent[:MAX_USER_AGENT] or None,
