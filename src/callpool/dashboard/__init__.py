@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from callpool.dashboard import api, insights, integrations, marketing, setup, testcall
+from callpool.dashboard import api, assets, insights, integrations, marketing, setup, testcall
 from callpool.integrations.google_ads import api as google_ads_feed
 
 router = APIRouter()
 router.include_router(api.root)
+router.include_router(assets.root)
 router.include_router(api.router)
 router.include_router(setup.router)
 router.include_router(insights.router)

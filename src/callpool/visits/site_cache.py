@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,6 +74,11 @@ class Directory:
         self._database = database
         self._entries: dict[str, tuple[datetime, SiteEntry | None]] = {}
         self._lock = threading.Lock()
+        _directories.add(self)
+
+    def forget(self, public_key: str) -> None:
+        with self._lock:
+            self._entries.pop(public_key, None)
 
     def cached(self, public_key: str) -> tuple[bool, SiteEntry | None]:
         """``(True, entry)`` if the cache answers (``entry`` is None for unknown keys)."""
@@ -109,6 +115,17 @@ class Directory:
                 .order_by(Pool.priority.desc(), Pool.id)
             ).all()
             return _site_entry(public_key, site, list(pools))
+
+
+# Every cache of this process, so a change made here applies here at once (``forget_site``).
+_directories: weakref.WeakSet[Directory] = weakref.WeakSet()
+
+
+def forget_site(public_key: str) -> None:
+    """The site changed in this process (its origins, say): its next visit here reads it
+    again; other processes see the change within ``TTL``."""
+    for directory in list(_directories):
+        directory.forget(public_key)
 
 
 def _site_entry(public_key: str, site: Row[Any], pools: list[Pool]) -> SiteEntry:

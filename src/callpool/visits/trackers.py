@@ -32,6 +32,7 @@ from sqlalchemy import (
     case,
     func,
     insert,
+    null,
     or_,
     select,
     update,
@@ -132,7 +133,9 @@ _address_may_claim = select(
 ).scalar_subquery()
 ADDRESS_HOLDS = Prepared(select(_HoldsAddressLock(), _holds))
 CLEAR_HOLDER = Prepared(
-    update(trackers).where(trackers.c.id == bindparam("tracker")).values(holder=None)
+    # null(), not None: a literal None becomes a parameter named after the column, which
+    # the prepared statement is never given.
+    update(trackers).where(trackers.c.id == bindparam("tracker")).values(holder=null())
 )
 
 
