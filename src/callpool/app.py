@@ -62,7 +62,7 @@ def create_app(
         version=__version__,
         summary="Call tracking with Dynamic Number Insertion",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # from the app's own files, offline too: callpool.dashboard.assets
         redoc_url=None,
         lifespan=lifespan,
         # callpool exports no OpenTelemetry data; leaving it on costs every request a lookup

@@ -15,6 +15,7 @@ from callpool.pools import repository as pools_repository
 from callpool.pools.provisioning import new_claim
 from callpool.pools.service import Deps, finish_retiring, retire_pool
 from callpool.sites.schemas import SiteCreate, SiteUpdate
+from callpool.visits.site_cache import forget_site
 
 
 def new_public_key() -> str:
@@ -54,6 +55,7 @@ def update_site(db: Session, account_id: int, site_id: int, changes: SiteUpdate)
     for field, value in changes.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(site, field, value)
+    forget_site(site.public_key)  # this process's visits see the change at once
     return site
 
 
