@@ -21,12 +21,13 @@ from callpool.visits.sql import Prepared, Tx
 
 T = TypeVar("T")
 accounts = cast(Table, Account.__table__)
-ADD_ACCOUNT = Prepared(insert(accounts), ["name", "created_at"])
+# Every column with a model default is given: the prepared layer applies none.
+ADD_ACCOUNT = Prepared(insert(accounts), ["name", "created_at", "time_zone"])
 
 
 def add_account(tx: Tx, name: str, now: datetime) -> Tx:
     """A unit of work: one row; it answers with its transaction, to see who shared it."""
-    ADD_ACCOUNT.send(tx, {"name": name, "created_at": now})
+    ADD_ACCOUNT.send(tx, {"name": name, "created_at": now, "time_zone": "UTC"})
     return tx
 
 

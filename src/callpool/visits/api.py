@@ -16,6 +16,8 @@ request within 2 s gets 503 (see ``callpool.visits.group_commit``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import orjson
@@ -29,6 +31,7 @@ from callpool.errors import NotFound
 from callpool.settings import Settings
 from callpool.sites.schemas import origin_of
 from callpool.visits import service
+from callpool.visits.dispatch import Endpoint
 from callpool.visits.group_commit import DatabaseBusy, GroupCommit
 from callpool.visits.limits import Admission, NewSessionRate
 from callpool.visits.schemas import MAX_BODY, EventIn, HeartbeatIn, PageviewIn, VisitIn
@@ -38,18 +41,54 @@ B = TypeVar("B", bound=BaseModel)
 R = TypeVar("R")
 
 
-async def visit(request: Request) -> Response:
+@dataclass(frozen=True, slots=True)
+class VisitPath:
+    """What the ``/t/*`` endpoints share: built once per app, by ``create_app``."""
+
+    database: Database
+    sites: Directory  # the 5-second site cache
+    commits: GroupCommit
+    rate: NewSessionRate | None  # CALLPOOL_NEW_SESSIONS_PER_ADDRESS_PER_MINUTE; 0: none
+    own_origin: str  # the server's own origin, where the demo site lives
+    secret_key: str
+
+
+def visit_path(settings: Settings, database: Database) -> VisitPath:
+    per_minute = settings.new_sessions_per_address_per_minute
+    return VisitPath(
+        database=database,
+        sites=Directory(database),
+        commits=GroupCommit(database),
+        rate=NewSessionRate(per_minute) if per_minute else None,
+        own_origin=origin_of(settings.public_url),
+        secret_key=settings.secret_key,
+    )
+
+
+def endpoints(path: VisitPath) -> dict[str, Endpoint]:
+    """The ``/t/*`` endpoints by path, served ahead of FastAPI (``callpool.visits.dispatch``):
+    the snippet's calls need none of FastAPI's parameter injection, and they are the hot
+    path."""
+    return {
+        "/t/visit": partial(visit, path),
+        "/t/pageview": partial(pageview, path),
+        "/t/heartbeat": partial(heartbeat, path),
+        "/t/event": partial(event, path),
+    }
+
+
+async def visit(path: VisitPath, request: Request) -> Response:
     body = await _parse(request, VisitIn)
-    site, headers = await _site_and_origin(request, body.k)
+    site, headers = await _site_and_origin(path, request, body.k)
     client = service.Client(
         user_agent=request.headers.get("user-agent", ""),
         # The socket's address, or the one a trusted proxy saw (CALLPOOL_TRUSTED_PROXIES).
         ip=client_address(request) if request.client else None,
     )
-    settings: Settings = request.app.state.settings
+    admission = None if path.rate is None else Admission(path.rate)
     try:
-        answer = await _commits(request).run(
-            service.visit, site, body, client, settings.secret_key, _admission(request)
+        answer = await path.commits.run(
+            service.visit, site, body, client, path.secret_key, admission
         )
     except DatabaseBusy as error:
         raise _busy(error, headers) from None
@@ -58,35 +97,25 @@ async def visit(request: Request) -> Response:
     return Response(_visit_json(answer, site), media_type="application/json", headers=headers)
 
 
-async def pageview(request: Request) -> Response:
+async def pageview(path: VisitPath, request: Request) -> Response:
     body = await _parse(request, PageviewIn)
-    site, headers = await _site_and_origin(request, body.k)
-    await _run_for_session(request, headers, service.pageview, site, body)
+    site, headers = await _site_and_origin(path, request, body.k)
+    await _run_for_session(path, headers, service.pageview, site, body)
     return Response(status_code=204, headers=headers)
 
 
-async def heartbeat(request: Request) -> Response:
+async def heartbeat(path: VisitPath, request: Request) -> Response:
     body = await _parse(request, HeartbeatIn)
-    site, headers = await _site_and_origin(request, body.k)
-    await _run_for_session(request, headers, service.heartbeat, site, body)
+    site, headers = await _site_and_origin(path, request, body.k)
+    await _run_for_session(path, headers, service.heartbeat, site, body)
     return Response(status_code=204, headers=headers)
 
 
-async def event(request: Request) -> Response:
+async def event(path: VisitPath, request: Request) -> Response:
     body = await _parse(request, EventIn)
-    site, headers = await _site_and_origin(request, body.k)
-    await _run_for_session(request, headers, service.event, site, body)
+    site, headers = await _site_and_origin(path, request, body.k)
+    await _run_for_session(path, headers, service.event, site, body)
     return Response(status_code=204, headers=headers)
-
-
-# Served ahead of FastAPI (see ``callpool.visits.dispatch``): the snippet's calls need none of
-# FastAPI's parameter injection, and they are the hot path.
-endpoints = {
-    "/t/visit": visit,
-    "/t/pageview": pageview,
-    "/t/heartbeat": heartbeat,
-    "/t/event": event,
-}
 
 
 def _visit_json(answer: service.Visit, site: SiteEntry) -> bytes:
@@ -143,17 +172,18 @@ def _first_problem(error: ValidationError) -> str:
     return f"{where}: {problem['msg']}"
 
 
-async def _site_and_origin(request: Request, site_key: str) -> tuple[SiteEntry, dict[str, str]]:
+async def _site_and_origin(
+    path: VisitPath, request: Request, site_key: str
+) -> tuple[SiteEntry, dict[str, str]]:
     """The site of ``site_key`` and the CORS headers for this request's origin, or 404 / 403."""
-    directory = _directory(request)
-    known, site = directory.cached(site_key)
+    known, site = path.sites.cached(site_key)
     if not known:  # only a cache miss reads the database
-        site = await _read(request, directory.site, site_key)
+        site = await _read(path.database, path.sites.site, site_key)
     if site is None:
         raise HTTPException(404, "unknown site key")
     origin = request.headers.get("origin", "").lower()
     cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-    if origin not in site.origins and origin != _own_origin(request):
+    if origin not in site.origins and origin != path.own_origin:
         # With CORS headers: the snippet can read the refusal, and its debug view says which
         # address to add (without them the browser shows only a generic block). It tells the
         # page nothing the page does not know already: its own address and its site key.
@@ -167,10 +197,10 @@ async def _site_and_origin(request: Request, site_key: str) -> tuple[SiteEntry, 
 
 
 async def _run_for_session(
-    request: Request, headers: dict[str, str], work: Callable[..., None], *args: Any
+    path: VisitPath, headers: dict[str, str], work: Callable[..., None], *args: Any
 ) -> None:
     try:
-        await _commits(request).run(work, *args)
+        await path.commits.run(work, *args)
     except NotFound as error:
         raise HTTPException(404, str(error), headers=headers) from None
     except DatabaseBusy as error:
@@ -183,48 +213,9 @@ def _busy(error: DatabaseBusy, headers: dict[str, str]) -> HTTPException:
     return HTTPException(503, str(error), headers={**headers, "Retry-After": "5"})
 
 
-async def _read(request: Request, work: Callable[..., R], *args: Any) -> R:
+async def _read(database: Database, work: Callable[..., R], *args: Any) -> R:
     """Blocking reads: inline on SQLite (a local file, no waiting on a network), in the thread
     pool on PostgreSQL."""
-    if _database(request).is_sqlite:
+    if database.is_sqlite:
         return work(*args)
     return await run_in_threadpool(work, *args)
-
-
-def _commits(request: Request) -> GroupCommit:
-    commits: GroupCommit | None = getattr(request.app.state, "visit_commits", None)
-    if commits is None:
-        commits = request.app.state.visit_commits = GroupCommit(_database(request))
-    return commits
-
-
-def _admission(request: Request) -> Admission | None:
-    """This request's place under the bound on new sessions per address
-    (``CALLPOOL_NEW_SESSIONS_PER_ADDRESS_PER_MINUTE``; 0: none)."""
-    state = request.app.state
-    if not hasattr(state, "visit_rate"):
-        settings: Settings = state.settings
-        per_minute = settings.new_sessions_per_address_per_minute
-        state.visit_rate = NewSessionRate(per_minute) if per_minute else None
-    rate: NewSessionRate | None = state.visit_rate
-    return None if rate is None else Admission(rate)
-
-
-def _database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
-def _directory(request: Request) -> Directory:
-    directory: Directory | None = getattr(request.app.state, "visit_directory", None)
-    if directory is None:
-        directory = request.app.state.visit_directory = Directory(_database(request))
-    return directory
-
-
-def _own_origin(request: Request) -> str:
-    origin: str | None = getattr(request.app.state, "visit_own_origin", None)
-    if origin is None:
-        settings: Settings = request.app.state.settings
-        origin = request.app.state.visit_own_origin = origin_of(settings.public_url)
-    return origin
