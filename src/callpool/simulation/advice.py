@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-
-from callpool.simulation.score import Score
+from collections.abc import Callable, Sequence
 
 DEFAULT_TARGET = 0.99  # issue 15: 99 % of calls on the right session, by default
+MAX_SIZE = 10_000  # the largest pool simulated
+MIN_LARGEST = 40  # the curve goes at least this far, for the smallest sites
 
 
-def recommend(scores: Iterable[Score], target: float) -> int | None:
-    """The smallest size among ``scores`` whose accuracy reaches ``target``; None if none does."""
-    reaching = [score.size for score in scores if score.accuracy >= target]
-    return min(reaching) if reaching else None
+def sizes_to_try(current: int | None, daily_sessions: float) -> list[int]:
+    """Pool sizes for an accuracy curve: 5, 10, 20 … doubling up to past the day's sessions
+    (a call hours after the visit finds its number untouched only if the pool cycles slower
+    than that), and the pool's own size."""
+    sizes = {5}
+    while max(sizes) < min(MAX_SIZE, max(MIN_LARGEST, daily_sessions)):
+        sizes.add(max(sizes) * 2)
+    if current:
+        sizes.add(current)
+    return sorted(size for size in sizes if size <= MAX_SIZE)
 
 
 def smallest_size(
-    accuracy_at: Callable[[int], float], target: float, low: int, high: int
+    accuracy_at: Callable[[int], float],
+    target: float,
+    sizes: Sequence[int],
+    *,
+    precision: float = 0.0,
 ) -> int | None:
-    """The smallest size in [low, high] reaching ``target``, by bisection: accuracy does not
-    fall as the pool grows under the same traffic (tested in tests/simulation). None when even
-    ``high`` falls short. ``accuracy_at`` is called about log2(high - low) + 1 times."""
-    if accuracy_at(high) < target:
+    """The smallest pool size reaching ``target``: the first of ``sizes`` (ascending) that
+    does, then bisection down to the size after the last one that does not. None when none of
+    ``sizes`` does. ``precision`` stops the bisection once the bracket is that share of the
+    size wide (each step is a whole simulation). Accuracy nearly always grows with size (see
+    tests/simulation), so the answer is the smallest size from which it stays at the target.
+    """
+    reaching = next((size for size in sizes if accuracy_at(size) >= target), None)
+    if reaching is None:
         return None
-    while low < high:
+    high = reaching
+    low = max((size for size in sizes if size < high), default=0) + 1
+    while low < high and high - low >= precision * high:
         middle = (low + high) // 2
         if accuracy_at(middle) >= target:
             high = middle
         else:
             low = middle + 1
-    return low
+    return high

@@ -10,15 +10,13 @@ from callpool import clock
 from callpool.db import Database
 from callpool.errors import NotFound
 from callpool.settings import get_settings
-from callpool.simulation.advice import DEFAULT_TARGET
+from callpool.simulation.advice import DEFAULT_TARGET, MAX_SIZE, sizes_to_try
 from callpool.simulation.history import recorded_traffic, site_pool
 from callpool.simulation.run import PoolSetup
 from callpool.simulation.sweep import sweep, table
 from callpool.simulation.traffic import Assumptions, Traffic, assumption_fields, generate
 from callpool.visits.claim import FALLBACK, ORIGINAL, REUSE
 
-DEFAULT_SIZES = (5, 10, 15, 20, 30, 40, 60)
-MAX_SIZE = 10_000
 DESCRIPTION = """\
 Replay traffic through the real assignment and attribution code (a throwaway SQLite database,
 a virtual clock) for each pool size, and the same traffic through a naive allocator (a random
@@ -44,8 +42,8 @@ def add_to(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser.add_argument(
         "--sizes",
         type=_sizes,
-        help="pool sizes to try, comma-separated; default "
-        f"{','.join(map(str, DEFAULT_SIZES))} (with --site: also the pool's own size)",
+        help="pool sizes to try, comma-separated (default: 5, 10, 20 … doubling up to past "
+        "the daily sessions; with --site, also the pool's own size)",
     )
     parser.add_argument(
         "--seed", type=int, default=1, help="makes a run reproducible (default: %(default)s)"
@@ -88,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     assumptions = Assumptions(**{name: getattr(args, name) for name, _, _ in assumption_fields()})
     assumptions.check()  # ValueError: the CLI prints it and exits 2
     traffic, setup, own_size = _traffic(args, assumptions)
-    sizes = args.sizes or sorted({*DEFAULT_SIZES, *([own_size] if own_size else [])})
+    sizes = args.sizes or sizes_to_try(own_size, len(traffic.sessions) / traffic.days)
     result = sweep(traffic, sizes, setup, seed=args.seed, target=args.target)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))

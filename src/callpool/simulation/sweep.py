@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from callpool.simulation.advice import recommend
+from callpool.simulation.advice import smallest_size
 from callpool.simulation.naive import simulate_naive
 from callpool.simulation.run import PoolSetup, simulate
 from callpool.simulation.score import OUTCOMES, Score
@@ -17,12 +17,11 @@ class Sweep:
     ours: list[Score]
     naive: list[Score]
     target: float
+    # The smallest size reaching the target: searched between the sizes tried (bisection
+    # past the first that reaches it); None when none of them does.
+    recommended: int | None
     sessions: int
     days: float
-
-    @property
-    def recommended(self) -> int | None:
-        return recommend(self.ours, self.target)
 
     def as_dict(self) -> dict[str, Any]:
         """What ``callpool simulate --json`` prints."""
@@ -41,9 +40,26 @@ class Sweep:
 def sweep(
     traffic: Traffic, sizes: list[int], setup: PoolSetup, *, seed: int, target: float
 ) -> Sweep:
-    ours = [simulate(traffic, size, setup) for size in sizes]
+    """``sizes`` (ascending) with our rules and the naive allocator, and the size to advise."""
+    ours: dict[int, Score] = {}
+
+    def accuracy_at(size: int) -> float:
+        if size not in ours:
+            ours[size] = simulate(traffic, size, setup)
+        return ours[size].accuracy
+
+    for size in sizes:
+        accuracy_at(size)
+    recommended = smallest_size(accuracy_at, target, sizes)
     naive = [simulate_naive(traffic, size, setup, seed) for size in sizes]
-    return Sweep(ours, naive, target, len(traffic.sessions), traffic.days)
+    return Sweep(
+        [ours[size] for size in sizes],
+        naive,
+        target,
+        recommended,
+        len(traffic.sessions),
+        traffic.days,
+    )
 
 
 HEADER = (
@@ -85,7 +101,7 @@ def table(result: Sweep) -> str:
 def recommendation(result: Sweep) -> str:
     target = percent(result.target)
     if result.recommended is not None:
-        return f"recommended size: {result.recommended} (the smallest tried reaching {target})"
+        return f"recommended size: {result.recommended} (the smallest reaching {target})"
     best = max(result.ours, key=lambda score: score.accuracy, default=None)
     reached = f"; the best, {best.size}, reaches {percent(best.accuracy)}" if best else ""
     return f"no size tried reaches {target}{reached}"
