@@ -7,9 +7,11 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from callpool.accounts.service import create_api_key
+from callpool.calls.schemas import ClickIds
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Site
+from callpool.models.visit import CLICK_IDS
 from callpool.settings import Settings
 from tests.calls.conftest import CALLER, Factory, ago, post_webhook, voice_params
 
@@ -164,3 +166,8 @@ def test_calls_api_is_in_the_openapi_schema(client: TestClient) -> None:
     assert "/api/v1/calls" in paths
     assert "/api/v1/calls/{call_id}" in paths
     assert not any(path.startswith("/webhooks") for path in paths)
+
+
+def test_a_call_shows_every_click_id_a_session_keeps() -> None:
+    """One list of click ids (``models.visit.CLICK_IDS``): the API shows each one."""
+    assert tuple(ClickIds.model_fields) == CLICK_IDS

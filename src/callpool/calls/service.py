@@ -29,6 +29,7 @@ from callpool.db import Database
 from callpool.errors import Invalid
 from callpool.integrations import events
 from callpool.models import Call, Pageview, Pool, Tracker
+from callpool.models.visit import CLICK_IDS
 from callpool.restapi import MAX_ID
 from callpool.settings import Settings
 from callpool.telephony.base import (
@@ -509,9 +510,6 @@ def call_out(row: repository.CallRow) -> schemas.CallOut:
             first_call_id=call.first_call_id,
         ),
     )
-
-
-CLICK_IDS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid")
 
 
 def journey(row: repository.CallRow, views: list[Pageview], earlier: list[Call]) -> schemas.Journey:

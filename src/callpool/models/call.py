@@ -6,7 +6,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callpool.models.base import Base
+from callpool.models.base import Base, stored_enum
+from callpool.telephony.base import CallStatus
 
 
 class Call(Base):
@@ -30,7 +31,7 @@ class Call(Base):
     forwarded_to: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(20), default="ringing")
+    status: Mapped[CallStatus] = mapped_column(stored_enum(CallStatus), default=CallStatus.RINGING)
     # The provider's sequence for the last status applied: out-of-order callbacks never go back.
     status_rank: Mapped[int] = mapped_column(default=0)
     duration: Mapped[int | None]  # seconds

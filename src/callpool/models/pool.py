@@ -1,16 +1,34 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callpool.models.base import Base
+from callpool.models.base import Base, stored_enum
 
-SESSION, AUTOMATED, MANUAL = "session", "automated", "manual"
-POOL_KINDS = (SESSION, AUTOMATED, MANUAL)
-OVERFLOW_POLICIES = ("reuse", "fallback", "original")
+
+class PoolKind(StrEnum):
+    """DESIGN.md "Domain": visitor-level (session) or source-level (automated, manual)."""
+
+    SESSION = "session"
+    AUTOMATED = "automated"
+    MANUAL = "manual"
+
+
+class OverflowPolicy(StrEnum):
+    """What a visitor sees when a session pool has no free tracker (DESIGN.md)."""
+
+    REUSE = "reuse"  # share the tracker whose holder has been idle longest
+    FALLBACK = "fallback"  # the pool's overflow number
+    ORIGINAL = "original"  # no swap
+
+
+SESSION, AUTOMATED, MANUAL = PoolKind.SESSION, PoolKind.AUTOMATED, PoolKind.MANUAL
+POOL_KINDS = tuple(PoolKind)
+OVERFLOW_POLICIES = tuple(OverflowPolicy)
 
 
 class Pool(Base):
@@ -25,7 +43,7 @@ class Pool(Base):
     # Sites are soft-deleted, so nothing cascades from them into pools (or any history).
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20))  # session | automated | manual
+    kind: Mapped[PoolKind] = mapped_column(stored_enum(PoolKind))
     original_number: Mapped[str] = mapped_column(String(20))  # E.164, where calls are forwarded
     area_code: Mapped[str | None] = mapped_column(String(10))
     toll_free: Mapped[bool] = mapped_column(default=False)
@@ -36,7 +54,9 @@ class Pool(Base):
     window_days: Mapped[int] = mapped_column(default=30)  # visits counted over this window
     timeline_days: Mapped[int] = mapped_column(default=30)  # how long a flagged tracker lingers
     lease_minutes: Mapped[int] = mapped_column(default=30)
-    overflow_policy: Mapped[str] = mapped_column(String(20), default="reuse")
+    overflow_policy: Mapped[OverflowPolicy] = mapped_column(
+        stored_enum(OverflowPolicy), default=OverflowPolicy.REUSE
+    )
     overflow_number: Mapped[str | None] = mapped_column(String(20))  # for policy "fallback"
     # Session pools: numbers one client address may hold at once; its further sessions share
     # its own (visits/claim.py: one more per further app process). Raise it for offices

@@ -1,19 +1,34 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from callpool.models.base import Base
+from callpool.models.base import Base, stored_enum
 
-AVAILABLE, ACTIVE, FLAGGED, RELEASED = "available", "active", "flagged", "released"
+
+class TrackerStatus(StrEnum):
+    """A tracker's life cycle (DESIGN.md "Domain", the pools FAQ)."""
+
+    AVAILABLE = "available"
+    ACTIVE = "active"
+    FLAGGED = "flagged"
+    RELEASED = "released"  # given back; kept for history
+    # Carrier work in flight (DESIGN.md "Carriers"): the row records the intent before the
+    # carrier is called, outside any transaction. ``provisioning``: the number is reserved and
+    # being bought; ``releasing``: it is out of service and being given back. Neither is routed
+    # nor handed out; both still hold the number (uq_trackers_live_number).
+    PROVISIONING = "provisioning"
+    RELEASING = "releasing"
+
+
+AVAILABLE, ACTIVE, FLAGGED = TrackerStatus.AVAILABLE, TrackerStatus.ACTIVE, TrackerStatus.FLAGGED
+RELEASED, PROVISIONING = TrackerStatus.RELEASED, TrackerStatus.PROVISIONING
+RELEASING = TrackerStatus.RELEASING
+# The states of the pools FAQ (carrier work in flight aside).
 TRACKER_STATUSES = (AVAILABLE, ACTIVE, FLAGGED, RELEASED)
-# Carrier work in flight (DESIGN.md "Carriers"): the row records the intent before the carrier
-# is called, outside any transaction. ``provisioning``: the number is reserved and being
-# bought; ``releasing``: it is out of service and being given back. Neither is routed nor
-# handed out; both still hold the number (uq_trackers_live_number).
-PROVISIONING, RELEASING = "provisioning", "releasing"
 # The states a call to the number is forwarded in.
 ROUTED_STATUSES = (AVAILABLE, ACTIVE, FLAGGED)
 
@@ -47,7 +62,7 @@ class Tracker(Base):
     number: Mapped[str] = mapped_column(String(20))  # E.164
     provider: Mapped[str] = mapped_column(String(20))
     provider_sid: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20), default=AVAILABLE)
+    status: Mapped[TrackerStatus] = mapped_column(stored_enum(TrackerStatus), default=AVAILABLE)
     original_number: Mapped[str | None] = mapped_column(String(20))  # fixed at activation
     source: Mapped[str | None] = mapped_column(String(200))  # automated: current source
     medium: Mapped[str | None] = mapped_column(String(200))

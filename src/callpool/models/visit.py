@@ -20,6 +20,11 @@ class Visitor(Base):
     last_tracker_id: Mapped[int | None]  # offered again when free: a returning visitor's number
 
 
+# The ad click ids a session keeps, one column each below: read from the landing page's
+# address (visits/classify.py), returned with a call's attribution (calls API).
+CLICK_IDS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid")
+
+
 class VisitSession(Base):
     """One visit: where it came from and what it saw."""
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from callpool.accounts.auth import AccountId, DatabaseDep
+from callpool.models.tracker import TrackerStatus
 from callpool.pools import service
 from callpool.pools.schemas import (
     AddTrackers,
@@ -18,7 +19,6 @@ from callpool.pools.schemas import (
     RebalanceOut,
     SourceMedium,
     TrackerOut,
-    TrackerStatus,
 )
 from callpool.pools.service import Deps
 from callpool.restapi import API, CONFLICT, NOT_FOUND, PROVIDER_FAILED, Id

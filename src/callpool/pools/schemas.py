@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from callpool.models.pool import OverflowPolicy, PoolKind
+from callpool.models.tracker import TrackerStatus
 from callpool.pools.rules import MAX_PATTERN_LENGTH, MAX_PATTERNS, RULE_KEYS, validate_rules
 from callpool.restapi import MAX_ID, MAX_INT, Text
-
-PoolKind = Literal["session", "automated", "manual"]
-OverflowPolicy = Literal["reuse", "fallback", "original"]
-TrackerStatus = Literal["provisioning", "available", "active", "flagged", "releasing", "released"]
 
 MAX_POOL_SIZE = 500  # well past any real site; a typo of 50000 must not buy 50000 numbers
 MAX_ADD = 100
@@ -110,7 +108,7 @@ MAX_PER_ADDRESS = (
 class PoolCreate(_PoolFields):
     site_id: int = Field(ge=1, le=MAX_ID)
     name: Text = Field(min_length=1, max_length=200)
-    kind: PoolKind = "session"
+    kind: PoolKind = PoolKind.SESSION
     original_number: Phone
     area_code: str | None = Field(default=None, json_schema_extra={"pattern": AREA_CODE})
     toll_free: bool = False
@@ -125,7 +123,7 @@ class PoolCreate(_PoolFields):
     window_days: int = Field(default=30, ge=1, le=365)
     timeline_days: int = Field(default=30, ge=0, le=365)
     lease_minutes: int = Field(default=30, ge=1, le=24 * 60)
-    overflow_policy: OverflowPolicy = "reuse"
+    overflow_policy: OverflowPolicy = OverflowPolicy.REUSE
     overflow_number: Phone | None = None
     max_leases_per_address: int = Field(
         default=3, ge=0, le=MAX_POOL_SIZE, description=MAX_PER_ADDRESS
@@ -188,7 +186,7 @@ class PoolOut(BaseModel):
     id: int
     site_id: int
     name: str
-    kind: str
+    kind: PoolKind
     original_number: str
     area_code: str | None
     toll_free: bool
@@ -199,7 +197,7 @@ class PoolOut(BaseModel):
     window_days: int
     timeline_days: int
     lease_minutes: int
-    overflow_policy: str
+    overflow_policy: OverflowPolicy
     overflow_number: str | None
     max_leases_per_address: int
     others: str
@@ -222,7 +220,7 @@ class TrackerOut(BaseModel):
     pool_id: int
     number: str
     provider: str
-    status: str
+    status: TrackerStatus
     original_number: str | None
     source: str | None
     medium: str | None
@@ -284,7 +282,7 @@ class Diagnostics(BaseModel):
     """The answer to "why is my pool not activating the right number of trackers?"."""
 
     pool_id: int
-    kind: str
+    kind: PoolKind
     size: int
     utilization: float | None
     top_list_length: int

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
+from callpool.models.visit import CLICK_IDS
+
 DIRECT, NONE, NOT_SET = "(direct)", "(none)", "(not set)"
-CLICK_IDS = ("gclid", "gbraid", "wbraid", "msclkid", "ttclid", "fbclid")
 PAID_CLICK_IDS = {
     "gclid": "google",
     "gbraid": "google",

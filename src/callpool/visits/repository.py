@@ -14,6 +14,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 
 from callpool.models import Pageview, SessionEvent, Visitor, VisitSession
 from callpool.models.base import UTCDateTime
+from callpool.models.visit import CLICK_IDS
 from callpool.visits.sql import Prepared, Tx, read_time
 
 visitors = cast(Table, Visitor.__table__)
@@ -46,12 +47,7 @@ SESSION_COLUMNS = (
     "campaign",
     "term",
     "content",
-    "gclid",
-    "gbraid",
-    "wbraid",
-    "fbclid",
-    "msclkid",
-    "ttclid",
+    *CLICK_IDS,
     "ga_client_id",
     "ga_sessions",
     "referrer",

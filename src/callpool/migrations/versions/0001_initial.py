@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 04:19:48.064927
+Create Date: 2026-12-01 04:30:15.401993
 """
 
 from collections.abc import Sequence
@@ -369,7 +369,13 @@ def upgrade() -> None:
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "session", "automated", "manual", name="poolkind", native_enum=False, length=20
+            ),
+            nullable=False,
+        ),
         sa.Column("original_number", sa.String(length=20), nullable=False),
         sa.Column("area_code", sa.String(length=10), nullable=True),
         sa.Column("toll_free", sa.Boolean(), nullable=False),
@@ -380,7 +386,13 @@ def upgrade() -> None:
         sa.Column("window_days", sa.Integer(), nullable=False),
         sa.Column("timeline_days", sa.Integer(), nullable=False),
         sa.Column("lease_minutes", sa.Integer(), nullable=False),
-        sa.Column("overflow_policy", sa.String(length=20), nullable=False),
+        sa.Column(
+            "overflow_policy",
+            sa.Enum(
+                "reuse", "fallback", "original", name="overflowpolicy", native_enum=False, length=20
+            ),
+            nullable=False,
+        ),
         sa.Column("overflow_number", sa.String(length=20), nullable=True),
         sa.Column("max_leases_per_address", sa.Integer(), server_default="3", nullable=False),
         sa.Column("others", sa.String(length=40), nullable=False),
@@ -520,7 +532,21 @@ def upgrade() -> None:
         sa.Column("number", sa.String(length=20), nullable=False),
         sa.Column("provider", sa.String(length=20), nullable=False),
         sa.Column("provider_sid", sa.String(length=64), nullable=True),
-        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "available",
+                "active",
+                "flagged",
+                "released",
+                "provisioning",
+                "releasing",
+                name="trackerstatus",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
         sa.Column("original_number", sa.String(length=20), nullable=True),
         sa.Column("source", sa.String(length=200), nullable=True),
         sa.Column("medium", sa.String(length=200), nullable=True),
@@ -564,7 +590,23 @@ def upgrade() -> None:
         sa.Column("forwarded_to", sa.String(length=32), nullable=True),
         sa.Column("started_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.Column("ended_at", callpool.models.base.UTCDateTime(), nullable=True),
-        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "queued",
+                "ringing",
+                "in-progress",
+                "completed",
+                "busy",
+                "no-answer",
+                "failed",
+                "canceled",
+                name="callstatus",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
         sa.Column("status_rank", sa.Integer(), nullable=False),
         sa.Column("duration", sa.Integer(), nullable=True),
         sa.Column("recording_url", sa.Text(), nullable=True),
