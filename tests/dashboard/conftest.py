@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from callpool.accounts import users
-from callpool.accounts.service import create_api_key
+from callpool.accounts.service import new_api_key
 from callpool.accounts.users import MEMBER, OWNER, add_membership, create_user
 from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.models import Account, ApiKey, Call, Tracker
+from callpool.models import Account, Call, Tracker
 from callpool.pools import service as pools
 from callpool.pools.schemas import PoolCreate
 from callpool.pools.service import Deps
@@ -149,15 +149,11 @@ def ring(client: TestClient, settings: Settings, to_number: str, from_number: st
 def account_data(
     app: FastAPI, client: TestClient, database: Database, settings: Settings, account: Account
 ) -> AccountData:
-    with database.session() as db:
-        site = create_site(
-            db, account.id, SiteCreate(name="Acme", allowed_origins=["https://acme.test"])
-        )
-        site_id, site_key = site.id, site.public_key
-        create_api_key(db, account.id, "crm")
-        key_id = db.scalars(
-            select(ApiKey.id).where(ApiKey.account_id == account.id, ApiKey.name == "crm")
-        ).one()
+    site = create_site(
+        database, account.id, SiteCreate(name="Acme", allowed_origins=["https://acme.test"])
+    )
+    site_id, site_key = site.id, site.public_key
+    key_id = new_api_key(database, account.id, "crm").id
     deps = Deps(database, app.state.provider, settings)
     pool = pools.create_pool(
         deps,

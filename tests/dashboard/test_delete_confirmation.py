@@ -18,8 +18,7 @@ from tests.dashboard.conftest import Person, post_form, sign_in
 def test_deleting_a_site_says_what_happens_and_keeps_it_out_of_the_lists(
     app: FastAPI, client: TestClient, database: Database, settings: Settings, owner: Person
 ) -> None:
-    with database.session() as db:
-        site_id = create_site(db, owner.account_id, SiteCreate(name="Acme Shop Website")).id
+    site_id = create_site(database, owner.account_id, SiteCreate(name="Acme Shop Website")).id
     pool = pools.create_pool(
         Deps(database, app.state.provider, settings),
         owner.account_id,

@@ -42,8 +42,7 @@ def app(
 def test_twilio_refusals_are_shown_in_words(
     client: TestClient, database: Database, owner: Person, token: str
 ) -> None:
-    with database.session() as db:
-        site_id = create_site(db, owner.account_id, SiteCreate(name="Acme")).id
+    site_id = create_site(database, owner.account_id, SiteCreate(name="Acme")).id
     sign_in(client, owner.email)
     form = f"/dashboard/sites/{site_id}/pools/new"
     data = {

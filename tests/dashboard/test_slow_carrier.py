@@ -51,8 +51,7 @@ def app(
 def test_creating_a_pool_on_a_slow_carrier_blocks_no_other_request(
     client: TestClient, database: Database, owner: Person, carrier: HeldCarrier
 ) -> None:
-    with database.session() as db:
-        site_id = create_site(db, owner.account_id, SiteCreate(name="Acme")).id
+    site_id = create_site(database, owner.account_id, SiteCreate(name="Acme")).id
     sign_in(client, owner.email)
     form_page = client.get(f"/dashboard/sites/{site_id}/pools/new")
     data = {

@@ -24,8 +24,7 @@ def current_account_id(
 ) -> int:
     if credentials is None:
         raise HTTPException(401, "missing API key: send Authorization: Bearer <key>")
-    with get_database(request).session() as db:
-        account_id = account_for_key(db, credentials.credentials)
+    account_id = account_for_key(get_database(request), credentials.credentials)
     if account_id is None:
         raise HTTPException(401, "invalid or revoked API key")
     return account_id

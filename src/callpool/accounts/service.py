@@ -1,16 +1,22 @@
-"""Accounts and API keys."""
+"""Accounts and API keys.
+
+Transactions: the functions the REST API and the dashboard call take the ``Database`` and open
+their own; a handler never opens one. Those taking a ``Session`` are steps for a caller that
+already holds a transaction (start-up, seeding).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.repository import get_scoped, scoped
+from callpool.accounts.schemas import ApiKeyCreated, ApiKeyOut
+from callpool.db import Database
 from callpool.models import Account, ApiKey
 
 KEY_PREFIX = "cp_"
@@ -29,20 +35,33 @@ def first_account(db: Session, *, create_name: str | None = None) -> Account | N
     return account
 
 
-def create_api_key(db: Session, account_id: int, name: str, raw: str | None = None) -> str:
-    """Store a new key (hashed) and return the raw key; it is shown only this once."""
-    raw = raw or KEY_PREFIX + secrets.token_urlsafe(24)
-    db.add(
-        ApiKey(
-            account_id=account_id,
-            name=name,
-            prefix=raw[:10],
-            key_hash=hash_key(raw),
-            created_at=clock.now(),
+def new_api_key(database: Database, account_id: int, name: str) -> ApiKeyCreated:
+    """Store a new key (hashed); the answer is the only time the raw key is shown."""
+    with database.session() as db:
+        key, raw = _store_key(db, account_id, name, None)
+        return ApiKeyCreated.model_validate(
+            {**ApiKeyOut.model_validate(key).model_dump(), "key": raw}
         )
+
+
+def create_api_key(db: Session, account_id: int, name: str, raw: str | None = None) -> str:
+    """``new_api_key`` inside the caller's transaction, optionally with a given raw key
+    (the bootstrap key, seeded demo keys); returns the raw key."""
+    return _store_key(db, account_id, name, raw)[1]
+
+
+def _store_key(db: Session, account_id: int, name: str, raw: str | None) -> tuple[ApiKey, str]:
+    raw = raw or KEY_PREFIX + secrets.token_urlsafe(24)
+    key = ApiKey(
+        account_id=account_id,
+        name=name,
+        prefix=raw[:10],
+        key_hash=hash_key(raw),
+        created_at=clock.now(),
     )
+    db.add(key)
     db.flush()
-    return raw
+    return key, raw
 
 
 def ensure_bootstrap_key(db: Session, raw: str) -> None:
@@ -54,23 +73,28 @@ def ensure_bootstrap_key(db: Session, raw: str) -> None:
     create_api_key(db, account.id, "bootstrap", raw)
 
 
-def account_for_key(db: Session, raw: str) -> int | None:
-    key = db.scalar(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None))
-    )
-    if key is None:
-        return None
-    key.last_used_at = clock.now()
-    return key.account_id
+def account_for_key(database: Database, raw: str) -> int | None:
+    """The account of a live key, or None; the key's last use is recorded."""
+    with database.session() as db:
+        key = db.scalar(
+            select(ApiKey).where(ApiKey.key_hash == hash_key(raw), ApiKey.revoked_at.is_(None))
+        )
+        if key is None:
+            return None
+        key.last_used_at = clock.now()
+        return key.account_id
 
 
-def list_api_keys(db: Session, account_id: int) -> Sequence[ApiKey]:
+def list_api_keys(database: Database, account_id: int) -> list[ApiKeyOut]:
     """Newest first, revoked ones included (listed by prefix only)."""
-    return db.scalars(scoped(ApiKey, account_id).order_by(ApiKey.id.desc())).all()
+    with database.reader() as db:
+        keys = db.scalars(scoped(ApiKey, account_id).order_by(ApiKey.id.desc()))
+        return [ApiKeyOut.model_validate(key) for key in keys]
 
 
-def revoke_api_key(db: Session, account_id: int, key_id: int) -> ApiKey:
-    key: ApiKey = get_scoped(db, ApiKey, account_id, key_id)
-    if key.revoked_at is None:
-        key.revoked_at = clock.now()
-    return key
+def revoke_api_key(database: Database, account_id: int, key_id: int) -> None:
+    """Stop a key from working (``NotFound`` for another account's); it stays listed."""
+    with database.session() as db:
+        key: ApiKey = get_scoped(db, ApiKey, account_id, key_id)
+        if key.revoked_at is None:
+            key.revoked_at = clock.now()

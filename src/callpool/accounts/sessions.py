@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.service import hash_key
+from callpool.db import Database
 from callpool.models import Account, Membership, User, UserSession
 
 SESSION_LIFETIME = timedelta(days=14)
@@ -54,9 +55,14 @@ def start_session(db: Session, user_id: int) -> str:
     return token
 
 
-def signed_in(db: Session, token: str) -> SignedIn | None:
+def signed_in(database: Database, token: str) -> SignedIn | None:
     """Who holds the live session ``token``: ``None`` once it ended, expired, or its user
     belongs to no account."""
+    with database.reader() as db:
+        return _signed_in(db, token)
+
+
+def _signed_in(db: Session, token: str) -> SignedIn | None:
     row = db.execute(
         select(User.id, User.email, Account.id, Account.name, Membership.role)
         .select_from(UserSession)
@@ -70,8 +76,9 @@ def signed_in(db: Session, token: str) -> SignedIn | None:
     return None if row is None else SignedIn(*row)
 
 
-def end_session(db: Session, token: str) -> None:
-    db.execute(delete(UserSession).where(UserSession.token_hash == hash_key(token)))
+def end_session(database: Database, token: str) -> None:
+    with database.session() as db:
+        db.execute(delete(UserSession).where(UserSession.token_hash == hash_key(token)))
 
 
 def end_user_sessions(db: Session, user_id: int) -> int:

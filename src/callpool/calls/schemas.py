@@ -26,6 +26,9 @@ class AttributionOut(BaseModel):
     click_ids: ClickIds
     landing_page: str | None
     referrer: str | None
+    device: str | None = Field(
+        default=None, description="The visit's device: desktop, mobile, tablet"
+    )
     confidence: float = Field(description="0 (unattributed) … 1 (certain)")
     reason: str | None = Field(
         description="How it was attributed: lease, recent_lease, shared_lease_tel_click, "

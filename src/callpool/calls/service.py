@@ -504,6 +504,7 @@ def call_out(row: repository.CallRow) -> schemas.CallOut:
             ),
             landing_page=session.landing_url if session else None,
             referrer=session.referrer if session else None,
+            device=session.device if session else None,
             confidence=call.confidence,
             reason=call.attribution_reason,
             candidates=list(call.candidates or []),

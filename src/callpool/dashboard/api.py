@@ -98,8 +98,7 @@ def logout(request: Request) -> Response:
 
 @router.get("")
 def home(request: Request, viewer: CurrentViewer) -> Response:
-    with database(request).reader() as db:
-        site_list = sites.list_sites(db, viewer.account_id)
+    site_list = sites.list_sites(database(request), viewer.account_id)
     return render(
         request, "home.html", title="Sites", viewer=viewer, sites=site_list, form={}, errors={}
     )
@@ -116,8 +115,7 @@ async def create_site(request: Request, viewer: CurrentViewer) -> Response:
     try:
         fields = build(SiteCreate, data)
     except FormInvalid as invalid:
-        with database(request).reader() as db:
-            site_list = sites.list_sites(db, viewer.account_id)
+        site_list = sites.list_sites(database(request), viewer.account_id)
         return render(
             request,
             "home.html",
@@ -128,10 +126,8 @@ async def create_site(request: Request, viewer: CurrentViewer) -> Response:
             form=dict(form),
             errors=invalid.errors,
         )
-    with database(request).session() as db:
-        site = sites.create_site(db, viewer.account_id, fields)
-        site_id = site.id
-    return redirect(request, f"/dashboard/sites/{site_id}")
+    site = sites.create_site(database(request), viewer.account_id, fields)
+    return redirect(request, f"/dashboard/sites/{site.id}")
 
 
 # -- API keys -------------------------------------------------------------------------------
@@ -139,8 +135,7 @@ async def create_site(request: Request, viewer: CurrentViewer) -> Response:
 
 @router.get("/keys")
 def keys_page(request: Request, viewer: CurrentViewer) -> Response:
-    with database(request).reader() as db:
-        key_list = api_keys.list_api_keys(db, viewer.account_id)
+    key_list = api_keys.list_api_keys(database(request), viewer.account_id)
     return render(request, "keys.html", title="API keys", viewer=viewer, keys=key_list, errors={})
 
 
@@ -151,9 +146,10 @@ async def create_key(request: Request, viewer: CurrentViewer) -> Response:
     errors = (
         {} if name and len(name) <= 200 else {"name": "give the key a name (up to 200 characters)"}
     )
-    with database(request).session() as db:
-        raw = None if errors else api_keys.create_api_key(db, viewer.account_id, name or "")
-        key_list = api_keys.list_api_keys(db, viewer.account_id)
+    created = (
+        None if errors else api_keys.new_api_key(database(request), viewer.account_id, name or "")
+    )
+    key_list = api_keys.list_api_keys(database(request), viewer.account_id)
     return render(
         request,
         "keys.html",
@@ -161,13 +157,12 @@ async def create_key(request: Request, viewer: CurrentViewer) -> Response:
         title="API keys",
         viewer=viewer,
         keys=key_list,
-        new_key=raw,
+        new_key=created.key if created else None,
         errors=errors,
     )
 
 
 @router.post("/keys/{key_id}/revoke", dependencies=[CsrfChecked])
 def revoke_key(request: Request, viewer: CurrentViewer, key_id: Id) -> Response:
-    with database(request).session() as db:
-        api_keys.revoke_api_key(db, viewer.account_id, key_id)
+    api_keys.revoke_api_key(database(request), viewer.account_id, key_id)
     return redirect(request, "/dashboard/keys")

@@ -130,8 +130,7 @@ def sign_out(request: Request, response: Response) -> None:
     """End this browser's session on the server (every process), then forget the cookie."""
     token = browser_session(request).token
     if token is not None:
-        with _database(request).session() as db:
-            sessions.end_session(db, token)
+        sessions.end_session(_database(request), token)
     clear_session(request, response)
 
 
@@ -164,8 +163,7 @@ def signed_in_viewer(request: Request) -> Viewer | None:
     session = browser_session(request)
     if session.token is None:
         return None
-    with _database(request).reader() as db:
-        found = sessions.signed_in(db, session.token)
+    found = sessions.signed_in(_database(request), session.token)
     if found is None:
         session.token, session.dirty = None, True
         return None

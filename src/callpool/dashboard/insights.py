@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -11,9 +10,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from callpool.calls import repository as calls
-from callpool.calls import service as calls_service
-from callpool.dashboard.auth import CurrentViewer, Viewer
+from callpool.calls import service as calls
+from callpool.dashboard.auth import CurrentViewer
 from callpool.dashboard.render import DashboardRoute, render
 from callpool.db import Database
 from callpool.errors import Invalid, NotFound
@@ -47,41 +45,27 @@ def _database(request: Request) -> Database:
 def calls_page(
     request: Request, viewer: CurrentViewer, before: Annotated[str | None, Query()] = None
 ) -> Response:
-    # The API's cursor: one format, checked in one place (a made-up one is a 400 page).
+    # The API's page and cursor: one read path, one cursor format (a made-up one is a 400 page).
     try:
-        after = calls_service.decode_cursor(before)
+        page = calls.list_calls(
+            _database(request), viewer.account_id, limit=CALLS_PER_PAGE, cursor=before
+        )
     except Invalid as error:
         raise HTTPException(400, str(error)) from None
-    with _database(request).reader() as db:
-        rows = calls.list_calls(db, viewer.account_id, limit=CALLS_PER_PAGE, before=after)
-    next_page = None
-    if len(rows) == CALLS_PER_PAGE:
-        next_page = calls_service.encode_cursor(rows[-1].call)
     return render(
-        request, "calls.html", title="Calls", viewer=viewer, rows=rows, next_page=next_page
+        request,
+        "calls.html",
+        title="Calls",
+        viewer=viewer,
+        calls=page.calls,
+        next_page=page.next_cursor,
     )
 
 
 @router.get("/calls/{call_id}")
 def call_page(request: Request, viewer: CurrentViewer, call_id: Id) -> Response:
-    with _database(request).reader() as db:
-        row = calls.get_call(db, viewer.account_id, call_id)
-        pageviews = calls.pageviews(db, row.session.id) if row.session else []
-        previous = calls_service.earlier_calls(db, viewer.account_id, row.call)
-    seconds_to_call = None
-    if row.session is not None:
-        seconds_to_call = (row.call.started_at - row.session.started_at).total_seconds()
-    return render(
-        request,
-        "call.html",
-        title="Call",
-        viewer=viewer,
-        row=row,
-        call=row.call,
-        pageviews=pageviews,
-        previous=previous,
-        seconds_to_call=seconds_to_call,
-    )
+    call = calls.get_call(_database(request), viewer.account_id, call_id)
+    return render(request, "call.html", title="Call", viewer=viewer, call=call)
 
 
 # -- reports ---------------------------------------------------------------------------------
@@ -108,12 +92,12 @@ def reports_page(
     site = int(site_id) if site_id and site_id.isdigit() else None
     if site is not None and site > MAX_ID:
         raise NotFound("no such site")  # no row has it: the 404 page, before any query
-    with _database(request).reader() as db:
-        site_list = sites.list_sites(db, viewer.account_id)
-        totals = reports.totals(db, viewer.account_id, period, site_id=site)
-        series = reports.calls_over_time(db, viewer.account_id, period, site_id=site)
-        table = reports.breakdown(db, viewer.account_id, period, chosen, site_id=site)
-        health = reports.pool_health(db, viewer.account_id, period, site_id=site, interval="day")
+    database, account_id = _database(request), viewer.account_id
+    site_list = sites.list_sites(database, account_id)
+    totals = reports.totals(database, account_id, period, site_id=site)
+    series = reports.calls_over_time(database, account_id, period, site_id=site)
+    table = reports.breakdown(database, account_id, period, chosen, site_id=site)
+    health = reports.pool_health(database, account_id, period, site_id=site, interval="day")
     chart = {
         "x": [int(bucket.start.timestamp()) for bucket in series.buckets],
         "calls": [bucket.calls for bucket in series.buckets],
@@ -163,10 +147,12 @@ def calls_csv(
 ) -> Response:
     """The period's calls as a spreadsheet; streamed, so a large export does not fill memory."""
     period = reports.parse_period(start, end)
-    with _database(request).reader() as db:
-        reports.require_site(db, viewer.account_id, site_id)  # a 404 before the first byte
+    # A 404 page is raised here, before the first byte.
+    chunks = reports.export_calls_csv(
+        _database(request), viewer.account_id, period, site_id=site_id
+    )
     return StreamingResponse(
-        _csv_chunks(_database(request), viewer, period, site_id),
+        chunks,
         media_type="text/csv; charset=utf-8",
         headers={
             "Cache-Control": "no-store",
@@ -175,10 +161,3 @@ def calls_csv(
             ),
         },
     )
-
-
-def _csv_chunks(
-    database: Database, viewer: Viewer, period: Period, site_id: int | None
-) -> Iterator[str]:
-    with database.reader() as db:
-        yield from reports.export_calls_csv(db, viewer.account_id, period, site_id=site_id)

@@ -21,7 +21,7 @@ from callpool.db import Database
 from callpool.errors import Conflict, Invalid
 from callpool.integrations.email import notices, smtp
 from callpool.integrations.payloads import EVENTS
-from callpool.integrations.webhooks import repository, service
+from callpool.integrations.webhooks import service
 from callpool.integrations.webhooks.schemas import WebhookCreate, WebhookUpdate
 from callpool.restapi import Id
 from callpool.settings import Settings
@@ -63,8 +63,7 @@ def _list(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
-    with _database(request).reader() as db:
-        endpoints = repository.list_endpoints(db, viewer.account_id)
+    endpoints = service.list_endpoints(_database(request), viewer.account_id)
     return render(
         request,
         "webhooks.html",
@@ -94,13 +93,13 @@ async def create_webhook(request: Request, viewer: CurrentViewer) -> Response:
 
 
 def _create(request: Request, viewer: Viewer, fields: WebhookCreate) -> int:
-    with _database(request).session() as db:
-        return service.create_endpoint(db, _settings(request), viewer.account_id, fields).id
+    database, settings = _database(request), _settings(request)
+    return service.create_endpoint(database, settings, viewer.account_id, fields).id
 
 
 def _update(request: Request, viewer: Viewer, endpoint_id: int, changes: WebhookUpdate) -> None:
-    with _database(request).session() as db:
-        service.update_endpoint(db, _settings(request), viewer.account_id, endpoint_id, changes)
+    database, settings = _database(request), _settings(request)
+    service.update_endpoint(database, settings, viewer.account_id, endpoint_id, changes)
 
 
 @router.get("/webhooks/{endpoint_id}")
@@ -119,9 +118,9 @@ def _endpoint(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    with _database(request).reader() as db:
-        endpoint = repository.get_endpoint(db, viewer.account_id, endpoint_id)
-        page = service.deliveries(db, viewer.account_id, endpoint_id, limit=50, before=None)
+    database = _database(request)
+    endpoint = service.get_endpoint(database, viewer.account_id, endpoint_id)
+    page = service.deliveries(database, viewer.account_id, endpoint_id, limit=50, before=None)
     current = {"url": endpoint.url, "description": endpoint.description or ""}
     for event in endpoint.events:
         current[f"event:{event}"] = "on"
@@ -160,25 +159,23 @@ async def change_webhook(request: Request, viewer: CurrentViewer, endpoint_id: I
 
 @router.post("/webhooks/{endpoint_id}/enable", dependencies=[CsrfChecked])
 def enable_webhook(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
-    with _database(request).session() as db:
-        service.update_endpoint(
-            db, _settings(request), viewer.account_id, endpoint_id, WebhookUpdate(enabled=True)
-        )
+    enable = WebhookUpdate(enabled=True)
+    service.update_endpoint(
+        _database(request), _settings(request), viewer.account_id, endpoint_id, enable
+    )
     return _endpoint(request, viewer, endpoint_id, notice="Enabled: new events are sent again.")
 
 
 @router.post("/webhooks/{endpoint_id}/rotate", dependencies=[CsrfChecked])
 def rotate_webhook_secret(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
-    with _database(request).session() as db:
-        service.rotate_secret(db, viewer.account_id, endpoint_id)
+    service.rotate_secret(_database(request), viewer.account_id, endpoint_id)
     notice = "New secret below. The old one still signs deliveries, beside it, for 24 hours."
     return _endpoint(request, viewer, endpoint_id, notice=notice)
 
 
 @router.post("/webhooks/{endpoint_id}/delete", dependencies=[CsrfChecked])
 def delete_webhook(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
-    with _database(request).session() as db:
-        service.delete_endpoint(db, viewer.account_id, endpoint_id)
+    service.delete_endpoint(_database(request), viewer.account_id, endpoint_id)
     return redirect(request, "/dashboard/webhooks")
 
 
@@ -189,8 +186,7 @@ def redeliver(
     request: Request, viewer: CurrentViewer, endpoint_id: Id, delivery_id: Id
 ) -> Response:
     try:
-        with _database(request).session() as db:
-            service.redeliver(db, viewer.account_id, endpoint_id, delivery_id)
+        service.redeliver(_database(request), viewer.account_id, endpoint_id, delivery_id)
     except Conflict as conflict:
         return _endpoint(request, viewer, endpoint_id, notice=str(conflict), status_code=409)
     return _endpoint(request, viewer, endpoint_id, notice="Queued: it is sent again now.")

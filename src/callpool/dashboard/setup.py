@@ -23,7 +23,6 @@ from callpool.dashboard.forms import (
     text,
 )
 from callpool.dashboard.render import DashboardRoute, pretty_number, redirect, render
-from callpool.db import Database
 from callpool.errors import Conflict, Invalid
 from callpool.models import Site
 from callpool.pools import service as pools
@@ -32,7 +31,7 @@ from callpool.pools.schemas import PoolCreate, PoolOut, PoolUpdate
 from callpool.pools.service import Deps
 from callpool.reports import service as reports
 from callpool.restapi import Id
-from callpool.sessions import repository as visits
+from callpool.sessions import service as visits
 from callpool.sites import service as sites
 from callpool.sites.schemas import SiteUpdate
 from callpool.telephony.base import ProviderError
@@ -48,9 +47,7 @@ def deps_of(request: Request) -> Deps:
 
 
 def _site(request: Request, viewer: Viewer, site_id: int) -> Site:
-    database: Database = request.app.state.database
-    with database.reader() as db:
-        return sites.get_site(db, viewer.account_id, site_id)
+    return sites.get_site(request.app.state.database, viewer.account_id, site_id)
 
 
 def as_e164(raw: str | None, region: str) -> str | None:
@@ -83,8 +80,9 @@ def _site_page(
     errors: FieldErrors | None = None,
 ) -> Response:
     pool_list = pools.list_pools(deps_of(request), viewer.account_id, site.id)
-    with request.app.state.database.reader() as db:
-        seen = visits.latest_sessions(db, viewer.account_id, site_id=site.id, limit=1, offset=0)
+    seen = visits.latest_sessions(
+        request.app.state.database, viewer.account_id, site_id=site.id, limit=1, offset=0
+    )
     if form is None:
         form = {
             "name": site.name,
@@ -120,8 +118,7 @@ async def change_site(request: Request, viewer: CurrentViewer, site_id: Id) -> R
         changes = build(SiteUpdate, data)
     except FormInvalid as invalid:
         return _site_page(request, viewer, site, form, invalid.errors)
-    with request.app.state.database.session() as db:
-        sites.update_site(db, viewer.account_id, site_id, changes)
+    sites.update_site(request.app.state.database, viewer.account_id, site_id, changes)
     return redirect(request, f"/dashboard/sites/{site_id}?saved=1")
 
 
@@ -222,10 +219,9 @@ def _pool_page(
     diagnosis = (
         None if pool.kind == "session" else pools.diagnostics(deps, viewer.account_id, pool_id)
     )
-    with deps.database.reader() as db:
-        health = reports.pool_health_for(
-            db, viewer.account_id, pool_id, reports.default_period(7), interval="day"
-        )
+    health = reports.pool_health_for(
+        deps.database, viewer.account_id, pool_id, reports.default_period(7), interval="day"
+    )
     if status_code is None:
         status_code = 422 if errors else 200
     return render(
@@ -434,10 +430,11 @@ def verify_visits(request: Request, viewer: CurrentViewer, site_id: Id) -> Respo
 
 
 def _latest_visits(request: Request, viewer: Viewer, site_id: int) -> dict[str, Any]:
-    database: Database = request.app.state.database
-    with database.reader() as db:
-        latest = visits.latest_sessions(
-            db, viewer.account_id, site_id=site_id, limit=LATEST_VISITS, offset=0
-        )
-        numbers = visits.numbers_shown(db, [visit.id for visit in latest])
-    return {"visits": latest, "numbers": numbers}
+    latest = visits.latest_sessions(
+        request.app.state.database,
+        viewer.account_id,
+        site_id=site_id,
+        limit=LATEST_VISITS,
+        offset=0,
+    )
+    return {"visits": latest}

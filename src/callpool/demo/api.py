@@ -42,8 +42,7 @@ def page(page: str, request: Request) -> HTMLResponse:
     if page not in PAGES:
         return HTMLResponse(templates.get_template("missing.html").render(), status_code=404)
     database: Database = request.app.state.database
-    with database.reader() as db:
-        business = demo_business(db)
+    business = demo_business(database)
     if business is None:
         return HTMLResponse(templates.get_template("not_seeded.html").render(), status_code=503)
     template, title = PAGES[page]

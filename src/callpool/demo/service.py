@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from callpool.accounts.repository import scoped
 from callpool.accounts.service import first_account
+from callpool.db import Database
 from callpool.models import Pool, Site
 
 
@@ -20,9 +21,14 @@ class Business:
     forms: dict[str, str]  # the same number written the ways real sites write it
 
 
-def demo_business(db: Session) -> Business | None:
+def demo_business(database: Database) -> Business | None:
     """The first site of the first account and its first pool's swap number (what
     ``callpool demo`` seeds); ``None`` until it has been seeded."""
+    with database.reader() as db:
+        return _business(db)
+
+
+def _business(db: Session) -> Business | None:
     account = first_account(db)
     if account is None:
         return None

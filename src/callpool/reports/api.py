@@ -6,7 +6,6 @@ The CSV export lives at ``/api/v1/reports/calls.csv``, inside this router's pref
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated
 
@@ -71,8 +70,7 @@ def get_breakdown(
     source / medium, campaign, term (keyword) or landing page path, most calls first; the
     rows past `limit` are summed into one row with `is_other` true."""
     period = service.parse_period(start, end)
-    with database.reader() as db:
-        return service.breakdown(db, account_id, period, dimension, site_id=site_id, limit=limit)
+    return service.breakdown(database, account_id, period, dimension, site_id=site_id, limit=limit)
 
 
 @router.get("/timeseries")
@@ -86,8 +84,7 @@ def get_timeseries(
 ) -> TimeSeries:
     """Calls, answered calls and sessions per hour or day of the period (UTC buckets)."""
     period = service.parse_period(start, end)
-    with database.reader() as db:
-        return service.calls_over_time(db, account_id, period, interval=interval, site_id=site_id)
+    return service.calls_over_time(database, account_id, period, interval=interval, site_id=site_id)
 
 
 @router.get("/totals")
@@ -100,8 +97,7 @@ def get_totals(
 ) -> Totals:
     """Calls, answered, missed, average duration, attributed share and sessions."""
     period = service.parse_period(start, end)
-    with database.reader() as db:
-        return service.totals(db, account_id, period, site_id=site_id)
+    return service.totals(database, account_id, period, site_id=site_id)
 
 
 @router.get("/pools")
@@ -116,8 +112,7 @@ def get_pools_health(
     """Health of every pool: utilization over time (peak concurrent leases / trackers),
     exhaustion events, trackers by status and a recommended size."""
     period = service.parse_period(start, end)
-    with database.reader() as db:
-        return service.pool_health(db, account_id, period, site_id=site_id, interval=interval)
+    return service.pool_health(database, account_id, period, site_id=site_id, interval=interval)
 
 
 @router.get("/pools/{pool_id}")
@@ -131,8 +126,7 @@ def get_pool_health(
 ) -> PoolHealth:
     """Health of one pool (404 if it is not the account's)."""
     period = service.parse_period(start, end)
-    with database.reader() as db:
-        return service.pool_health_for(db, account_id, pool_id, period, interval=interval)
+    return service.pool_health_for(database, account_id, pool_id, period, interval=interval)
 
 
 @router.get(
@@ -151,17 +145,12 @@ def get_calls_csv(
     duration (s), status, recording_url, source, medium, campaign, keyword, landing_page
     (the full landing URL), confidence."""
     period = service.parse_period(start, end)
-    with database.reader() as db:
-        service.require_site(db, account_id, site_id)  # 404 before the first byte is sent
-
-    def chunks() -> Iterator[str]:
-        with database.reader() as db:
-            yield from service.export_calls_csv(db, account_id, period, site_id=site_id)
-
+    # A 404 is raised here, before the first byte is sent.
+    chunks = service.export_calls_csv(database, account_id, period, site_id=site_id)
     last_day = period.end - timedelta(microseconds=1)
     filename = f"calls-{period.start:%Y-%m-%d}-to-{last_day:%Y-%m-%d}.csv"
     return StreamingResponse(
-        chunks(),
+        chunks,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

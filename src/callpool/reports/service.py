@@ -1,8 +1,11 @@
 """Reports for the dashboard and the REST API.
 
-Every function takes an open ``Session`` and the caller's account id, and a ``Period`` (see
+Every report takes the ``Database`` and the caller's account id, and a ``Period`` (see
 ``parse_period`` for query strings). An optional ``site_id`` narrows a report to one site; a
 site of another account is ``NotFound``.
+
+Transactions: each report opens its own read transaction; the REST API and the dashboard call
+these functions and never open one themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.repository import get_scoped
+from callpool.db import Database
 from callpool.errors import Invalid
 from callpool.models import Pool, Site
 from callpool.models.pool import SESSION
@@ -117,7 +121,7 @@ def bucket_starts(period: Period, interval: Interval) -> list[datetime]:
     return [first + step * index for index in range(count)]
 
 
-def require_site(db: Session, account_id: int, site_id: int | None) -> None:
+def _require_site(db: Session, account_id: int, site_id: int | None) -> None:
     """``NotFound`` unless ``site_id`` is empty or one of the account's sites."""
     if site_id is not None:
         get_scoped(db, Site, account_id, site_id)
@@ -127,7 +131,7 @@ def require_site(db: Session, account_id: int, site_id: int | None) -> None:
 
 
 def breakdown(
-    db: Session,
+    database: Database,
     account_id: int,
     period: Period,
     dimension: Dimension,
@@ -142,15 +146,16 @@ def breakdown(
     attribution did not link to an earlier call from the same number (``first_call_id``).
     Landing pages are paths: query string and fragment dropped.
     """
-    require_site(db, account_id, site_id)
-    split = repository.split_period(db, period)
     counts: dict[str | None, list[int]] = {}  # value → [sessions, calls, first-time callers]
-    for *values, sessions in repository.sessions_by(db, account_id, split, dimension, site_id):
-        counts.setdefault(_value(dimension, values), [0, 0, 0])[0] += sessions
-    for *values, calls, first in repository.calls_by(db, account_id, split, dimension, site_id):
-        entry = counts.setdefault(_value(dimension, values), [0, 0, 0])
-        entry[1] += int(calls)
-        entry[2] += int(first)
+    with database.reader() as db:
+        _require_site(db, account_id, site_id)
+        split = repository.split_period(db, period)
+        for *values, sessions in repository.sessions_by(db, account_id, split, dimension, site_id):
+            counts.setdefault(_value(dimension, values), [0, 0, 0])[0] += sessions
+        for *values, calls, first in repository.calls_by(db, account_id, split, dimension, site_id):
+            entry = counts.setdefault(_value(dimension, values), [0, 0, 0])
+            entry[1] += int(calls)
+            entry[2] += int(first)
     ranked = sorted(counts.items(), key=lambda item: (-item[1][1], -item[1][0], item[0] or ""))
     rows = [_row(value, *numbers) for value, numbers in ranked[:limit]]
     rest = [numbers for _value_, numbers in ranked[limit:]]
@@ -192,11 +197,15 @@ def _row(
 # --- totals and calls over time ------------------------------------------------------------
 
 
-def totals(db: Session, account_id: int, period: Period, *, site_id: int | None = None) -> Totals:
+def totals(
+    database: Database, account_id: int, period: Period, *, site_id: int | None = None
+) -> Totals:
     """Calls (answered, missed, average duration, attributed share) and sessions."""
-    require_site(db, account_id, site_id)
-    split = repository.split_period(db, period)
-    calls = repository.call_totals(db, account_id, split, site_id)
+    with database.reader() as db:
+        _require_site(db, account_id, site_id)
+        split = repository.split_period(db, period)
+        calls = repository.call_totals(db, account_id, split, site_id)
+        sessions = repository.session_count(db, account_id, split, site_id)
     return Totals(
         period=period,
         calls=calls.calls,
@@ -205,13 +214,13 @@ def totals(db: Session, account_id: int, period: Period, *, site_id: int | None 
         average_duration=calls.average_duration,
         attributed=calls.attributed,
         attributed_share=calls.attributed / calls.calls if calls.calls else None,
-        sessions=repository.session_count(db, account_id, split, site_id),
+        sessions=sessions,
         first_time_callers=calls.first_time_callers,
     )
 
 
 def calls_over_time(
-    db: Session,
+    database: Database,
     account_id: int,
     period: Period,
     *,
@@ -219,8 +228,14 @@ def calls_over_time(
     site_id: int | None = None,
 ) -> TimeSeries:
     """Calls, answered calls and sessions per hour or day; empty buckets are zeros."""
-    require_site(db, account_id, site_id)
-    interval = resolve_interval(period, interval)
+    with database.reader() as db:
+        _require_site(db, account_id, site_id)
+        return _calls_over_time(db, account_id, period, resolve_interval(period, interval), site_id)
+
+
+def _calls_over_time(
+    db: Session, account_id: int, period: Period, interval: Interval, site_id: int | None
+) -> TimeSeries:
     starts = bucket_starts(period, interval)
     # The rollups are daily: hourly buckets (short periods) are read live.
     split = (
@@ -265,7 +280,7 @@ SEED_GUIDANCE = ((1000, 15), (100, 8), (0, 4))
 
 
 def pool_health(
-    db: Session,
+    database: Database,
     account_id: int,
     period: Period,
     *,
@@ -273,20 +288,27 @@ def pool_health(
     interval: Interval | None = None,
 ) -> list[PoolHealth]:
     """Health of each of the account's pools (optionally one site's), oldest pool first."""
-    require_site(db, account_id, site_id)
     interval = resolve_interval(period, interval)
-    pools = repository.pools_in_period(db, account_id, period, site_id)
-    split = repository.split_period(db, period)
-    return [_pool_health(db, pool, period, interval, split) for pool in pools]
+    with database.reader() as db:
+        _require_site(db, account_id, site_id)
+        pools = repository.pools_in_period(db, account_id, period, site_id)
+        split = repository.split_period(db, period)
+        return [_pool_health(db, pool, period, interval, split) for pool in pools]
 
 
 def pool_health_for(
-    db: Session, account_id: int, pool_id: int, period: Period, *, interval: Interval | None = None
+    database: Database,
+    account_id: int,
+    pool_id: int,
+    period: Period,
+    *,
+    interval: Interval | None = None,
 ) -> PoolHealth:
     """Health of one pool; ``NotFound`` for another account's pool."""
-    pool = get_scoped(db, Pool, account_id, pool_id)
-    split = repository.split_period(db, period)
-    return _pool_health(db, pool, period, resolve_interval(period, interval), split)
+    with database.reader() as db:
+        pool = get_scoped(db, Pool, account_id, pool_id)
+        split = repository.split_period(db, period)
+        return _pool_health(db, pool, period, resolve_interval(period, interval), split)
 
 
 def _pool_health(
@@ -443,29 +465,40 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_calls_csv(
-    db: Session, account_id: int, period: Period, *, site_id: int | None = None
+    database: Database, account_id: int, period: Period, *, site_id: int | None = None
 ) -> Iterator[str]:
     """The period's calls as CSV text, header first, oldest call first, in chunks.
 
-    Lazy: ``db`` must stay open while the chunks are read. Call ``require_site`` first when
-    the answer's status must not depend on reading the first chunk.
+    A site of another account is ``NotFound`` here, before any chunk (so a streamed answer's
+    status never depends on its first chunk); the chunks are read lazily, each export in its
+    own read transaction held while they are read.
     """
+    with database.reader() as db:
+        _require_site(db, account_id, site_id)
+    return _csv_chunks(database, account_id, period, site_id)
+
+
+def _csv_chunks(
+    database: Database, account_id: int, period: Period, site_id: int | None
+) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    for number, row in enumerate(repository.calls_for_export(db, account_id, period, site_id)):
-        started_at, *middle, confidence = row
-        writer.writerow(
-            [
-                started_at.isoformat().replace("+00:00", "Z"),
-                *(_cell(value) for value in middle),
-                f"{confidence:.2f}",
-            ]
-        )
-        if number % 500 == 499:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+    with database.reader() as db:
+        rows = repository.calls_for_export(db, account_id, period, site_id)
+        for number, row in enumerate(rows):
+            started_at, *middle, confidence = row
+            writer.writerow(
+                [
+                    started_at.isoformat().replace("+00:00", "Z"),
+                    *(_cell(value) for value in middle),
+                    f"{confidence:.2f}",
+                ]
+            )
+            if number % 500 == 499:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
     yield buffer.getvalue()
 
 

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query
 
 from callpool.accounts.auth import AccountId, DatabaseDep
 from callpool.restapi import API, MAX_INT, NOT_FOUND, Id, Text
-from callpool.sessions import repository
-from callpool.sessions.schemas import PageviewOut, SessionDetail, SessionOut
+from callpool.sessions import service
+from callpool.sessions.schemas import SessionDetail, SessionOut
 
 router = APIRouter(prefix="/api/v1/sessions", tags=["sessions"], responses=API)
 
@@ -23,17 +23,9 @@ def list_sessions(
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> list[SessionOut]:
     """The account's visits, newest first, each with the tracking number it was shown."""
-    with database.reader() as db:
-        visits = repository.latest_sessions(
-            db, account_id, site_id=site_id, limit=limit, offset=offset
-        )
-        numbers = repository.numbers_shown(db, [visit.id for visit in visits])
-        return [
-            SessionOut.model_validate(visit).model_copy(
-                update={"tracking_number": numbers.get(visit.id)}
-            )
-            for visit in visits
-        ]
+    return service.latest_sessions(
+        database, account_id, site_id=site_id, limit=limit, offset=offset
+    )
 
 
 @router.get("/{session_id}", responses=NOT_FOUND)
@@ -43,13 +35,4 @@ def get_session(
     database: DatabaseDep,
 ) -> SessionDetail:
     """One visit with its pageviews in order."""
-    with database.reader() as db:
-        visit, pageviews = repository.session_with_pageviews(db, account_id, session_id)
-        numbers = repository.numbers_shown(db, [visit.id])
-        return SessionDetail.model_validate(
-            {
-                **SessionOut.model_validate(visit).model_dump(),
-                "tracking_number": numbers.get(visit.id),
-                "pageviews": [PageviewOut.model_validate(view) for view in pageviews],
-            }
-        )
+    return service.get_session(database, account_id, session_id)

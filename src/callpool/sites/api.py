@@ -17,21 +17,18 @@ router = APIRouter(prefix="/api/v1/sites", tags=["sites"], responses=API)
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_site(body: SiteCreate, account_id: AccountId, database: DatabaseDep) -> SiteOut:
     """Register a website. Its `public_key` goes into the snippet's script tag."""
-    with database.session() as db:
-        return SiteOut.model_validate(service.create_site(db, account_id, body))
+    return SiteOut.model_validate(service.create_site(database, account_id, body))
 
 
 @router.get("")
 def list_sites(account_id: AccountId, database: DatabaseDep) -> list[SiteOut]:
     """The account's sites."""
-    with database.reader() as db:
-        return [SiteOut.model_validate(site) for site in service.list_sites(db, account_id)]
+    return [SiteOut.model_validate(site) for site in service.list_sites(database, account_id)]
 
 
 @router.get("/{site_id}", responses=NOT_FOUND)
 def get_site(site_id: Id, account_id: AccountId, database: DatabaseDep) -> SiteOut:
-    with database.reader() as db:
-        return SiteOut.model_validate(service.get_site(db, account_id, site_id))
+    return SiteOut.model_validate(service.get_site(database, account_id, site_id))
 
 
 @router.patch("/{site_id}", responses=NOT_FOUND)
@@ -39,8 +36,7 @@ def update_site(
     site_id: Id, body: SiteUpdate, account_id: AccountId, database: DatabaseDep
 ) -> SiteOut:
     """Change a site's name, allowed origins or region."""
-    with database.session() as db:
-        return SiteOut.model_validate(service.update_site(db, account_id, site_id, body))
+    return SiteOut.model_validate(service.update_site(database, account_id, site_id, body))
 
 
 @router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
@@ -56,8 +52,7 @@ def site_install(
 ) -> InstallOut:
     """The script tag to paste into the site, with its integrity hash (setup step 3)."""
     server = request.app.state.settings.public_url
-    with database.reader() as db:
-        key = service.get_site(db, account_id, site_id).public_key
+    key = service.get_site(database, account_id, site_id).public_key
     return InstallOut(
         tag=install_tag(server, key),
         src=script_url(server),

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from callpool.accounts.auth import AccountId, DatabaseDep
-from callpool.integrations.webhooks import repository, service
+from callpool.integrations.webhooks import service
 from callpool.integrations.webhooks.schemas import (
     DeliveryOut,
     DeliveryPage,
@@ -36,24 +36,21 @@ def create_webhook(
     deliveries are signed per the Standard Webhooks specification (`webhook-id`,
     `webhook-timestamp`, `webhook-signature`). A URL whose host resolves to a private,
     loopback or link-local address is refused (422, field `url`)."""
-    with database.session() as db:
-        endpoint = service.create_endpoint(db, _settings(request), account_id, body)
-        return WebhookCreated(
-            **WebhookOut.model_validate(endpoint).model_dump(), secret=endpoint.secret
-        )
+    endpoint = service.create_endpoint(database, _settings(request), account_id, body)
+    return WebhookCreated(
+        **WebhookOut.model_validate(endpoint).model_dump(), secret=endpoint.secret
+    )
 
 
 @router.get("")
 def list_webhooks(account_id: AccountId, database: DatabaseDep) -> list[WebhookOut]:
     """The account's endpoints (without secrets)."""
-    with database.reader() as db:
-        return [WebhookOut.model_validate(e) for e in repository.list_endpoints(db, account_id)]
+    return [WebhookOut.model_validate(e) for e in service.list_endpoints(database, account_id)]
 
 
 @router.get("/{webhook_id}", responses=NOT_FOUND)
 def get_webhook(webhook_id: Id, account_id: AccountId, database: DatabaseDep) -> WebhookOut:
-    with database.reader() as db:
-        return WebhookOut.model_validate(repository.get_endpoint(db, account_id, webhook_id))
+    return WebhookOut.model_validate(service.get_endpoint(database, account_id, webhook_id))
 
 
 @router.patch("/{webhook_id}", responses=NOT_FOUND)
@@ -66,24 +63,21 @@ def update_webhook(
 ) -> WebhookOut:
     """Change the URL, events or description; `enabled: true` re-enables an endpoint that was
     disabled after 24 hours of failed deliveries."""
-    with database.session() as db:
-        endpoint = service.update_endpoint(db, _settings(request), account_id, webhook_id, body)
-        return WebhookOut.model_validate(endpoint)
+    endpoint = service.update_endpoint(database, _settings(request), account_id, webhook_id, body)
+    return WebhookOut.model_validate(endpoint)
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
 def delete_webhook(webhook_id: Id, account_id: AccountId, database: DatabaseDep) -> None:
     """Delete the endpoint, its pending messages and its delivery history."""
-    with database.session() as db:
-        service.delete_endpoint(db, account_id, webhook_id)
+    service.delete_endpoint(database, account_id, webhook_id)
 
 
 @router.post("/{webhook_id}/rotate-secret", responses=NOT_FOUND)
 def rotate_secret(webhook_id: Id, account_id: AccountId, database: DatabaseDep) -> SecretOut:
     """A new signing secret. For 24 hours deliveries carry a signature by the old secret too,
     so receivers can switch without missing one."""
-    with database.session() as db:
-        return service.rotate_secret(db, account_id, webhook_id)
+    return service.rotate_secret(database, account_id, webhook_id)
 
 
 @router.get("/{webhook_id}/deliveries", responses=NOT_FOUND)
@@ -96,8 +90,7 @@ def list_deliveries(
 ) -> DeliveryPage:
     """Messages to this endpoint, newest first, each with every attempt: when, the response
     code, the first bytes of the answer, the latency."""
-    with database.reader() as db:
-        return service.deliveries(db, account_id, webhook_id, limit=limit, before=before)
+    return service.deliveries(database, account_id, webhook_id, limit=limit, before=before)
 
 
 @router.post(
@@ -110,5 +103,4 @@ def redeliver(
 ) -> DeliveryOut:
     """Send the message again now, with the same `webhook-id`. 409 while the endpoint is
     disabled."""
-    with database.session() as db:
-        return service.redeliver(db, account_id, webhook_id, delivery_id)
+    return service.redeliver(database, account_id, webhook_id, delivery_id)

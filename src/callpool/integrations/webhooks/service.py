@@ -1,4 +1,9 @@
-"""Webhook endpoints: create, change, delete, rotate secrets, list and redeliver messages."""
+"""Webhook endpoints: create, change, delete, rotate secrets, list and redeliver messages.
+
+Transactions: each function takes the ``Database`` and opens its own; the REST API and the
+dashboard never open one. A URL's host is resolved before the transaction begins (DNS can be
+slow; no database lock waits on it).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.orm import Session
 
 from callpool import clock
+from callpool.db import Database
 from callpool.errors import Conflict
 from callpool.integrations import outbox
 from callpool.integrations.webhooks import repository
@@ -39,8 +44,19 @@ def check_url(settings: Settings, url: str) -> str:
     return url
 
 
+def list_endpoints(database: Database, account_id: int) -> list[WebhookEndpoint]:
+    with database.reader() as db:
+        return repository.list_endpoints(db, account_id)
+
+
+def get_endpoint(database: Database, account_id: int, endpoint_id: int) -> WebhookEndpoint:
+    """The account's endpoint (its secrets too: the dashboard shows them), or ``NotFound``."""
+    with database.reader() as db:
+        return repository.get_endpoint(db, account_id, endpoint_id)
+
+
 def create_endpoint(
-    db: Session, settings: Settings, account_id: int, fields: WebhookCreate
+    database: Database, settings: Settings, account_id: int, fields: WebhookCreate
 ) -> WebhookEndpoint:
     now = clock.now()
     endpoint = WebhookEndpoint(
@@ -53,64 +69,76 @@ def create_endpoint(
         created_at=now,
         updated_at=now,
     )
-    db.add(endpoint)
-    db.flush()
+    with database.session() as db:
+        db.add(endpoint)
+        db.flush()
     return endpoint
 
 
 def update_endpoint(
-    db: Session, settings: Settings, account_id: int, endpoint_id: int, changes: WebhookUpdate
+    database: Database,
+    settings: Settings,
+    account_id: int,
+    endpoint_id: int,
+    changes: WebhookUpdate,
 ) -> WebhookEndpoint:
-    endpoint = repository.get_endpoint(db, account_id, endpoint_id)
     given = changes.model_dump(exclude_unset=True)
     if given.get("url") is not None:
-        endpoint.url = check_url(settings, given["url"])
-    if given.get("events") is not None:
-        endpoint.events = list(given["events"])
-    if "description" in given:
-        endpoint.description = given["description"]
-    if given.get("enabled") is not None:
-        endpoint.enabled = given["enabled"]
-        if endpoint.enabled:
-            endpoint.disabled_at = None
-            endpoint.disabled_reason = None
-    endpoint.updated_at = clock.now()
+        get_endpoint(database, account_id, endpoint_id)  # another account's: 404 before a 422
+        check_url(settings, given["url"])
+    with database.session() as db:
+        endpoint = repository.get_endpoint(db, account_id, endpoint_id)
+        if given.get("url") is not None:
+            endpoint.url = given["url"]
+        if given.get("events") is not None:
+            endpoint.events = list(given["events"])
+        if "description" in given:
+            endpoint.description = given["description"]
+        if given.get("enabled") is not None:
+            endpoint.enabled = given["enabled"]
+            if endpoint.enabled:
+                endpoint.disabled_at = None
+                endpoint.disabled_reason = None
+        endpoint.updated_at = clock.now()
     return endpoint
 
 
-def delete_endpoint(db: Session, account_id: int, endpoint_id: int) -> None:
+def delete_endpoint(database: Database, account_id: int, endpoint_id: int) -> None:
     """The endpoint goes with its messages and their attempts (nothing else refers to them)."""
-    endpoint = repository.get_endpoint(db, account_id, endpoint_id)
-    db.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.kind == repository.WEBHOOK, OutboxMessage.target_id == endpoint.id
+    with database.session() as db:
+        endpoint = repository.get_endpoint(db, account_id, endpoint_id)
+        db.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.kind == repository.WEBHOOK, OutboxMessage.target_id == endpoint.id
+            )
         )
-    )
-    db.delete(endpoint)
+        db.delete(endpoint)
 
 
-def rotate_secret(db: Session, account_id: int, endpoint_id: int) -> SecretOut:
+def rotate_secret(database: Database, account_id: int, endpoint_id: int) -> SecretOut:
     """A new secret; the old one still signs (beside it) for 24 hours."""
-    endpoint = repository.get_endpoint(db, account_id, endpoint_id)
-    now = clock.now()
-    endpoint.previous_secret = endpoint.secret
-    endpoint.previous_secret_until = now + ROTATION_GRACE
-    endpoint.secret = new_secret()
-    endpoint.updated_at = now
-    return SecretOut(secret=endpoint.secret, previous_valid_until=endpoint.previous_secret_until)
+    with database.session() as db:
+        endpoint = repository.get_endpoint(db, account_id, endpoint_id)
+        now = clock.now()
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_until = now + ROTATION_GRACE
+        endpoint.secret = new_secret()
+        endpoint.updated_at = now
+        return SecretOut(secret=endpoint.secret, previous_valid_until=now + ROTATION_GRACE)
 
 
 def deliveries(
-    db: Session, account_id: int, endpoint_id: int, *, limit: int, before: int | None
+    database: Database, account_id: int, endpoint_id: int, *, limit: int, before: int | None
 ) -> DeliveryPage:
-    repository.get_endpoint(db, account_id, endpoint_id)
-    rows = repository.messages(db, account_id, endpoint_id, limit=limit + 1, before=before)
-    shown = rows[:limit]
-    attempts = outbox.attempts_of(db, [row.id for row in shown])
-    return DeliveryPage(
-        deliveries=[delivery_out(row, attempts[row.id]) for row in shown],
-        next_before=shown[-1].id if len(rows) > limit else None,
-    )
+    with database.reader() as db:
+        repository.get_endpoint(db, account_id, endpoint_id)
+        rows = repository.messages(db, account_id, endpoint_id, limit=limit + 1, before=before)
+        shown = rows[:limit]
+        attempts = outbox.attempts_of(db, [row.id for row in shown])
+        return DeliveryPage(
+            deliveries=[delivery_out(row, attempts[row.id]) for row in shown],
+            next_before=shown[-1].id if len(rows) > limit else None,
+        )
 
 
 def delivery_out(row: OutboxMessage, attempts: list[DeliveryAttempt]) -> DeliveryOut:
@@ -128,13 +156,16 @@ def delivery_out(row: OutboxMessage, attempts: list[DeliveryAttempt]) -> Deliver
     )
 
 
-def redeliver(db: Session, account_id: int, endpoint_id: int, delivery_id: int) -> DeliveryOut:
+def redeliver(
+    database: Database, account_id: int, endpoint_id: int, delivery_id: int
+) -> DeliveryOut:
     """The same message (same webhook-id) again, now; ``Conflict`` while the endpoint is
     disabled (enable it first)."""
-    endpoint = repository.get_endpoint(db, account_id, endpoint_id)
-    row = repository.get_message(db, account_id, endpoint_id, delivery_id)
-    if not endpoint.enabled:
-        raise Conflict("the endpoint is disabled: enable it, then redeliver")
-    outbox.redeliver(db, row)
-    db.flush()
-    return delivery_out(row, outbox.attempts_of(db, [row.id])[row.id])
+    with database.session() as db:
+        endpoint = repository.get_endpoint(db, account_id, endpoint_id)
+        row = repository.get_message(db, account_id, endpoint_id, delivery_id)
+        if not endpoint.enabled:
+            raise Conflict("the endpoint is disabled: enable it, then redeliver")
+        outbox.redeliver(db, row)
+        db.flush()
+        return delivery_out(row, outbox.attempts_of(db, [row.id])[row.id])
