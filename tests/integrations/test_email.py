@@ -38,8 +38,7 @@ def mail_settings(settings: Settings, mailbox: Mailbox) -> Settings:
 
 
 def choose(database: Database, user_id: int, account_id: int, calls: str, digest: bool) -> None:
-    with database.session() as db:
-        notices.choose(db, account_id, user_id, calls=calls, daily_digest=digest)
+    notices.choose(database, account_id, user_id, calls=calls, daily_digest=digest)
 
 
 def test_users_get_the_call_emails_they_chose(

@@ -201,9 +201,8 @@ def email_page(request: Request, viewer: CurrentViewer) -> Response:
 
 
 def _email(request: Request, viewer: Viewer, notice: str | None = None) -> Response:
-    with _database(request).reader() as db:
-        chosen = notices.preference(db, viewer.account_id, viewer.user_id)
-        calls, digest = chosen.calls, chosen.daily_digest
+    chosen = notices.preference(_database(request), viewer.account_id, viewer.user_id)
+    calls, digest = chosen.calls, chosen.daily_digest
     return render(
         request,
         "email.html",
@@ -222,12 +221,11 @@ async def choose_email(request: Request, viewer: CurrentViewer) -> Response:
     calls = text(form, "calls") or notices.OFF
     if calls not in notices.CALL_CHOICES:
         calls = notices.OFF
-    with _database(request).session() as db:
-        notices.choose(
-            db,
-            viewer.account_id,
-            viewer.user_id,
-            calls=calls,
-            daily_digest=checkbox(form, "daily_digest"),
-        )
+    notices.choose(
+        _database(request),
+        viewer.account_id,
+        viewer.user_id,
+        calls=calls,
+        daily_digest=checkbox(form, "daily_digest"),
+    )
     return _email(request, viewer, notice="Saved.")

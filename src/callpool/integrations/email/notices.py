@@ -35,8 +35,13 @@ def is_missed(status: str | None) -> bool:
 # Choices
 
 
-def preference(db: Session, account_id: int, user_id: int) -> EmailPreference:
+def preference(database: Database, account_id: int, user_id: int) -> EmailPreference:
     """The user's choices (a default, unsaved, when they never chose)."""
+    with database.reader() as db:
+        return _preference(db, account_id, user_id)
+
+
+def _preference(db: Session, account_id: int, user_id: int) -> EmailPreference:
     found = db.scalar(
         select(EmailPreference).where(
             EmailPreference.account_id == account_id, EmailPreference.user_id == user_id
@@ -47,13 +52,17 @@ def preference(db: Session, account_id: int, user_id: int) -> EmailPreference:
     )
 
 
-def choose(db: Session, account_id: int, user_id: int, *, calls: str, daily_digest: bool) -> None:
+def choose(
+    database: Database, account_id: int, user_id: int, *, calls: str, daily_digest: bool
+) -> None:
+    """Save the user's choices (the dashboard's email page calls it; it owns the transaction)."""
     if calls not in CALL_CHOICES:
         raise ValueError(f"calls must be one of {', '.join(CALL_CHOICES)}")
-    chosen = preference(db, account_id, user_id)
-    chosen.calls = calls
-    chosen.daily_digest = daily_digest
-    db.add(chosen)
+    with database.session() as db:
+        chosen = _preference(db, account_id, user_id)
+        chosen.calls = calls
+        chosen.daily_digest = daily_digest
+        db.add(chosen)
 
 
 # Messages
