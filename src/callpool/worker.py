@@ -23,6 +23,7 @@ from callpool.pools.provisioning import carrier_job
 from callpool.pools.rebalance import rebalance_job
 from callpool.reports.rollup import rollup_days
 from callpool.settings import Settings
+from callpool.simulation.daily import advise_pool_sizes
 from callpool.telephony.base import Provider
 
 log = logging.getLogger("callpool.worker")
@@ -49,6 +50,8 @@ def jobs() -> list[tuple[str, Job]]:
             "write daily digests",
             lambda database, settings, _provider: integrations.daily(database, settings),
         ),
+        # Each site's pool-size advice from its last 30 days, daily (a child process).
+        ("advise pool sizes", advise_pool_sizes),
     ]
 
 

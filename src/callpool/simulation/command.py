@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from callpool import clock
 from callpool.db import Database
@@ -47,6 +47,11 @@ def add_to(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     parser.add_argument(
         "--seed", type=int, default=1, help="makes a run reproducible (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--until",
+        type=_moment,
+        help="with --site: the end of the days replayed, an ISO time with its zone (default: now)",
     )
     parser.add_argument(
         "--target",
@@ -110,7 +115,7 @@ def _traffic(
     try:
         with database.reader() as db:
             found = site_pool(db, args.site, window)
-            until = clock.now()
+            until = args.until or clock.now()
             traffic = recorded_traffic(
                 db,
                 args.site,
@@ -146,6 +151,16 @@ def _share(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError("must be within (0, 1]")
     return value
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be an ISO time with its zone") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError("must say its time zone, e.g. +00:00")
+    return moment
 
 
 def _sizes(text: str) -> list[int]:

@@ -1,0 +1,236 @@
+"""Pool-size advice from each site's own last 30 days, refreshed daily by the worker.
+
+The advice is what ``callpool simulate --site ID --days 30 --json`` prints, run by the worker
+as that very command in a child process: the simulation is seconds to minutes of CPU, which in
+``callpool serve``'s worker thread would hold the GIL against the visit path; a child runs
+beside it at a lower priority. One child at a time; each worker round looks whether it is done,
+stores its answer as a ``PoolEvent`` of kind ``advice`` on the site's session pool (the pool
+``simulate --site`` replays), and starts the next pool due. Pool health shows the latest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callpool import clock
+from callpool.db import Database
+from callpool.models import Pool, PoolEvent, Site, VisitSession
+from callpool.models.pool import SESSION
+from callpool.settings import Settings
+from callpool.simulation.advice import DEFAULT_TARGET
+from callpool.telephony.base import Provider
+
+log = logging.getLogger(__name__)
+
+ADVICE = "advice"  # PoolEvent.kind
+EVERY = timedelta(days=1)
+DAYS = 30
+# A child still running after this is stopped; its pool is tried again on the next day.
+CHILD_TIMEOUT = timedelta(minutes=30)
+MIN_SESSIONS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """The stored outcome of one simulation of a pool's site."""
+
+    at: datetime
+    target: float
+    days: float
+    sessions: int
+    size: int
+    accuracy: float | None  # at the pool's own size
+    recommended_size: int | None
+    curve: list[tuple[int, float]]  # (size, accuracy), ours
+    naive_curve: list[tuple[int, float]]
+
+
+def latest_advice(db: Session, pool_id: int) -> Advice | None:
+    event = db.scalar(
+        select(PoolEvent)
+        .where(PoolEvent.pool_id == pool_id, PoolEvent.kind == ADVICE)
+        .order_by(PoolEvent.at.desc(), PoolEvent.id.desc())
+        .limit(1)
+    )
+    return None if event is None else advice_of(event.at, event.detail)
+
+
+def advice_of(at: datetime, detail: dict[str, Any]) -> Advice:
+    return Advice(
+        at=at,
+        target=detail["target"],
+        days=detail["days"],
+        sessions=detail["sessions"],
+        size=detail["size"],
+        accuracy=detail["accuracy"],
+        recommended_size=detail["recommended_size"],
+        curve=[(size, accuracy) for size, accuracy in detail["curve"]],
+        naive_curve=[(size, accuracy) for size, accuracy in detail["naive_curve"]],
+    )
+
+
+def detail_of(printed: dict[str, Any], size: int) -> dict[str, Any]:
+    """What is stored of ``simulate --json``'s answer for a pool of ``size`` numbers."""
+    sizes = printed["sizes"]
+    return {
+        "target": printed["target"],
+        "days": printed["days"],
+        "sessions": printed["sessions"],
+        "size": size,
+        "accuracy": next((e["accuracy"] for e in sizes if e["size"] == size), None),
+        "recommended_size": printed["recommended_size"],
+        "curve": [[e["size"], e["accuracy"]] for e in sizes],
+        "naive_curve": [[e["size"], e["naive"]["accuracy"]] for e in sizes],
+    }
+
+
+def command(site_id: int, until: datetime, target: float = DEFAULT_TARGET) -> list[str]:
+    """The ``callpool simulate`` run whose answer is the advice (at a lower CPU priority)."""
+    args = [
+        "simulate",
+        "--site",
+        str(site_id),
+        "--days",
+        str(DAYS),
+        "--until",
+        until.isoformat(),
+        "--target",
+        str(target),
+        "--json",
+    ]
+    runner = "import os, sys; os.nice(10); from callpool.cli import main; main(sys.argv[1:])"
+    return [sys.executable, "-c", runner, *args]
+
+
+@dataclass
+class _Child:
+    pool_id: int
+    size: int
+    process: subprocess.Popen[bytes]
+    output: IO[bytes]
+    started: datetime
+
+
+class Adviser:
+    """The worker's advice job: at most one ``simulate`` child at a time, per process."""
+
+    def __init__(self) -> None:
+        self._child: _Child | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, database: Database, settings: Settings, _provider: Provider) -> None:
+        with self._lock:
+            if self._child is not None and not self._finished(database, self._child):
+                return
+            self._child = self._start_next(database, settings)
+
+    def wait(self, timeout: float) -> None:
+        """Block until the running child (if any) exits: for ``worker --once`` and tests."""
+        if self._child is not None:
+            self._child.process.wait(timeout)
+
+    def _finished(self, database: Database, child: _Child) -> bool:
+        code = child.process.poll()
+        if code is None:
+            if clock.now() - child.started < CHILD_TIMEOUT:
+                return False
+            child.process.kill()
+            child.process.wait()
+            log.warning("pool %s: advice took too long; stopped", child.pool_id)
+            _record(database, child.pool_id, child.started, None)
+            return True
+        child.output.seek(0)
+        text = child.output.read().decode()
+        child.output.close()
+        if code != 0:
+            log.warning("pool %s: simulate exited %s: %s", child.pool_id, code, text[-500:])
+            _record(database, child.pool_id, child.started, None)
+            return True
+        _record(database, child.pool_id, child.started, detail_of(json.loads(text), child.size))
+        return True
+
+    def _start_next(self, database: Database, settings: Settings) -> _Child | None:
+        now = clock.now()
+        with database.reader() as db:
+            due = pools_due(db, now)
+        if due is None:
+            return None
+        pool_id, site_id, size = due
+        output = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the child is read)
+        # The child reads its settings from the environment: this process's database, and
+        # its secret key (so that the child never generates one of its own).
+        env = {
+            **os.environ,
+            "CALLPOOL_DATABASE_URL": settings.database_url,
+            "CALLPOOL_SECRET_KEY": settings.secret_key,
+        }
+        process = subprocess.Popen(  # noqa: S603 (our own command, no shell)
+            command(site_id, now), stdout=output, stderr=subprocess.STDOUT, env=env
+        )
+        return _Child(pool_id, size, process, output, now)
+
+
+def pools_due(db: Session, now: datetime) -> tuple[int, int, int] | None:
+    """(pool, site, size) of a site's first live session pool whose advice (or last attempt)
+    is a day old or missing, the longest waiting first; only sites with ``MIN_SESSIONS``
+    sessions in the days replayed (fewer say nothing about a pool's size)."""
+    first_pool = (
+        select(func.min(Pool.id))
+        .where(Pool.site_id == Site.id, Pool.kind == SESSION, Pool.deleted_at.is_(None))
+        .correlate(Site)
+        .scalar_subquery()
+    )
+    last = (
+        select(func.max(PoolEvent.at))
+        .where(PoolEvent.pool_id == Pool.id, PoolEvent.kind.in_((ADVICE, ADVICE_FAILED)))
+        .correlate(Pool)
+        .scalar_subquery()
+    )
+    rows = db.execute(
+        select(Pool.id, Pool.site_id, Pool.size)
+        .join(Site, Site.id == Pool.site_id)
+        .where(Site.deleted_at.is_(None), Pool.id == first_pool)
+        .where((last.is_(None)) | (last <= now - EVERY))
+        .order_by(last.is_not(None), last, Pool.id)
+    )
+    for pool_id, site_id, size in rows:
+        if _busy_enough(db, site_id, now):
+            return pool_id, site_id, size
+    return None
+
+
+def _busy_enough(db: Session, site_id: int, now: datetime) -> bool:
+    """Whether the site has ``MIN_SESSIONS`` in the days replayed: one index range, read no
+    further than that many entries."""
+    nth = db.scalar(
+        select(VisitSession.started_at)
+        .where(VisitSession.site_id == site_id, VisitSession.started_at >= now - timedelta(DAYS))
+        .order_by(VisitSession.started_at)
+        .offset(MIN_SESSIONS - 1)
+        .limit(1)
+    )
+    return nth is not None
+
+
+ADVICE_FAILED = "advice_failed"
+
+
+def _record(database: Database, pool_id: int, at: datetime, detail: dict[str, Any] | None) -> None:
+    kind = ADVICE if detail is not None else ADVICE_FAILED
+    with database.session() as db:
+        db.add(PoolEvent(pool_id=pool_id, kind=kind, at=at, detail=detail or {}))
+
+
+advise_pool_sizes = Adviser()
