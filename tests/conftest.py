@@ -20,12 +20,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from callpool import clock as clock_module
-from callpool.accounts.service import create_api_key
 from callpool.app import create_app
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Base
 from callpool.settings import Settings
+from tests.factories import Factory
 
 PG_SERVER = os.environ.get("CALLPOOL_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 ENGINES = ["sqlite", "postgresql"]
@@ -117,17 +117,19 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def account(database: Database, clock: FrozenClock) -> Account:
-    with database.session() as db:
-        account = Account(name="Acme Plumbing", created_at=clock.now())
-        db.add(account)
-    return account
+def factory(database: Database, clock: FrozenClock) -> Factory:
+    """Rows of every kind (``tests/factories.py``)."""
+    return Factory(database, clock)
 
 
 @pytest.fixture
-def api_key(database: Database, account: Account) -> str:
-    with database.session() as db:
-        return create_api_key(db, account.id, "tests")
+def account(factory: Factory) -> Account:
+    return factory.account("Acme Plumbing")
+
+
+@pytest.fixture
+def api_key(factory: Factory, account: Account) -> str:
+    return factory.api_key(account, "tests")
 
 
 @pytest.fixture
@@ -136,10 +138,7 @@ def auth(api_key: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def outsider_auth(database: Database, clock: FrozenClock) -> dict[str, str]:
+def outsider_auth(factory: Factory) -> dict[str, str]:
     """An API key of another account: it must see none of ``account``'s data."""
-    with database.session() as db:
-        other = Account(name="Rival Plumbing", created_at=clock.now())
-        db.add(other)
-        db.flush()
-        return {"Authorization": f"Bearer {create_api_key(db, other.id, 'rival')}"}
+    rival = factory.account("Rival Plumbing")
+    return {"Authorization": f"Bearer {factory.api_key(rival, 'rival')}"}

@@ -1,11 +1,8 @@
-"""Plain factories for calls tests: sites, pools, trackers, visits, leases, and signed webhooks."""
+"""Calls tests: the shared factories (``tests.factories``), a site, and signed webhooks."""
 
 from __future__ import annotations
 
-import itertools
-import secrets
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,137 +12,12 @@ from twilio.request_validator import RequestValidator
 from callpool.calls import spool
 from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.models import (
-    Account,
-    Call,
-    Lease,
-    Pageview,
-    Pool,
-    SessionEvent,
-    Site,
-    Tracker,
-    TrackerAssignment,
-    Visitor,
-    VisitSession,
-)
+from callpool.models import Account, Call, Site
 from callpool.settings import Settings
+from tests.factories import Factory
 from tests.waiting import wait_for
 
-Row = TypeVar("Row")
-
-BUSINESS = "+15125550000"
 CALLER = "+14155550123"
-
-
-class Factory:
-    def __init__(self, database: Database, clock: FrozenClock) -> None:
-        self.database = database
-        self.clock = clock
-        self._numbers = itertools.count(100)
-
-    def add(self, row: Row) -> Row:
-        with self.database.session() as db:
-            db.add(row)
-        return row
-
-    def account(self, name: str = "Other Co") -> Account:
-        return self.add(Account(name=name, created_at=self.clock.now()))
-
-    def site(self, account: Account) -> Site:
-        return self.add(
-            Site(
-                account_id=account.id,
-                name="Acme",
-                public_key=secrets.token_hex(8),
-                allowed_origins=["https://acme.test"],
-                created_at=self.clock.now(),
-            )
-        )
-
-    def pool(
-        self, site: Site, *, kind: str = "session", record: bool = False, **fields: Any
-    ) -> Pool:
-        now = self.clock.now()
-        return self.add(
-            Pool(
-                account_id=site.account_id,
-                site_id=site.id,
-                name=f"{kind} pool",
-                kind=kind,
-                original_number=fields.pop("original_number", BUSINESS),
-                size=10,
-                utilization=0.5 if kind == "automated" else None,
-                record_calls=record,
-                created_at=now,
-                updated_at=now,
-                **fields,
-            )
-        )
-
-    def tracker(self, pool: Pool, *, number: str | None = None, **fields: Any) -> Tracker:
-        return self.add(
-            Tracker(
-                pool_id=pool.id,
-                number=number or f"+1512555{next(self._numbers):04d}",
-                provider="sandbox",
-                status=fields.pop("status", "active"),
-                created_at=self.clock.now(),
-                **fields,
-            )
-        )
-
-    def session(
-        self, site: Site, *, source: str = "google", medium: str = "cpc", **fields: Any
-    ) -> VisitSession:
-        now = fields.pop("started_at", self.clock.now())
-        visitor = self.add(Visitor(id=secrets.token_hex(8), site_id=site.id, first_seen_at=now))
-        return self.add(
-            VisitSession(
-                id=secrets.token_hex(8),
-                site_id=site.id,
-                visitor_id=visitor.id,
-                started_at=now,
-                last_seen_at=fields.pop("last_seen_at", now),
-                source=source,
-                medium=medium,
-                landing_url=fields.pop("landing_url", "https://acme.test/"),
-                **fields,
-            )
-        )
-
-    def lease(
-        self, tracker: Tracker, session: VisitSession, start: datetime, end: datetime
-    ) -> Lease:
-        return self.add(
-            Lease(tracker_id=tracker.id, session_id=session.id, started_at=start, leased_until=end)
-        )
-
-    def pageview(self, session: VisitSession, url: str, at: datetime) -> Pageview:
-        return self.add(Pageview(session_id=session.id, url=url, title=None, at=at))
-
-    def tel_click(self, session: VisitSession, at: datetime, number: str) -> SessionEvent:
-        return self.add(
-            SessionEvent(session_id=session.id, kind="tel_click", at=at, detail={"number": number})
-        )
-
-    def assignment(
-        self, tracker: Tracker, source: str, medium: str, start: datetime, end: datetime | None
-    ) -> TrackerAssignment:
-        return self.add(
-            TrackerAssignment(
-                tracker_id=tracker.id,
-                source=source,
-                medium=medium,
-                original_number=BUSINESS,
-                started_at=start,
-                ended_at=end,
-            )
-        )
-
-
-@pytest.fixture
-def factory(database: Database, clock: FrozenClock) -> Factory:
-    return Factory(database, clock)
 
 
 @pytest.fixture

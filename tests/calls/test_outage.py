@@ -26,7 +26,6 @@ from callpool.models import Site
 from callpool.settings import Settings
 from callpool.telephony.base import InboundCall, StatusUpdate
 from tests.calls.conftest import (
-    BUSINESS,
     CALLER,
     Factory,
     calls_in,
@@ -34,6 +33,7 @@ from tests.calls.conftest import (
     settled,
     voice_params,
 )
+from tests.factories import BUSINESS
 
 VOICE, STATUS = "/webhooks/twilio/voice", "/webhooks/twilio/status"
 

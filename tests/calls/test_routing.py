@@ -11,7 +11,7 @@ from callpool.db import Database
 from callpool.models import Pool, Tracker
 from callpool.models.site import Site
 from callpool.settings import Settings
-from tests.calls.conftest import BUSINESS, Factory
+from tests.factories import BUSINESS, Factory
 
 
 def test_refresh_follows_pool_changes_and_drops_released_trackers(

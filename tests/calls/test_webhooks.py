@@ -17,7 +17,6 @@ from callpool.settings import Settings
 from callpool.telephony.base import Forward, InboundCall
 from callpool.telephony.sandbox import simulate
 from tests.calls.conftest import (
-    BUSINESS,
     CALLER,
     Factory,
     calls_in,
@@ -26,6 +25,7 @@ from tests.calls.conftest import (
     twilio_signature,
     voice_params,
 )
+from tests.factories import BUSINESS
 
 VOICE, STATUS = "/webhooks/twilio/voice", "/webhooks/twilio/status"
 

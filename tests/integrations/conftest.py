@@ -30,8 +30,8 @@ from callpool.db import Database
 from callpool.integrations import events, jobs, outbox
 from callpool.models import Account, Call, OutboxMessage, Pool, Site, Tracker
 from callpool.settings import Settings
-from tests.calls.conftest import Factory
 from tests.dashboard.conftest import cheap_argon2
+from tests.factories import Factory
 
 __all__ = ["cheap_argon2"]  # autouse: argon2's cheapest parameters for the owners made here
 
@@ -211,11 +211,6 @@ class Setup:
     site: Site
     pool: Pool
     tracker: Tracker
-
-
-@pytest.fixture
-def factory(database: Database, clock: FrozenClock) -> Factory:
-    return Factory(database, clock)
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.models import Account, Pool, Site, Tracker
+from callpool.models import Account, Site
+from tests.factories import Factory
 
 SITE_KEY = "site_acme"
 ORIGIN = "https://acme-plumbing.example"
@@ -24,25 +24,15 @@ CHROME = (
 
 
 @pytest.fixture
-def site_id(database: Database, account: Account, clock: FrozenClock) -> int:
-    with database.session() as db:
-        site = Site(
-            account_id=account.id,
-            name="Acme Plumbing",
-            public_key=SITE_KEY,
-            allowed_origins=[ORIGIN],
-            region="US",
-            created_at=clock.now(),
-        )
-        db.add(site)
-        db.flush()
-        return site.id
+def site_id(factory: Factory, account: Account) -> int:
+    site = factory.site(
+        account, name="Acme Plumbing", public_key=SITE_KEY, allowed_origins=[ORIGIN], region="US"
+    )
+    return site.id
 
 
 @pytest.fixture
-def make_pool(
-    database: Database, account: Account, site_id: int, clock: FrozenClock
-) -> Callable[..., int]:
+def make_pool(factory: Factory, database: Database, site_id: int) -> Callable[..., int]:
     """``make_pool(numbers, **pool fields)`` → the id of a pool with active trackers.
 
     Every request of the test client comes from one address, so these pools have no limit of
@@ -50,37 +40,19 @@ def make_pool(
     """
 
     def make(numbers: list[str], **fields: Any) -> int:
+        with database.reader() as db:
+            site = db.get_one(Site, site_id)
         values: dict[str, Any] = {
             "name": "Website visitors",
-            "kind": "session",
             "original_number": BUSINESS,
             "swap_number": BUSINESS,
             "size": len(numbers),
             "max_leases_per_address": 0,
-            **fields,
         }
-        with database.session() as db:
-            pool = Pool(
-                account_id=account.id,
-                site_id=site_id,
-                created_at=clock.now(),
-                updated_at=clock.now(),
-                **values,
-            )
-            db.add(pool)
-            db.flush()
-            for number in numbers:
-                db.add(
-                    Tracker(
-                        pool_id=pool.id,
-                        number=number,
-                        provider="sandbox",
-                        status="active",
-                        original_number=pool.original_number,
-                        created_at=clock.now(),
-                    )
-                )
-            return pool.id
+        pool = factory.pool(site, **(values | fields))
+        for number in numbers:
+            factory.tracker(pool, number=number, original_number=pool.original_number)
+        return pool.id
 
     return make
 
