@@ -24,7 +24,7 @@ from callpool.models import Account, Lease, Pool, PoolEvent, Site, Tracker
 from callpool.visits import service
 from callpool.visits.group_commit import GroupCommit
 from callpool.visits.schemas import VisitIn
-from callpool.visits.site_cache import Directory
+from callpool.visits.site_cache import SiteCache
 
 PROCESSES = 5
 VISITS_EACH = 40
@@ -38,7 +38,7 @@ def _visit_many(url: str, barrier: Barrier, worker: int) -> None:
     """One app process: its visits arrive in bursts, as the server's event loop batches them."""
     try:
         database = Database(url)
-        site = Directory(database).site(SITE_KEY)
+        site = SiteCache(database).site(SITE_KEY)
         assert site is not None
         client = service.Client(CHROME, f"10.0.0.{worker}")
         commits = GroupCommit(database)

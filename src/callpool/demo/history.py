@@ -24,7 +24,7 @@ from callpool.settings import Settings
 from callpool.telephony.base import CallStatus, InboundCall, StatusUpdate
 from callpool.visits import service
 from callpool.visits.schemas import EventIn, HeartbeatIn, PageviewIn, VisitIn
-from callpool.visits.site_cache import Directory, SiteEntry
+from callpool.visits.site_cache import SiteCache, SiteEntry
 from callpool.visits.sql import transaction
 
 DAYS = 7
@@ -66,7 +66,7 @@ def seed_week(database: Database, settings: Settings, site_key: str) -> int:
     with database.reader() as db:
         if db.scalar(select(Call.id).limit(1)) is not None:
             return 0
-    site = Directory(database).site(site_key)
+    site = SiteCache(database).site(site_key)
     assert site is not None, "the demo site is seeded first"
     end = clock.now()
     frozen = FrozenClock(end - timedelta(days=DAYS))

@@ -40,9 +40,9 @@ from callpool.simulation.score import Score, outcome
 from callpool.simulation.traffic import PlannedCall, PlannedSession, Traffic, heartbeats
 from callpool.telephony.base import InboundCall
 from callpool.visits import service
-from callpool.visits.claim import EXHAUSTED, REUSE
+from callpool.visits.claim import EXHAUSTED, REUSE, heartbeat_seconds
 from callpool.visits.schemas import EventIn, HeartbeatIn, PageviewIn, VisitIn
-from callpool.visits.site_cache import HEARTBEAT_MAX_SECONDS, Directory, SiteEntry
+from callpool.visits.site_cache import SiteCache, SiteEntry
 from callpool.visits.sql import Tx, transaction
 
 SITE_KEY = "simulated"
@@ -68,8 +68,8 @@ class PoolSetup:
 
     @property
     def heartbeat_seconds(self) -> int:
-        """How often the snippet is told to send heartbeats (as ``visits.site_cache`` says)."""
-        return max(30, min(HEARTBEAT_MAX_SECONDS, self.lease_minutes * 60 // 6))
+        """How often the snippet is told to send heartbeats."""
+        return heartbeat_seconds(self.lease_minutes)
 
 
 def simulate(traffic: Traffic, size: int, setup: PoolSetup = PoolSetup()) -> Score:
@@ -160,7 +160,7 @@ def _seed(database: Database, size: int, setup: PoolSetup) -> SiteEntry:
             )
             for i in range(size)
         )
-    entry = Directory(database).site(SITE_KEY)
+    entry = SiteCache(database).site(SITE_KEY)
     assert entry is not None
     return entry
 

@@ -35,7 +35,7 @@ from callpool.visits.dispatch import Endpoint
 from callpool.visits.group_commit import DatabaseBusy, GroupCommit
 from callpool.visits.limits import Admission, NewSessionRate
 from callpool.visits.schemas import MAX_BODY, EventIn, HeartbeatIn, PageviewIn, VisitIn
-from callpool.visits.site_cache import Directory, SiteEntry
+from callpool.visits.site_cache import SiteCache, SiteEntry
 
 B = TypeVar("B", bound=BaseModel)
 R = TypeVar("R")
@@ -46,7 +46,7 @@ class VisitPath:
     """What the ``/t/*`` endpoints share: built once per app, by ``create_app``."""
 
     database: Database
-    sites: Directory  # the 5-second site cache
+    sites: SiteCache  # the 5-second site cache
     commits: GroupCommit
     rate: NewSessionRate | None  # CALLPOOL_NEW_SESSIONS_PER_ADDRESS_PER_MINUTE; 0: none
     own_origin: str  # the server's own origin, where the demo site lives
@@ -57,7 +57,7 @@ def visit_path(settings: Settings, database: Database) -> VisitPath:
     per_minute = settings.new_sessions_per_address_per_minute
     return VisitPath(
         database=database,
-        sites=Directory(database),
+        sites=SiteCache(database),
         commits=GroupCommit(database),
         rate=NewSessionRate(per_minute) if per_minute else None,
         own_origin=origin_of(settings.public_url),

@@ -65,6 +65,14 @@ CAPPED = "capped"  # an address at its limit of numbers in a pool: see ``_own_nu
 # lost heartbeat does not cost a real visitor the number; and the snippet is told the
 # provisional end, so it asks again rather than keep showing a number that may be gone.
 PROVISIONAL = timedelta(minutes=2)
+HEARTBEAT_MAX_SECONDS = 45
+
+
+def heartbeat_seconds(lease_minutes: int) -> int:
+    """How often the snippet sends heartbeats where the shortest lease lasts ``lease_minutes``:
+    several per lease, so a throttled background timer cannot let it lapse, and at least two
+    before a new lease's provisional end (``PROVISIONAL``)."""
+    return max(30, min(HEARTBEAT_MAX_SECONDS, lease_minutes * 60 // 6))
 
 
 class MustWait(Exception):

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 from callpool import clock, phones
 from callpool.errors import NotFound
 from callpool.integrations.ga4 import cookies as ga_cookies
-from callpool.models.visit import CLICK_IDS
 from callpool.visits import claim, repository, trackers
 from callpool.visits.agents import BOT, device_of
 from callpool.visits.claim import Claim
@@ -155,6 +154,16 @@ def visit(
     return _start(tx, site, body, client, address, repeat, now)
 
 
+def pools_for(site: SiteEntry, path: str, source: str, medium: str) -> list[PoolEntry]:
+    """For each swap target of the site, the highest-priority pool whose rules match the visit."""
+    chosen = []
+    for candidates in site.targets:
+        pool = next((p for p in candidates if p.rules.matches(path, source, medium)), None)
+        if pool is not None:
+            chosen.append(pool)
+    return chosen
+
+
 def _live(last_seen_at: datetime, site: SiteEntry, now: datetime) -> bool:
     return last_seen_at > now - timedelta(minutes=site.session_minutes)
 
@@ -182,7 +191,7 @@ def _start(
     claims: list[tuple[PoolEntry, Claim]] = []
     if not bot:
         path = urlsplit(body.u).path or "/"
-        for pool in site.pools_for(path, attribution.source, attribution.medium):
+        for pool in pools_for(site, path, attribution.source, attribution.medium):
             claimed = _offer(tx, pool, attribution, previous_tracker, address, repeat, now)
             if claimed is not None:
                 claims.append((pool, claimed))
@@ -221,7 +230,7 @@ def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: da
     held = {lease.pool_id: lease for lease in claim.extend_session(tx, session.id, now)}
     path = urlsplit(body.u).path or "/"
     claims: list[tuple[PoolEntry, Claim]] = []
-    for pool in site.pools_for(path, session.source, session.medium):
+    for pool in pools_for(site, path, session.source, session.medium):
         lease = held.get(pool.id)
         if lease is not None:
             claimed: Claim | None = Claim(
@@ -316,7 +325,7 @@ def _session_row(
         "campaign": attribution.campaign,
         "term": attribution.term,
         "content": attribution.content,
-        **{name: attribution.click_ids.get(name) for name in CLICK_IDS},
+        **{name: attribution.click_ids.get(name) for name in CLICK_ID_COLUMNS},
         "ga_client_id": ga_client_id,
         "ga_sessions": ga_sessions,
         "referrer": body.r or None,
@@ -329,6 +338,7 @@ def _session_row(
     }
 
 
+CLICK_ID_COLUMNS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid")
 MAX_USER_AGENT = 1024
 
 
