@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from callpool import clock, phones
 from callpool.errors import NotFound
 from callpool.integrations.ga4 import cookies as ga_cookies
+from callpool.models.visit import CLICK_IDS
 from callpool.visits import claim, repository, trackers
 from callpool.visits.agents import BOT, device_of
 from callpool.visits.claim import Claim
@@ -325,7 +326,7 @@ def _session_row(
         "campaign": attribution.campaign,
         "term": attribution.term,
         "content": attribution.content,
-        **{name: attribution.click_ids.get(name) for name in CLICK_ID_COLUMNS},
+        **{name: attribution.click_ids.get(name) for name in CLICK_IDS},
         "ga_client_id": ga_client_id,
         "ga_sessions": ga_sessions,
         "referrer": body.r or None,
@@ -338,7 +339,6 @@ def _session_row(
     }
 
 
-CLICK_ID_COLUMNS = ("gclid", "gbraid", "wbraid", "fbclid", "msclkid", "ttclid")
 MAX_USER_AGENT = 1024
 
 
