@@ -33,7 +33,8 @@ from callpool.reports import service as reports
 from callpool.restapi import Id
 from callpool.sessions import service as visits
 from callpool.sites import service as sites
-from callpool.sites.schemas import SiteUpdate
+from callpool.sites.checks import install_checks
+from callpool.sites.schemas import SiteUpdate, origin_of
 from callpool.telephony.base import ProviderError
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
@@ -235,6 +236,7 @@ def _pool_page(
         trackers=[t for t in trackers if t.status != "released"],
         diagnosis=diagnosis,
         health=health,
+        never_swapped=install_checks(deps.database, site.id, site.allowed_origins).never_swapped,
         form=target_form if target_form is not None else _target_form(pool, site.region),
         settings=settings_form if settings_form is not None else _settings_form(pool, site.region),
         errors=errors or {},
@@ -417,9 +419,16 @@ def verify_page(request: Request, viewer: CurrentViewer, site_id: Id) -> Respons
         title="Verify",
         viewer=viewer,
         site=site,
-        debug_urls=[f"{origin}/?callpool_debug=1" for origin in site.allowed_origins],
+        debug_urls=[_debug_url(request, origin) for origin in site.allowed_origins],
+        checks=install_checks(request.app.state.database, site.id, site.allowed_origins),
         **_latest_visits(request, viewer, site_id),
     )
+
+
+def _debug_url(request: Request, origin: str) -> str:
+    """The site's home page in debug mode; on this server's own origin, the demo site."""
+    own = origin_of(request.app.state.settings.public_url)
+    return f"{origin}/demo/?callpool_debug=1" if origin == own else f"{origin}/?callpool_debug=1"
 
 
 @router.get("/sites/{site_id}/verify/visits")

@@ -148,11 +148,11 @@ def _browse(
             service.Client(visit.browser, visit.address),
             settings.secret_key,
         )
+        # The demo pages show the number twice (text and tel: link): two places swapped.
+        service.heartbeat(tx, site, HeartbeatIn(k=site.public_key, s=shown.session_id, w=2))
         for page in PAGES[: visit.pages - 1]:
-            service.pageview(
-                tx, site, PageviewIn(k=site.public_key, s=shown.session_id, u=base + page)
-            )
-        service.heartbeat(tx, site, HeartbeatIn(k=site.public_key, s=shown.session_id))
+            view = PageviewIn(k=site.public_key, s=shown.session_id, u=base + page, w=2)
+            service.pageview(tx, site, view)
         number = shown.shown[0].number if shown.shown else None
         if number is not None and visit.call_after is not None:
             event = EventIn(k=site.public_key, s=shown.session_id, e="tel_click", n=number)

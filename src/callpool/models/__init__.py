@@ -21,7 +21,7 @@ from callpool.models.integration import (
 from callpool.models.marketing import Ga4Stream, GoogleAdsFeed
 from callpool.models.pool import Pool, PoolEvent
 from callpool.models.rollup import DailyCallStats, DailySessionStats, HourlyPoolStats, RolledDay
-from callpool.models.site import Site
+from callpool.models.site import RefusedOrigin, Site
 from callpool.models.tracker import Tracker, TrackerAssignment
 from callpool.models.visit import Lease, Pageview, SessionEvent, Visitor, VisitSession
 
@@ -47,6 +47,7 @@ __all__ = [
     "Pool",
     "PoolEvent",
     "RolledDay",
+    "RefusedOrigin",
     "SessionEvent",
     "Site",
     "Tracker",

@@ -95,6 +95,9 @@ class Pageview(Base):
     url: Mapped[str] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(String(500))
     at: Mapped[datetime]
+    # Places the snippet swapped on this page (0: the business number was not found there);
+    # None until the snippet reports it (with the next pageview or heartbeat).
+    swaps: Mapped[int | None]
 
 
 class SessionEvent(Base):

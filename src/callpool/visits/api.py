@@ -29,6 +29,7 @@ from callpool.client_address import client_address
 from callpool.db import Database
 from callpool.errors import NotFound
 from callpool.settings import Settings
+from callpool.sites import refusals
 from callpool.sites.schemas import origin_of
 from callpool.visits import service
 from callpool.visits.dispatch import Endpoint
@@ -184,6 +185,8 @@ async def _site_and_origin(
     origin = request.headers.get("origin", "").lower()
     cors = {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
     if origin not in site.origins and origin != path.own_origin:
+        if origin:  # listed on the verify step; at most one write a minute (sites.refusals)
+            refusals.note(path.database, site.id, origin)
         # With CORS headers: the snippet can read the refusal, and its debug view says which
         # address to add (without them the browser shows only a generic block). It tells the
         # page nothing the page does not know already: its own address and its site key.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 
 from callpool.models import Pageview, SessionEvent, Visitor, VisitSession
 from callpool.models.base import UTCDateTime
@@ -83,7 +83,23 @@ COUNT_PAGEVIEW = Prepared(
     .where(sessions.c.id == bindparam("session"))
     .values(pageview_count=sessions.c.pageview_count + 1)
 )
-INSERT_PAGEVIEW = Prepared(insert(pageviews), ["session_id", "url", "title", "at"])
+INSERT_PAGEVIEW = Prepared(insert(pageviews), ["session_id", "url", "title", "at", "swaps"])
+# The page on screen is the session's latest pageview; written only when the count changed, so
+# a heartbeat repeating it reads an index entry and writes nothing.
+_latest_pageview = (
+    select(func.max(pageviews.c.id))
+    .where(pageviews.c.session_id == bindparam("session"))
+    .scalar_subquery()
+)
+SET_SWAPS = Prepared(
+    update(pageviews)
+    .where(
+        pageviews.c.id == _latest_pageview,
+        or_(pageviews.c.swaps.is_(None), pageviews.c.swaps != bindparam("swaps")),
+    )
+    .values(swaps=bindparam("swaps"))
+)
+INSERT_EVENT = Prepared(insert(session_events), ["session_id", "kind", "at", "detail"])
 INSERT_EVENT = Prepared(insert(session_events), ["session_id", "kind", "at", "detail"])
 
 
@@ -144,8 +160,17 @@ def count_pageview(tx: Tx, session_id: str) -> None:
     COUNT_PAGEVIEW.send(tx, {"session": session_id})
 
 
-def insert_pageview(tx: Tx, session_id: str, url: str, title: str | None, now: datetime) -> None:
-    INSERT_PAGEVIEW.send(tx, {"session_id": session_id, "url": url, "title": title, "at": now})
+def insert_pageview(
+    tx: Tx, session_id: str, url: str, title: str | None, now: datetime, swaps: int | None = None
+) -> None:
+    INSERT_PAGEVIEW.send(
+        tx, {"session_id": session_id, "url": url, "title": title, "at": now, "swaps": swaps}
+    )
+
+
+def set_swaps(tx: Tx, session_id: str, swaps: int) -> None:
+    """What the snippet swapped on the session's current page (see ``SET_SWAPS``)."""
+    SET_SWAPS.send(tx, {"session": session_id, "swaps": swaps})
 
 
 def insert_event(tx: Tx, session_id: str, kind: str, now: datetime, detail: dict[str, Any]) -> None:

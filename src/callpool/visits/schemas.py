@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from callpool.restapi import NO_NUL
 
@@ -59,14 +59,20 @@ class VisitIn(_Body):
     g: list[str] | None = None
 
 
+# Places the snippet swapped on the page it is on (0: the business number was not found).
+Swaps = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
 class PageviewIn(_Body):
     s: Id
     u: PageUrl
     t: Text | None = None
+    w: Swaps | None = None
 
 
 class HeartbeatIn(_Body):
     s: Id
+    w: Swaps | None = None
 
 
 class EventIn(_Body):

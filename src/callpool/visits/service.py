@@ -355,7 +355,7 @@ def pageview(tx: Tx, site: SiteEntry, body: PageviewIn) -> None:
         claim.extend_session(tx, session.id, now)
     else:
         repository.count_pageview(tx, session.id)
-    repository.insert_pageview(tx, session.id, body.u, body.t, now)
+    repository.insert_pageview(tx, session.id, body.u, body.t, now, body.w)
 
 
 def heartbeat(tx: Tx, site: SiteEntry, body: HeartbeatIn) -> None:
@@ -365,6 +365,8 @@ def heartbeat(tx: Tx, site: SiteEntry, body: HeartbeatIn) -> None:
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=0)
         claim.extend_session(tx, session.id, now)
+    if body.w is not None:  # the landing page's count arrives here: it is swapped after the visit
+        repository.set_swaps(tx, session.id, body.w)
 
 
 def event(tx: Tx, site: SiteEntry, body: EventIn) -> None:
