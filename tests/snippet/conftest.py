@@ -27,12 +27,12 @@ from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse, JSONResponse
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request, sync_playwright
 
-from callpool import clock
 from callpool.app import create_app
+from callpool.clock import Clock
 from callpool.db import Database
-from callpool.models import Account, Pool, Site, Tracker
 from callpool.settings import Settings
 from callpool.snippet import install_tag
+from tests.factories import Factory
 from tests.waiting import wait_for
 
 PAGES = Path(__file__).parent / "pages"
@@ -205,58 +205,36 @@ def make_site(live_server: Server) -> Callable[..., DemoSite]:
         region: str = "US",
     ) -> DemoSite:
         targets = targets or [("+15125550000", None)]
-        now = clock.now()
-        with live_server.database.session() as db:
-            account = Account(name="Snippet test", created_at=now)
-            db.add(account)
-            db.flush()
-            site = Site(
-                account_id=account.id,
-                name="Fixture site",
-                public_key=uuid.uuid4().hex[:24],
-                allowed_origins=[live_server.site_origin],
-                region=region,
-                created_at=now,
+        factory = Factory(live_server.database, Clock())
+        site = factory.site(
+            factory.account("Snippet test"),
+            name="Fixture site",
+            public_key=uuid.uuid4().hex[:24],
+            allowed_origins=[live_server.site_origin],
+            region=region,
+        )
+        numbers: dict[int, list[str]] = {}
+        for index, (target, selector) in enumerate(targets):
+            pool = factory.pool(
+                site,
+                name=f"Pool {index + 1}",
+                original_number=target or "+15125550000",
+                size=trackers,
+                swap_number=target,
+                swap_selector=selector,
+                priority=len(targets) - index,
             )
-            db.add(site)
-            db.flush()
-            pool_ids: list[int] = []
-            numbers: dict[int, list[str]] = {}
-            for index, (target, selector) in enumerate(targets):
-                pool = Pool(
-                    account_id=account.id,
-                    site_id=site.id,
-                    name=f"Pool {index + 1}",
-                    kind="session",
-                    original_number=target or "+15125550000",
-                    size=trackers,
-                    swap_number=target,
-                    swap_selector=selector,
-                    priority=len(targets) - index,
-                    created_at=now,
-                    updated_at=now,
+            numbers[pool.id] = [f"{prefix}{next(_numbers):04d}" for _ in range(trackers)]
+            for number in numbers[pool.id]:
+                factory.tracker(
+                    pool,
+                    number=number,
+                    original_number=pool.original_number,
+                    activated_at=factory.clock.now(),
                 )
-                db.add(pool)
-                db.flush()
-                pool_ids.append(pool.id)
-                numbers[pool.id] = []
-                for _ in range(trackers):
-                    number = f"{prefix}{next(_numbers):04d}"
-                    numbers[pool.id].append(number)
-                    db.add(
-                        Tracker(
-                            pool_id=pool.id,
-                            number=number,
-                            provider="sandbox",
-                            status="active",
-                            original_number=pool.original_number,
-                            created_at=now,
-                            activated_at=now,
-                        )
-                    )
-            return DemoSite(
-                key=site.public_key, site_id=site.id, pool_ids=pool_ids, trackers=numbers
-            )
+        return DemoSite(
+            key=site.public_key, site_id=site.id, pool_ids=list(numbers), trackers=numbers
+        )
 
     return make
 
