@@ -4,7 +4,7 @@
 // download none of it.
 //
 // The trail (`callpool.t`), one entry per step, each [performance.now(), …]:
-//   [t, 'swap'], [t, 'swapped', places]   a swap pass and the places showing a tracking number
+//   [t, 'swapped', places]                a swap pass done: the places showing a tracking number
 //   [t, status, answer, request]          the visit request's outcome (status 0: no answer)
 //   [t, error]                            an error caught and swallowed
 

@@ -56,7 +56,11 @@ safe(() => {
 
   let live = () => state?.exp > now();
   let keep = () => consent && save(storeKey, state);
-  let send = (path, body) => beacon(server + '/t/' + path, { k: cfg.key, s: state.s, ...body });
+  // What every request carries: the site, the session, and the site's own `_ga…` cookies (a
+  // call's GA4 event joins the visitor's GA session by them; the server keeps GA's ids and drops
+  // the rest). Beacons carry them too: GA's tag may write its cookie after the first request.
+  let base = (body) => ({ k: cfg.key, s: state?.s, g: d.cookie.match(/_ga\w*=[^;]*/g), ...body });
+  let send = (path, body) => beacon(server + '/t/' + path, base(body));
 
   // Watches the whole document from the start: the rest of the page as it is parsed, what
   // scripts render later, and single-page apps' navigations (pushState, popstate), which all
@@ -68,7 +72,6 @@ safe(() => {
 
   function apply(root) {
     if (!state || !d.body) return;
-    note('swap');
     let n = swap(root || d.body, state.numbers, shown);
     root || (count = n);
     note('swapped', n);
@@ -94,18 +97,8 @@ safe(() => {
       apply();
       return extend('pageview', { u: seen, t: d.title });
     }
-    // The visitor and session of an expired state, if any (absent keys are null to the server),
-    // and the site's own `_ga…` cookies: a call's GA4 event joins the visitor's GA session by them
-    // (the server keeps GA's ids and drops the rest).
-    let body = {
-      k: cfg.key,
-      v: state?.v,
-      s: state?.s,
-      u: seen,
-      r: d.referrer,
-      t: d.title,
-      g: d.cookie.match(/_ga\w*=[^;]*/g),
-    };
+    // The visitor and session of an expired state, if any (absent keys are null to the server).
+    let body = base({ v: state?.v, u: seen, r: d.referrer, t: d.title });
     post(
       server + '/t/visit',
       body,

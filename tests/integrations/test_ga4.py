@@ -287,3 +287,33 @@ def test_the_visit_keeps_the_ga_ids_the_snippet_sends(
     assert stored[with_ga] == ("1187462153.1733011200", {"ABC123XYZ": "1733050000"})
     assert stored[without] == (None, None)
     assert stored[odd] == (None, None)
+
+
+def test_a_ga_cookie_written_after_the_visit_comes_with_a_later_beacon(
+    client: TestClient, database: Database, setup: Setup
+) -> None:
+    """GA's tag, a large script, often writes its cookie after our small one asked for the
+    number: the next beacon of the session brings it, and the first ids found are kept."""
+
+    def send(path: str, body: dict[str, Any]) -> Any:
+        return client.post(
+            path,
+            content=json.dumps({"k": setup.site.public_key, **body}),
+            headers={"origin": "https://acme.test", "content-type": "text/plain"},
+        )
+
+    session = send("/t/visit", {"u": "https://acme.test/", "g": None}).json()["s"]
+    assert send("/t/heartbeat", {"s": session, "g": None}).status_code == 204
+    cookie = ["_ga=GA1.1.555.1733011200", "_ga_ABC123XYZ=GS1.1.1733050000.1.0.1733050000.0.0.0"]
+    assert send("/t/heartbeat", {"s": session, "g": cookie}).status_code == 204
+    later = ["_ga=GA1.1.999.1733011299"]
+    assert (
+        send("/t/pageview", {"s": session, "u": "https://acme.test/b", "g": later}).status_code
+        == 204
+    )
+    with database.reader() as db:
+        stored = db.get_one(VisitSession, session)
+        assert (stored.ga_client_id, stored.ga_sessions) == (
+            "555.1733011200",
+            {"ABC123XYZ": "1733050000"},
+        )

@@ -313,7 +313,8 @@ def test_tel_click_sends_a_beacon_kept_as_evidence(
         page.click("#tel")
     assert response.value.status == 204, response.value.text()
     sent = json.loads(response.value.request.post_data or "{}")
-    assert sent == {"k": site.key, "s": answer["s"], "e": "tel_click", "n": number}
+    # g: the page's _ga cookies, none here (see test_ga_cookie.py)
+    assert sent == {"k": site.key, "s": answer["s"], "g": None, "e": "tel_click", "n": number}
     with live_server.database.reader() as db:
         events = list(
             db.scalars(select(SessionEvent).where(SessionEvent.session_id == answer["s"]))
@@ -332,7 +333,7 @@ def test_heartbeat_while_visible_and_a_last_beacon_on_pagehide(
     with page.expect_request(lambda r: r.url.endswith("/t/heartbeat")):
         page.clock.run_for(answer["hb"] * 1000 + 10)
     # With the places the page shows the number in: its text and its tel: link.
-    assert traffic.bodies("/t/heartbeat") == [{"k": site.key, "s": answer["s"], "w": 2}]
+    assert traffic.bodies("/t/heartbeat") == [{"k": site.key, "s": answer["s"], "g": None, "w": 2}]
 
     # Hidden: one beacon marks the last activity (the last event a mobile browser surely
     # fires), then none while in the background; coming back sends one at once.

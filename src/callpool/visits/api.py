@@ -7,7 +7,8 @@ get 403. Errors are JSON ``{"detail": …}`` and store nothing. A database that 
 request within 2 s gets 503 (see ``callpool.visits.group_commit``).
 
 - ``/t/visit`` ``{k, v, s, u, r, t, g}`` → the visitor and session ids, the source, the numbers
-  (``g``: the page's ``_ga…`` cookies, for GA4; see ``callpool.integrations.ga4.cookies``).
+  (``g``, in every request below too: the page's ``_ga…`` cookies, for GA4; see
+  ``callpool.integrations.ga4.cookies``).
 - ``/t/pageview`` ``{k, s, u, t}`` → 204 (sent with ``sendBeacon``; the answer is not read).
 - ``/t/heartbeat`` ``{k, s}`` → 204, while the page is visible: keeps the lease.
 - ``/t/event`` ``{k, s, e: "tel_click", n}`` → 204: a click on a ``tel:`` link.

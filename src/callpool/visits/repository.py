@@ -71,6 +71,7 @@ FIND_SESSION = Prepared(
         sessions.c.content,
         sessions.c.is_bot,
         sessions.c.ip_hash,
+        sessions.c.ga_client_id,
     ).where(sessions.c.id == bindparam("session"), sessions.c.site_id == bindparam("site"))
 )
 TOUCH_SESSION = Prepared(
@@ -101,6 +102,11 @@ SET_SWAPS = Prepared(
 )
 INSERT_EVENT = Prepared(insert(session_events), ["session_id", "kind", "at", "detail"])
 INSERT_EVENT = Prepared(insert(session_events), ["session_id", "kind", "at", "detail"])
+SET_GA = Prepared(
+    update(sessions)
+    .where(sessions.c.id == bindparam("session"), sessions.c.ga_client_id.is_(None))
+    .values(ga_client_id=bindparam("client"), ga_sessions=bindparam("ga_sessions"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,7 @@ class SessionRow:
     content: str | None
     is_bot: bool
     ip_hash: str | None
+    ga_client_id: str | None
 
 
 def visitor_exists(tx: Tx, visitor_id: str, site_id: int) -> tuple[bool, int | None]:
@@ -158,6 +165,11 @@ def touch_session(tx: Tx, session_id: str, now: datetime, *, views: int) -> None
 
 def count_pageview(tx: Tx, session_id: str) -> None:
     COUNT_PAGEVIEW.send(tx, {"session": session_id})
+
+
+def set_ga(tx: Tx, session_id: str, client: str, ga_sessions: dict[str, str] | None) -> None:
+    """GA's ids for a session that has none yet (the first ones found are kept)."""
+    SET_GA.send(tx, {"session": session_id, "client": client, "ga_sessions": ga_sessions})
 
 
 def insert_pageview(

@@ -43,6 +43,11 @@ class _Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
     k: SiteKey
+    # The page's ``_ga…`` cookies, ``name=value`` (``callpool.integrations.ga4.cookies`` keeps
+    # GA's client and session ids and drops the rest), with the visit and with beacons too: GA's
+    # tag may write its cookie after the visit's request. Not bounded item by item: a cookie
+    # that is not GA's must never cost the visitor their number (the body's size bounds it).
+    g: list[str] | None = None
 
 
 class VisitIn(_Body):
@@ -53,10 +58,6 @@ class VisitIn(_Body):
     u: PageUrl
     r: Url | None = None
     t: Text | None = None
-    # The page's ``_ga…`` cookies, ``name=value`` (``callpool.integrations.ga4.cookies`` keeps
-    # GA's client and session ids and drops the rest). Not bounded item by item: a cookie that
-    # is not GA's must never cost the visitor their number (the body's size bounds it).
-    g: list[str] | None = None
 
 
 # Places the snippet swapped on the page it is on (0: the business number was not found).
