@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy.orm import Session
 
 from callpool.db import Database
 from callpool.reports import service
@@ -193,7 +194,6 @@ def _pool(
         timeline_days=30,
         lease_minutes=30,
         overflow_policy="reuse",
-        others="original",
         record_calls=True,
         rules="{}",
         priority=0,
@@ -401,7 +401,7 @@ def measure(database: Database, account_id: int) -> list[Result]:
     }
     results: list[Result] = []
     for label, period in periods.items():
-        queries: dict[str, Callable[[Database], object]] = {
+        queries: dict[str, Callable[[Session], object]] = {
             "totals": partial(service.totals, account_id=account_id, period=period),
             "calls over time (day)": partial(
                 service.calls_over_time, account_id=account_id, period=period, interval="day"
@@ -422,17 +422,18 @@ def measure(database: Database, account_id: int) -> list[Result]:
     return results
 
 
-def _export_size(database: Database, account_id: int, p: Period) -> int:
-    return sum(len(chunk) for chunk in service.export_calls_csv(database, account_id, p))
+def _export_size(db: Session, account_id: int, p: Period) -> int:
+    return sum(len(chunk) for chunk in service.export_calls_csv(db, account_id, p))
 
 
-def _time(database: Database, query: Callable[[Database], object]) -> tuple[float, float]:
-    """One warm-up, then ``RUNS`` timed runs; each report opens its own read transaction."""
+def _time(database: Database, query: Callable[[Session], object]) -> tuple[float, float]:
+    """One warm-up, then ``RUNS`` timed runs, each in its own read transaction."""
     timings = []
     for run in range(RUNS + 1):
-        started = time.perf_counter()
-        query(database)
-        elapsed = (time.perf_counter() - started) * 1000
+        with database.reader() as db:
+            started = time.perf_counter()
+            query(db)
+            elapsed = (time.perf_counter() - started) * 1000
         if run:
             timings.append(elapsed)
     return statistics.median(timings), max(timings)

@@ -62,9 +62,10 @@ class Pool(Base):
     # its own (visits/claim.py: one more per further app process). Raise it for offices
     # behind one address; 0: no limit.
     max_leases_per_address: Mapped[int] = mapped_column(default=3, server_default="3")
-    # What visitors whose source/medium has no tracker see, for automated pools:
-    # "original" (no swap) or "pool:<id>" (a session pool serves them).
-    others: Mapped[str] = mapped_column(String(40), default="original")
+    # What visitors whose source/medium has no tracker see, for automated and manual pools:
+    # this session pool's number; None: the site's own (no swap). The API says
+    # "pool:<id>" or "original" (pools/schemas.py).
+    others_pool_id: Mapped[int | None] = mapped_column(ForeignKey("pools.id"))
     record_calls: Mapped[bool] = mapped_column(default=False)
     whisper: Mapped[str | None] = mapped_column(String(300))
     # Swap target: the business number as written on the site (E.164) and/or a CSS selector.

@@ -61,6 +61,17 @@ def to_e164(value: str, field: str) -> str:
     return formatted
 
 
+def others_pool_id(others: str) -> int | None:
+    """The API's ``others`` (text matching ``OTHERS``) as stored: the session pool's id, or
+    None for "original". The API keeps its documented text, so clients need no change; the
+    database keeps a foreign key, so nothing else parses it."""
+    return None if others == "original" else int(others.removeprefix("pool:"))
+
+
+def others_text(pool_id: int | None) -> str:
+    return "original" if pool_id is None else f"pool:{pool_id}"
+
+
 class _PoolFields(BaseModel):
     """Checks shared by create and update; each names its field in the message."""
 
@@ -91,6 +102,14 @@ class _PoolFields(BaseModel):
         if value is not None and not re.fullmatch(OTHERS, value):
             raise ValueError('others must be "original" or "pool:<session pool id>"')
         return value
+
+    def columns(self, *, exclude_unset: bool = False) -> dict[str, Any]:
+        """The fields as ``Pool`` columns: ``others`` becomes ``others_pool_id`` (a null
+        ``others`` stays, for the update's "cannot be null")."""
+        values = self.model_dump(exclude_unset=exclude_unset)
+        if values.get("others") is not None:
+            values["others_pool_id"] = others_pool_id(values.pop("others"))
+        return values
 
     @field_validator("rules", check_fields=False)
     @classmethod
@@ -181,7 +200,7 @@ class TrackerCounts(BaseModel):
 
 
 class PoolOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
 
     id: int
     site_id: int
@@ -200,7 +219,8 @@ class PoolOut(BaseModel):
     overflow_policy: OverflowPolicy
     overflow_number: str | None
     max_leases_per_address: int
-    others: str
+    # Read from the pool's foreign key, shown as the API's text.
+    others: str = Field(validation_alias="others_pool_id")
     record_calls: bool
     whisper: str | None
     swap_number: str | None
@@ -211,6 +231,11 @@ class PoolOut(BaseModel):
     updated_at: datetime
     rebalanced_at: datetime | None
     trackers: TrackerCounts = Field(default_factory=TrackerCounts)
+
+    @field_validator("others", mode="before")
+    @classmethod
+    def _others_text(cls, value: int | str | None) -> str:
+        return value if isinstance(value, str) else others_text(value)
 
 
 class TrackerOut(BaseModel):

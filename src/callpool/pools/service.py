@@ -106,7 +106,7 @@ def _new_pool(db: Session, account_id: int, data: PoolCreate) -> Pool:
     if repository.site_of_account(db, account_id, data.site_id) is None:
         raise Invalid(f"site {data.site_id} not found in this account", field="site_id")
     now = clock.now()
-    pool = Pool(account_id=account_id, created_at=now, updated_at=now, **data.model_dump())
+    pool = Pool(account_id=account_id, created_at=now, updated_at=now, **data.columns())
     if pool.kind == AUTOMATED and pool.utilization is None:
         pool.utilization = DEFAULT_UTILIZATION
     if pool.kind != AUTOMATED:
@@ -140,7 +140,7 @@ def get_pool(deps: Deps, account_id: int, pool_id: int) -> PoolOut:
 
 
 def update_pool(deps: Deps, account_id: int, pool_id: int, data: PoolUpdate) -> PoolOut:
-    changes = data.model_dump(exclude_unset=True)
+    changes = data.columns(exclude_unset=True)
     claim = new_claim()
     with deps.database.session() as db:
         pool = repository.get_pool(db, account_id, pool_id, lock=True)
@@ -180,7 +180,7 @@ def delete_pool(deps: Deps, account_id: int, pool_id: int) -> None:
     with deps.database.session() as db:
         pool = repository.get_pool(db, account_id, pool_id, lock=True)
         users = [
-            p.name for p in repository.list_pools(db, account_id) if p.others == f"pool:{pool.id}"
+            p.name for p in repository.list_pools(db, account_id) if p.others_pool_id == pool.id
         ]
         if users:
             raise Conflict(
@@ -382,14 +382,13 @@ def _check(db: Session, pool: Pool) -> None:
     """Rules across fields, on the pool as it would be stored."""
     if pool.overflow_policy == "fallback" and not pool.overflow_number:
         raise Invalid("overflow_policy fallback needs an overflow_number", field="overflow_number")
-    if pool.others != "original":
-        _check_others_target(db, pool)
+    if pool.others_pool_id is not None:
+        _check_others_target(db, pool, pool.others_pool_id)
 
 
-def _check_others_target(db: Session, pool: Pool) -> None:
+def _check_others_target(db: Session, pool: Pool, target_id: int) -> None:
     if pool.kind == SESSION:
         raise Invalid("others applies to automated and manual pools only", field="others")
-    target_id = int(pool.others.removeprefix("pool:"))
     target = db.scalar(
         select(Pool).where(
             Pool.id == target_id,
