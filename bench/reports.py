@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy.orm import Session
 
 from callpool.db import Database
 from callpool.reports import service
@@ -401,7 +400,7 @@ def measure(database: Database, account_id: int) -> list[Result]:
     }
     results: list[Result] = []
     for label, period in periods.items():
-        queries: dict[str, Callable[[Session], object]] = {
+        queries: dict[str, Callable[[Database], object]] = {
             "totals": partial(service.totals, account_id=account_id, period=period),
             "calls over time (day)": partial(
                 service.calls_over_time, account_id=account_id, period=period, interval="day"
@@ -422,18 +421,17 @@ def measure(database: Database, account_id: int) -> list[Result]:
     return results
 
 
-def _export_size(db: Session, account_id: int, p: Period) -> int:
-    return sum(len(chunk) for chunk in service.export_calls_csv(db, account_id, p))
+def _export_size(database: Database, account_id: int, p: Period) -> int:
+    return sum(len(chunk) for chunk in service.export_calls_csv(database, account_id, p))
 
 
-def _time(database: Database, query: Callable[[Session], object]) -> tuple[float, float]:
-    """One warm-up, then ``RUNS`` timed runs, each in its own read transaction."""
+def _time(database: Database, query: Callable[[Database], object]) -> tuple[float, float]:
+    """One warm-up, then ``RUNS`` timed runs; each report opens its own read transaction."""
     timings = []
     for run in range(RUNS + 1):
-        with database.reader() as db:
-            started = time.perf_counter()
-            query(db)
-            elapsed = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        query(database)
+        elapsed = (time.perf_counter() - started) * 1000
         if run:
             timings.append(elapsed)
     return statistics.median(timings), max(timings)

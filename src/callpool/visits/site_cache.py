@@ -4,6 +4,10 @@ Every visit needs its site's origins, region and pools; reading them from the da
 time would cost more than the assignment itself. A change by an operator (a new pool, other
 rules, another overflow policy) reaches visits within ``TTL``; trackers and leases are never
 cached, so which numbers are free is always read inside the assignment's transaction.
+
+The entries are data read from the database; the rules applied to them live with the visit's
+work: which pools a visit sees is ``service.pools_for``, how long leases last and how often the
+snippet sends heartbeats is ``claim``'s.
 """
 
 from __future__ import annotations
@@ -22,13 +26,12 @@ from callpool.db import Database
 from callpool.models import Pool, Site
 from callpool.models.pool import SESSION
 from callpool.pools.rules import Rules, compile_rules
-from callpool.visits.claim import SessionPool
+from callpool.visits.claim import SessionPool, heartbeat_seconds
 from callpool.visits.classify import host_of
 
 TTL = timedelta(seconds=5)
 MAX_ENTRIES = 10_000  # unknown keys are cached too; a flood of random keys must not grow memory
 DEFAULT_LEASE_MINUTES = 30
-HEARTBEAT_MAX_SECONDS = 45
 log = logging.getLogger(__name__)
 
 
@@ -59,22 +62,13 @@ class SiteEntry:
     session_minutes: int  # a session idle longer than this has ended
     heartbeat_seconds: int
 
-    def pools_for(self, path: str, source: str, medium: str) -> list[PoolEntry]:
-        """For each swap target, the highest-priority pool whose rules match the visit."""
-        chosen = []
-        for candidates in self.targets:
-            pool = next((p for p in candidates if p.rules.matches(path, source, medium)), None)
-            if pool is not None:
-                chosen.append(pool)
-        return chosen
 
-
-class Directory:
+class SiteCache:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._entries: dict[str, tuple[datetime, SiteEntry | None]] = {}
         self._lock = threading.Lock()
-        _directories.add(self)
+        _caches.add(self)
 
     def forget(self, public_key: str) -> None:
         with self._lock:
@@ -118,14 +112,14 @@ class Directory:
 
 
 # Every cache of this process, so a change made here applies here at once (``forget_site``).
-_directories: weakref.WeakSet[Directory] = weakref.WeakSet()
+_caches: weakref.WeakSet[SiteCache] = weakref.WeakSet()
 
 
 def forget_site(public_key: str) -> None:
     """The site changed in this process (its origins, say): its next visit here reads it
     again; other processes see the change within ``TTL``."""
-    for directory in list(_directories):
-        directory.forget(public_key)
+    for cache in list(_caches):
+        cache.forget(public_key)
 
 
 def _site_entry(public_key: str, site: Row[Any], pools: list[Pool]) -> SiteEntry:
@@ -146,9 +140,7 @@ def _site_entry(public_key: str, site: Row[Any], pools: list[Pool]) -> SiteEntry
         own_hosts=frozenset(host for host in map(host_of, origins) if host),
         targets=tuple(tuple(group) for group in targets.values()),
         session_minutes=max(minutes),
-        # Several heartbeats per lease, so a throttled background timer cannot let it lapse;
-        # and at least two before a new lease's provisional end (``visits.claim``).
-        heartbeat_seconds=max(30, min(HEARTBEAT_MAX_SECONDS, min(minutes) * 60 // 6)),
+        heartbeat_seconds=heartbeat_seconds(min(minutes)),
     )
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 04:33:09.904572
+Create Date: 2026-12-01 04:36:41.204583
 """
 
 from collections.abc import Sequence
@@ -423,6 +423,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_pools_site_id"), ["site_id"], unique=False)
 
     op.create_table(
+        "refused_origins",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("origin", sa.String(length=300), nullable=False),
+        sa.Column("first_seen_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["site_id"],
+            ["sites.id"],
+            name=op.f("fk_refused_origins_site_id_sites"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_refused_origins")),
+        sa.UniqueConstraint("site_id", "origin", name=op.f("uq_refused_origins_site_id")),
+    )
+    op.create_table(
         "visitors",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("site_id", sa.Integer(), nullable=False),
@@ -681,6 +697,7 @@ def upgrade() -> None:
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=True),
         sa.Column("at", callpool.models.base.UTCDateTime(), nullable=False),
+        sa.Column("swaps", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["session_id"],
             ["sessions.id"],
@@ -799,6 +816,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_visitors_site_id"))
 
     op.drop_table("visitors")
+    op.drop_table("refused_origins")
     with op.batch_alter_table("pools", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pools_site_id"))
         batch_op.drop_index(batch_op.f("ix_pools_account_id"))
