@@ -141,7 +141,7 @@ CLEAR_HOLDER = Prepared(
 
 @dataclass(frozen=True, slots=True)
 class ClaimStatement:
-    """One way of choosing a tracker, in two forms (see ``service.claim``).
+    """One way of choosing a tracker, in two forms (see ``claim.claim``).
 
     ``recording`` claims only if the address may (``_address_may_claim``) and writes it on
     the tracker as its holder. ``plain`` does neither: the tracker's holder column (and its
@@ -194,7 +194,7 @@ CLAIM_LEAST_RECENTLY_USED = _claim(
     .with_for_update(skip_locked=True, key_share=True)
 )
 
-# PostgreSQL, before overflowing (see ``service._overflow``): any free tracker, waiting for the
+# PostgreSQL, before overflowing (see ``claim._overflow``): any free tracker, waiting for the
 # transactions that hold one. After a wait, PostgreSQL checks the row again and, if another
 # transaction claimed it meanwhile, moves on to the next: so this finds a tracker that is
 # free once the claims in flight have committed or rolled back, and only then none.
@@ -215,7 +215,7 @@ _later_end = case((trackers.c.leased_until < _until, _until), else_=trackers.c.l
 
 # Overflow "reuse": share the tracker whose holder has been idle longest. No lock is skipped:
 # sharing is the point, and the row lock of the UPDATE serializes concurrent sharers. On
-# PostgreSQL it waits, so it runs only in a transaction of its own (``service._overflow``).
+# PostgreSQL it waits, so it runs only in a transaction of its own (``claim._overflow``).
 SHARE_IDLEST = Prepared(
     update(trackers)
     .where(
