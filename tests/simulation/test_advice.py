@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from callpool.cli import main
@@ -42,10 +43,14 @@ def test_the_daily_advice_is_what_simulate_prints_for_the_site(
     account: Account,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    client: TestClient,
+    auth: dict[str, str],
 ) -> None:
     factory = Factory(database, clock)
     site = factory.site(account)
     pool = factory.pool(site, size=3)
+    health = client.get(f"/api/v1/reports/pools/{pool.id}", headers=auth).json()
+    assert health["advice"] is None  # until the first run
     factory.trackers(pool, ["+15125550301", "+15125550302", "+15125550303"])
     record_sessions(factory, site, clock, MIN_SESSIONS)
 
@@ -75,6 +80,15 @@ def test_the_daily_advice_is_what_simulate_prints_for_the_site(
         stored = db.scalars(select(PoolEvent.detail).where(PoolEvent.kind == ADVICE)).one()
     assert stored == detail_of(printed, 3)
     assert advice.recommended_size == printed["recommended_size"]
+
+    # Pool health (the API and the dashboard) shows it.
+    health = client.get(f"/api/v1/reports/pools/{pool.id}", headers=auth).json()
+    assert health["advice"]["recommended_size"] == printed["recommended_size"]
+    assert health["advice"]["accuracy"] == advice.accuracy
+    assert health["advice"]["curve"] == [
+        {"size": e["size"], "accuracy": e["accuracy"], "naive_accuracy": e["naive"]["accuracy"]}
+        for e in printed["sizes"]
+    ]
 
     clock.advance(days=1)  # a day later the pool is due again
     with database.reader() as db:

@@ -95,6 +95,31 @@ class UtilizationBucket(BaseModel):
     exhaustion_events: int
 
 
+class SizeAccuracy(BaseModel):
+    size: int
+    accuracy: float = Field(
+        description="Share of simulated calls attributed to the session that made them, "
+        "with no other candidate"
+    )
+    naive_accuracy: float = Field(
+        description="The same traffic through a naive allocator (a random free number)"
+    )
+
+
+class SizeAdvice(BaseModel):
+    """What ``callpool simulate --site`` found on the site's own recent sessions."""
+
+    computed_at: datetime
+    days: float = Field(description="Days of the site's sessions replayed (the last 30 at most)")
+    sessions: int
+    target: float = Field(description="The accuracy the advice aims at")
+    accuracy: float | None = Field(description="Accuracy at the pool's size")
+    recommended_size: int | None = Field(
+        description="The smallest size reaching the target; null when no size simulated does"
+    )
+    curve: list[SizeAccuracy]
+
+
 class PoolHealth(BaseModel):
     pool_id: int
     name: str
@@ -117,4 +142,9 @@ class PoolHealth(BaseModel):
         description="Session pools: the size that would have covered the period; null otherwise"
     )
     recommendation: str = Field(description="How the recommended size was found, in words")
+    advice: SizeAdvice | None = Field(
+        default=None,
+        description="Session pools: accuracy by pool size, simulated daily on the site's own "
+        "last 30 days; null until the first run",
+    )
     buckets: list[UtilizationBucket]

@@ -37,11 +37,14 @@ from callpool.reports.schemas import (
     Interval,
     Period,
     PoolHealth,
+    SizeAccuracy,
+    SizeAdvice,
     TimeBucket,
     TimeSeries,
     Totals,
     UtilizationBucket,
 )
+from callpool.simulation.daily import latest_advice
 
 DEFAULT_DAYS = 30
 MAX_PERIOD = timedelta(days=1096)  # three years
@@ -360,11 +363,32 @@ def _pool_health(
         **dict(zip(CAPPED_FIELDS, repository.capped_sessions(db, pool.id, period), strict=True)),
         recommended_size=recommended,
         recommendation=reason,
+        advice=size_advice(db, pool.id) if pool.kind == SESSION else None,
         buckets=buckets,
     )
 
 
 CAPPED_FIELDS = ("capped_sessions", "capped_addresses")
+
+
+def size_advice(db: Session, pool_id: int) -> SizeAdvice | None:
+    """The pool's latest simulated accuracy by size (``callpool.simulation.daily``)."""
+    advice = latest_advice(db, pool_id)
+    if advice is None:
+        return None
+    naive = dict(advice.naive_curve)
+    return SizeAdvice(
+        computed_at=advice.at,
+        days=advice.days,
+        sessions=advice.sessions,
+        target=advice.target,
+        accuracy=advice.accuracy,
+        recommended_size=advice.recommended_size,
+        curve=[
+            SizeAccuracy(size=size, accuracy=accuracy, naive_accuracy=naive[size])
+            for size, accuracy in advice.curve
+        ],
+    )
 
 
 def lease_peaks(
