@@ -43,15 +43,24 @@ def pool_names(as_owner: TestClient, site_id: int) -> list[str]:
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"original_number": "555-12"}, "original_number", "valid phone number"),
-        ({"size": "0"}, "size", "greater than or equal to 1"),
+        (
+            {"original_number": "555-12"},
+            "original_number",
+            "Business number must be a phone number, like (512) 555-0123",
+        ),
+        ({"size": "0"}, "size", "must be at least 1"),
         ({"size": "lots"}, "size", "enter a number"),
         (
             {"kind": "automated", "utilization": "1.5"},
             "utilization",
-            "utilization must be in (0, 1]",
+            "Utilization must be more than 0 and at most 1, like 0.8",
         ),
-        ({"area_code": "12"}, "area_code", "3 digits"),
+        ({"area_code": "12"}, "area_code", "An area code is 3 digits, like 512"),
+        (
+            {"area_code": "012"},
+            "area_code",
+            "There is no area code 012: area codes start with 2 to 9, like 512",
+        ),
         ({"name": ""}, "name", "required"),
     ],
 )
@@ -105,7 +114,11 @@ def set_target(as_owner: TestClient, pool_id: int, **fields: str) -> httpx2.Resp
     [
         ({"swap_selector": "div["}, "swap_selector", "not a valid CSS selector"),
         ({"swap_selector": ".phone >> a"}, "swap_selector", "not a valid CSS selector"),
-        ({"swap_number": "call us"}, "swap_number", "valid phone number"),
+        (
+            {"swap_number": "call us"},
+            "swap_number",
+            "Business number as written on the site must be a phone number, like (512) 555-0123",
+        ),
         ({"swap_number": ""}, "swap_number", "a CSS selector, or both"),
         ({"paths": "austin"}, "paths", "start with /"),
         ({"priority": "high"}, "priority", "enter a number"),
@@ -167,8 +180,8 @@ def change_settings(as_owner: TestClient, pool_id: int, **fields: str) -> httpx2
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"size": "0"}, "size", "greater than or equal to 1"),
-        ({"original_number": "12"}, "original_number", "valid phone number"),
+        ({"size": "0"}, "size", "must be at least 1"),
+        ({"original_number": "12"}, "original_number", "Business number must be a phone number"),
         ({"name": ""}, "name", "at least 1 character"),
     ],
 )
@@ -209,7 +222,8 @@ def test_utilization_over_one_is_refused_for_an_automated_pool(
     pool_id = int(created.headers["location"].split("/")[3].split("?")[0])
     response = change_settings(as_owner, pool_id, name="Paid search", utilization="1.5")
     assert response.status_code == 422
-    assert "utilization must be in (0, 1]" in error_beside(response.text, "utilization")
+    message = "Utilization must be more than 0 and at most 1, like 0.8"
+    assert message in error_beside(response.text, "utilization")
     assert 'value="0.5"' in as_owner.get(f"/dashboard/pools/{pool_id}").text
 
 

@@ -7,6 +7,7 @@ one rule per line) and the CSS-selector check the browser would otherwise be the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -69,12 +70,39 @@ def build(model: type[Model], data: Mapping[str, Any], extra: FieldErrors | None
     return built
 
 
+# The API's messages name its fields; beside a form's field they use the form's words.
+LABELS = {
+    "original_number": "Business number",
+    "swap_number": "Business number as written on the site",
+    "overflow_number": "Overflow number",
+    "utilization": "Utilization",
+    "size": "Numbers",
+}
+_PHONE = re.compile(r"^(\w+) must be a valid phone number in E\.164")
+
+
 def _message(detail: Any) -> str:
     message = str(detail["msg"]).removeprefix("Value error, ")
     if detail["type"] in ("int_parsing", "float_parsing"):
         return "enter a number"
     if detail["type"] == "missing":
         return "this field is required"
+    if detail["type"] == "greater_than_equal":
+        return f"must be at least {detail['ctx']['ge']}"
+    if message.startswith("utilization must be in (0, 1]"):
+        return "Utilization must be more than 0 and at most 1, like 0.8"
+    phone = _PHONE.match(message)
+    if phone:
+        label = LABELS.get(phone.group(1), "This")
+        return f"{label} must be a phone number, like (512) 555-0123"
+    if message.startswith("area_code "):
+        typed = str(detail.get("input", ""))
+        if typed.isdigit() and len(typed) == 3:  # 3 digits, but no area code starts with 0 or 1
+            return f"There is no area code {typed}: area codes start with 2 to 9, like 512"
+        return "An area code is 3 digits, like 512"
+    field = message.split(" ", 1)[0]
+    if field in LABELS:
+        return LABELS[field] + message.removeprefix(field)
     return message
 
 
