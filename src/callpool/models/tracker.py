@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, or_, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callpool.models.base import Base, stored_enum
@@ -31,6 +31,19 @@ RELEASING = TrackerStatus.RELEASING
 TRACKER_STATUSES = (AVAILABLE, ACTIVE, FLAGGED, RELEASED)
 # The states a call to the number is forwarded in.
 ROUTED_STATUSES = (AVAILABLE, ACTIVE, FLAGGED)
+
+
+def is_free(leased_until: datetime | None, now: datetime) -> bool:
+    """The free-tracker rule (DESIGN.md): no lease ends after ``now``. Leases expire lazily:
+    no job frees a tracker. ``free_clause`` is the same rule in SQL."""
+    return leased_until is None or leased_until <= now
+
+
+def free_clause(
+    leased_until: ColumnElement[datetime | None], now: ColumnElement[datetime]
+) -> ColumnElement[bool]:
+    """``is_free`` in SQL, on a (possibly aliased) ``leased_until`` column."""
+    return or_(leased_until.is_(None), leased_until <= now)
 
 
 class Tracker(Base):

@@ -29,7 +29,14 @@ from callpool.db import Database
 from callpool.errors import Conflict, Invalid, NotFound
 from callpool.models import Pool, Tracker
 from callpool.models.pool import AUTOMATED, MANUAL, SESSION
-from callpool.models.tracker import ACTIVE, AVAILABLE, FLAGGED, RELEASED, RELEASING
+from callpool.models.tracker import (
+    ACTIVE,
+    AVAILABLE,
+    FLAGGED,
+    RELEASED,
+    RELEASING,
+    is_free,
+)
 from callpool.pools import repository
 from callpool.pools.assignments import open_assignment
 from callpool.pools.provisioning import (
@@ -420,7 +427,7 @@ def _resize_session_pool(db: Session, pool: Pool, claim: str) -> tuple[int, list
     if missing > 0:
         return missing, []
     now = clock.now()
-    free = [t for t in trackers if t.leased_until is None or t.leased_until <= now]
+    free = [t for t in trackers if is_free(t.leased_until, now)]
     return 0, _mark_newest(db, free, -missing, claim)
 
 

@@ -44,7 +44,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from callpool.models import Lease, Pool, PoolEvent, Tracker
 from callpool.models.base import UTCDateTime
-from callpool.models.tracker import ACTIVE
+from callpool.models.tracker import ACTIVE, free_clause
 from callpool.visits.sql import Prepared, Tx
 
 trackers = cast(Table, Tracker.__table__)
@@ -58,7 +58,7 @@ _until = bindparam("until", type_=UTCDateTime())
 # The candidate is an alias: a subquery on the UPDATE's own table would be correlated to it.
 _candidate = trackers.alias("candidate")
 _in_service = and_(_candidate.c.pool_id == bindparam("pool"), _candidate.c.status == ACTIVE)
-_free = or_(_candidate.c.leased_until.is_(None), _candidate.c.leased_until <= _now)
+_free = free_clause(_candidate.c.leased_until, _now)
 
 
 class _Unindexed(ColumnElement[Any]):
