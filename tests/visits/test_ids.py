@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-import time
 
+from callpool.clock import FrozenClock
 from callpool.visits.service import new_id
 
 
@@ -14,9 +14,17 @@ def test_ids_are_22_url_safe_characters_and_never_repeat() -> None:
     assert len(set(ids)) == len(ids)
 
 
-def test_later_ids_sort_after_earlier_ones() -> None:
+def test_later_ids_sort_after_earlier_ones(clock: FrozenClock) -> None:
     ids = []
     for _ in range(5):
         ids.append(new_id())
-        time.sleep(0.002)  # ids made within one millisecond are in random order
+        clock.advance(milliseconds=1)  # ids made within one millisecond are in random order
     assert ids == sorted(ids)
+
+
+def test_ids_carry_the_clocks_time(clock: FrozenClock) -> None:
+    """The first 8 characters are the millisecond (48 bits): the same clock, the same prefix."""
+    made_now = new_id()
+    assert new_id()[:8] == made_now[:8]
+    clock.advance(days=365)
+    assert new_id()[:8] > made_now[:8]

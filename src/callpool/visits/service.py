@@ -14,9 +14,8 @@ import base64
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,12 +69,16 @@ def new_id() -> str:
     Written in base64's characters reordered to sort as ASCII does, so that ids sort by time:
     each new visitor and session then goes at the end of the indexes on these ids, and the
     visits of one batch (see ``callpool.visits.group_commit``) share those pages instead of
-    each dirtying a page of its own. 80 random bits keep the ids unguessable.
+    each dirtying a page of its own. 80 random bits keep the ids unguessable. The time is the
+    clock's (``callpool.clock``), so tests order ids by moving it, not by sleeping.
     """
-    raw = (time.time_ns() // 1_000_000).to_bytes(6, "big") + secrets.token_bytes(10)
+    millis = (clock.now() - _EPOCH) // _MILLISECOND
+    raw = millis.to_bytes(6, "big") + secrets.token_bytes(10)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").translate(_SORTABLE).decode()
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 _SORTABLE = bytes.maketrans(
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
     b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz",
@@ -221,7 +224,6 @@ def _start(
 
 def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: datetime) -> Visit:
     """A live session: the same numbers, extended; a pool it has no lease in yet is asked now."""
-    _remember_ga(tx, session, body.g)
     repository.touch_session(tx, session.id, now, views=1)
     repository.insert_pageview(tx, session.id, body.u, body.t, now)
     attribution = Attribution(
@@ -351,7 +353,6 @@ def pageview(tx: Tx, site: SiteEntry, body: PageviewIn) -> None:
     """
     now = clock.now()
     session = _session_of(tx, site, body.s)
-    _remember_ga(tx, session, body.g)
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=1)
         claim.extend_session(tx, session.id, now)
@@ -364,7 +365,6 @@ def heartbeat(tx: Tx, site: SiteEntry, body: HeartbeatIn) -> None:
     """The page is still visible: keep the session and its numbers."""
     now = clock.now()
     session = _session_of(tx, site, body.s)
-    _remember_ga(tx, session, body.g)
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=0)
         claim.extend_session(tx, session.id, now)
@@ -376,7 +376,6 @@ def event(tx: Tx, site: SiteEntry, body: EventIn) -> None:
     """A click on a ``tel:`` link: evidence for attribution, and activity that keeps the lease."""
     now = clock.now()
     session = _session_of(tx, site, body.s)
-    _remember_ga(tx, session, body.g)
     repository.insert_event(tx, session.id, body.e, now, {"number": body.n})
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=0)
@@ -388,14 +387,3 @@ def _session_of(tx: Tx, site: SiteEntry, session_id: str) -> SessionRow:
     if session is None:
         raise NotFound("unknown session")
     return session
-
-
-def _remember_ga(tx: Tx, session: SessionRow, cookies: list[str] | None) -> None:
-    """GA's ids for a session that came without them: GA's tag may write its cookie after the
-    visit's request (a first visit loads GA's large script; ours is small), so a later request
-    of the session brings it. One UPDATE, once per session; none while the page has no GA."""
-    if cookies is None or session.ga_client_id is not None:
-        return
-    client, ga_sessions = ga_cookies.read(cookies)
-    if client is not None:
-        repository.set_ga(tx, session.id, client, ga_sessions)
