@@ -33,6 +33,7 @@ class SignedIn:
     account_id: int
     account_name: str
     role: str
+    time_zone: str  # the account's IANA zone: every time the dashboard shows is in it
 
 
 def start_session(db: Session, user_id: int) -> str:
@@ -64,7 +65,7 @@ def signed_in(database: Database, token: str) -> SignedIn | None:
 
 def _signed_in(db: Session, token: str) -> SignedIn | None:
     row = db.execute(
-        select(User.id, User.email, Account.id, Account.name, Membership.role)
+        select(User.id, User.email, Account.id, Account.name, Membership.role, Account.time_zone)
         .select_from(UserSession)
         .join(User, User.id == UserSession.user_id)
         .join(Membership, Membership.user_id == User.id)

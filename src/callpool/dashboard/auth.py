@@ -54,6 +54,7 @@ class Viewer:
     account_name: str
     role: str
     csrf: str
+    time_zone: str = "UTC"  # the account's: times on pages are shown in it
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -168,7 +169,13 @@ def signed_in_viewer(request: Request) -> Viewer | None:
         session.token, session.dirty = None, True
         return None
     return Viewer(
-        found.user_id, found.email, found.account_id, found.account_name, found.role, session.csrf
+        found.user_id,
+        found.email,
+        found.account_id,
+        found.account_name,
+        found.role,
+        session.csrf,
+        found.time_zone,
     )
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
 
 from callpool.dashboard.auth import SignInRequired, browser_session, save_session
 from callpool.errors import NotFound
@@ -34,8 +37,24 @@ def pretty_number(number: str | None, region: str = "US") -> str:
     return display(number, region) if number else ""
 
 
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+@pass_context
+def when(context: Context, value: datetime | None) -> str:
+    """A moment in the viewer's account's time zone, named: an Austin business sees its
+    7:09 pm call at 19:09 CST, not at 01:09 UTC."""
+    if value is None:
+        return ""
+    viewer = context.get("viewer")
+    local = value.astimezone(zone_of(getattr(viewer, "time_zone", "UTC")))
+    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "UTC")
+
+
+@lru_cache(maxsize=64)
+def zone_of(name: str) -> ZoneInfo:
+    """The zone of that name; UTC for a name this machine's zone database lacks."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def seconds(value: int | float | None) -> str:

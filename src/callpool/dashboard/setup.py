@@ -435,7 +435,13 @@ def _debug_url(request: Request, origin: str) -> str:
 def verify_visits(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
     """The live list: the verify page reloads this fragment every few seconds."""
     site = _site(request, viewer, site_id)
-    return render(request, "_visits.html", site=site, **_latest_visits(request, viewer, site_id))
+    return render(
+        request,
+        "_visits.html",
+        site=site,
+        viewer=viewer,
+        **_latest_visits(request, viewer, site_id),
+    )
 
 
 def _latest_visits(request: Request, viewer: Viewer, site_id: int) -> dict[str, Any]:
