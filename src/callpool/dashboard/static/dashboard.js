@@ -19,3 +19,10 @@ document.addEventListener("click", async (event) => {
   button.textContent = "Copied";
   setTimeout(() => { button.textContent = label; }, 1500);
 });
+
+// A time zone field still at UTC starts from the browser's own zone: a guess, saved only when
+// the user saves the form (times on every page and report days follow the account's zone).
+for (const input of document.querySelectorAll("input[name=time_zone]")) {
+  const guess = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (guess && (!input.value || input.value === "UTC")) input.value = guess;
+}
