@@ -250,7 +250,10 @@ def test_no_tracker_under_the_visit_threshold_and_bots_do_not_count(
     report = service.diagnostics(deps, account.id, pool.id)
     reasons = {(s.source, s.medium): s.reason for s in report.sources}
     assert reasons[GOOGLE].startswith("active tracker +1512")
-    assert reasons[BING] == "under the visit threshold: 99 visits in 30 days, 100 needed"
+    assert reasons[BING] == (
+        "under the visit threshold: 99 visits in 30 days, 100 needed; at this pace it gets a "
+        "number in about 1 day"
+    )
     assert "only 1 reach 100 visits" in report.summary
 
 
@@ -290,7 +293,7 @@ def test_diagnostics_name_sources_outside_the_top_list(
     assert report.top_list_length == 1
     [google, bing] = report.sources
     assert (google.in_top_list, bing.in_top_list) == (True, False)
-    assert bing.reason == "outside the top list of 1 source/mediums"
+    assert bing.reason == "outside the top list of 1 source/medium"
 
 
 def test_rebalancing_twice_changes_nothing_the_second_time(
@@ -410,3 +413,24 @@ def test_the_worker_job_refreshes_routing_for_newly_activated_trackers(
     route = routing_table(deps.settings).lookup(tracker.number)
     assert route is not None
     assert (route.forward_to, tracker.status) == (BUSINESS, "active")
+
+
+def test_a_new_automated_pool_says_in_words_when_it_will_assign_numbers(
+    make_pool: MakePool, visits: AddVisits, deps: Deps, account: Account
+) -> None:
+    pool = make_pool(size=3, utilization=1.0)
+    visits(*GOOGLE, 20)
+    visits(*BING, 1)
+    rebalance(deps, account, pool)
+    report = service.diagnostics(deps, account.id, pool.id)
+    assert report.summary.startswith(
+        "The 3 busiest source/mediums each get a number of their own (3 numbers × utilization 1, "
+        "at least "
+    )
+    source, medium = GOOGLE
+    assert report.summary.endswith(
+        f"so the pool assigns no number yet: the busiest, {source} / {medium}, has 20 visits; "
+        "at this pace it gets a number in about 120 days"
+    )
+    reasons = {(s.source, s.medium): s.reason for s in report.sources}
+    assert reasons[BING].startswith("under the visit threshold: 1 visit in 30 days, 100 needed")

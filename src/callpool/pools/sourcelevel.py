@@ -8,6 +8,8 @@ of trackers.
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy.orm import Session
 
 from callpool import clock
@@ -81,12 +83,24 @@ def _reason(
         return "manual pool: an operator activates trackers"
     if not eligible:
         return (
-            f"under the visit threshold: {visits} visits in {pool.window_days} days, "
-            f"{pool.visit_threshold} needed"
+            f"under the visit threshold: {_count(visits, 'visit')} in {pool.window_days} days, "
+            f"{pool.visit_threshold} needed{_pace(pool, visits)}"
         )
     if not in_top:
-        return f"outside the top list of {length} source/mediums"
+        return f"outside the top list of {_count(length, 'source/medium')}"
     return "no available tracker: the pool's trackers all serve other source/mediums"
+
+
+def _count(number: int, word: str) -> str:
+    return f"{number} {word}" if number == 1 else f"{number} {word}s"
+
+
+def _pace(pool: Pool, visits: int) -> str:
+    """When a source reaches the threshold at its pace over the window, in words."""
+    if visits <= 0:
+        return ""
+    days = math.ceil((pool.visit_threshold - visits) / (visits / pool.window_days))
+    return f"; at this pace it gets a number in about {_count(max(days, 1), 'day')}"
 
 
 def _summary(pool: Pool, length: int, sources: list[SourceDiagnosis], counts: TrackerCounts) -> str:
@@ -94,12 +108,23 @@ def _summary(pool: Pool, length: int, sources: list[SourceDiagnosis], counts: Tr
         return f"{pool.kind} pool: trackers are not activated by traffic"
     tracked = sum(s.in_top_list and s.tracker_id is not None for s in sources)
     text = (
-        f"up to {length} source/mediums are tracked (max(floor(size {pool.size} × utilization "
-        f"{pool.utilization}), minimum {pool.min_sources})); {tracked} have a tracker"
+        f"The {_count(length, 'busiest source/medium')} each get a number of their own "
+        f"({pool.size} numbers × utilization {pool.utilization:g}, at least {pool.min_sources}), "
+        f"once a source has {pool.visit_threshold} visits in {pool.window_days} days; "
+        f"{tracked} {'has' if tracked == 1 else 'have'} one now"
     )
     eligible = sum(s.visits >= pool.visit_threshold for s in sources)
     if eligible < length:
         text += f"; only {eligible} reach {pool.visit_threshold} visits"
+    if eligible == 0:
+        busiest = max(sources, key=lambda s: s.visits, default=None)
+        text += (
+            ", so the pool assigns no number yet"
+            if busiest is None
+            else f", so the pool assigns no number yet: the busiest, {busiest.source} / "
+            f"{busiest.medium}, has {_count(busiest.visits, 'visit')}"
+            f"{_pace(pool, busiest.visits)}"
+        )
     if any(s.in_top_list and s.tracker_id is None for s in sources):
         text += f"; not enough available trackers ({counts.available} available)"
     return text
