@@ -9,6 +9,7 @@ Each test gets its own site, pools and trackers, and a fresh browser context (em
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 import socket
@@ -67,6 +68,10 @@ class Server:
         return f"{self.site_origin}/fixture/{key}/{name}?x=1{extra}{query}"
 
 
+# Set as the slow server answers: a test waits for it to see that a late answer changes nothing.
+slow_answered = threading.Event()
+
+
 def _fixture_router(server_url: Callable[[], str]) -> APIRouter:
     """Test-only routes: fixture pages with the install tag, and servers that misbehave."""
     router = APIRouter()
@@ -84,9 +89,8 @@ def _fixture_router(server_url: Callable[[], str]) -> APIRouter:
 
     @router.post("/slow/t/visit")
     async def slow_visit() -> JSONResponse:
-        import asyncio
-
-        await asyncio.sleep(3)
+        await asyncio.sleep(3)  # a slow server (the snippet gives up after 2 s), not a wait
+        slow_answered.set()
         return JSONResponse(_answer("+15125559999"))
 
     @router.post("/failing/t/visit")
