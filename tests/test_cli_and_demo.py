@@ -202,3 +202,44 @@ def test_the_demo_seeds_a_week_of_visits_and_calls_from_several_sources(
     assert {"google", "facebook", "bing", "(direct)"} <= sources
     assert len(days) >= 7
     assert all(call.started_at <= clock.now() for call in stored)
+
+
+def test_serve_says_what_it_uses_and_when_the_port_differs_from_the_public_url(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CALLPOOL_")},
+        "CALLPOOL_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "CALLPOOL_PUBLIC_URL": "http://127.0.0.1:8000",
+        "CALLPOOL_SECRET_KEY": SECRET,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "callpool", "serve", "--port", str(port), "--no-access-log"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline() for _ in range(6)]  # the banner is flushed at once
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert lines[0] == f"callpool is listening on http://127.0.0.1:{port}\n"
+    assert lines[1] == "  Public URL (CALLPOOL_PUBLIC_URL):  http://127.0.0.1:8000\n"
+    assert lines[2] == "  Dashboard:                         http://127.0.0.1:8000/dashboard\n"
+    assert lines[3] == f"  Database:                          sqlite:///{tmp_path / 'x.db'}\n"
+    assert lines[4] == "  Background jobs:                   run in this process (SQLite)\n"
+    assert lines[5].startswith(
+        f"  Note: CALLPOOL_PUBLIC_URL names port 8000, this server listens on {port}: "
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
