@@ -48,9 +48,9 @@ from callpool.models import (
 )
 from callpool.reports.expressions import bucket_start, landing_page
 from callpool.reports.schemas import Dimension, Interval, Period
+from callpool.telephony.base import MISSED, CallStatus
 
-ANSWERED = ("completed",)
-MISSED = ("busy", "no-answer", "failed", "canceled")
+ANSWERED = (CallStatus.COMPLETED,)
 EXHAUSTED = "exhausted"
 CAPPED = "capped"  # callpool.visits.claim: an address at its limit shared its own number
 

@@ -55,9 +55,10 @@ from callpool.models import (
 )
 from callpool.reports import repository
 from callpool.reports.expressions import as_utc, day_start, landing_page
-from callpool.reports.repository import ANSWERED, DAY, MISSED, midnight
+from callpool.reports.repository import ANSWERED, DAY, midnight
 from callpool.reports.schemas import Period
 from callpool.reports.service import bucket_starts, fold_sweep
+from callpool.telephony.base import MISSED
 
 log = logging.getLogger("callpool.reports.rollup")
 

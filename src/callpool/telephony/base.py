@@ -56,6 +56,8 @@ class CallStatus(StrEnum):
 
 
 FINAL_RANK = 4
+# Over, and nobody answered: told as a missed call (emails, reports).
+MISSED = (CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.FAILED, CallStatus.CANCELED)
 _RANKS = {
     CallStatus.QUEUED: 1,
     CallStatus.RINGING: 2,

@@ -19,17 +19,17 @@ from callpool.calls import service as calls_service
 from callpool.db import Database
 from callpool.integrations import outbox
 from callpool.models import Call, EmailPreference, User, WebhookEndpoint
+from callpool.telephony.base import MISSED as MISSED_CALL
 
 EMAIL = "email"  # the outbox kind
 ALL, MISSED, OFF = "all", "missed", "off"
 CALL_CHOICES = (ALL, MISSED, OFF)
-MISSED_STATUSES = frozenset({"no-answer", "busy", "failed", "canceled"})
 CALL, DIGEST, ENDPOINT_DISABLED = "call", "digest", "endpoint.disabled"  # email events
 DIGEST_MAX_CALLS = 200
 
 
 def is_missed(status: str | None) -> bool:
-    return status in MISSED_STATUSES
+    return status in MISSED_CALL
 
 
 # Choices
