@@ -18,24 +18,19 @@ from callpool.accounts.login import Outcome
 from callpool.dashboard.auth import (
     CsrfChecked,
     CurrentViewer,
+    database_of,
     sign_in_with_password,
     sign_out,
     signed_in_viewer,
 )
 from callpool.dashboard.forms import FormInvalid, build, lines, text
 from callpool.dashboard.render import STATIC, DashboardRoute, redirect, render
-from callpool.db import Database
 from callpool.restapi import Id
 from callpool.sites import service as sites
 from callpool.sites.schemas import SiteCreate
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 root = APIRouter(include_in_schema=False)
-
-
-def database(request: Request) -> Database:
-    db: Database = request.app.state.database
-    return db
 
 
 @root.get("/")
@@ -98,7 +93,7 @@ def logout(request: Request) -> Response:
 
 @router.get("")
 def home(request: Request, viewer: CurrentViewer) -> Response:
-    site_list = sites.list_sites(database(request), viewer.account_id)
+    site_list = sites.list_sites(database_of(request), viewer.account_id)
     return render(
         request, "home.html", title="Sites", viewer=viewer, sites=site_list, form={}, errors={}
     )
@@ -115,7 +110,7 @@ async def create_site(request: Request, viewer: CurrentViewer) -> Response:
     try:
         fields = build(SiteCreate, data)
     except FormInvalid as invalid:
-        site_list = sites.list_sites(database(request), viewer.account_id)
+        site_list = sites.list_sites(database_of(request), viewer.account_id)
         return render(
             request,
             "home.html",
@@ -126,7 +121,7 @@ async def create_site(request: Request, viewer: CurrentViewer) -> Response:
             form=dict(form),
             errors=invalid.errors,
         )
-    site = sites.create_site(database(request), viewer.account_id, fields)
+    site = sites.create_site(database_of(request), viewer.account_id, fields)
     return redirect(request, f"/dashboard/sites/{site.id}")
 
 
@@ -135,7 +130,7 @@ async def create_site(request: Request, viewer: CurrentViewer) -> Response:
 
 @router.get("/keys")
 def keys_page(request: Request, viewer: CurrentViewer) -> Response:
-    key_list = api_keys.list_api_keys(database(request), viewer.account_id)
+    key_list = api_keys.list_api_keys(database_of(request), viewer.account_id)
     return render(request, "keys.html", title="API keys", viewer=viewer, keys=key_list, errors={})
 
 
@@ -147,9 +142,11 @@ async def create_key(request: Request, viewer: CurrentViewer) -> Response:
         {} if name and len(name) <= 200 else {"name": "give the key a name (up to 200 characters)"}
     )
     created = (
-        None if errors else api_keys.new_api_key(database(request), viewer.account_id, name or "")
+        None
+        if errors
+        else api_keys.new_api_key(database_of(request), viewer.account_id, name or "")
     )
-    key_list = api_keys.list_api_keys(database(request), viewer.account_id)
+    key_list = api_keys.list_api_keys(database_of(request), viewer.account_id)
     return render(
         request,
         "keys.html",
@@ -164,5 +161,5 @@ async def create_key(request: Request, viewer: CurrentViewer) -> Response:
 
 @router.post("/keys/{key_id}/revoke", dependencies=[CsrfChecked])
 def revoke_key(request: Request, viewer: CurrentViewer, key_id: Id) -> Response:
-    api_keys.revoke_api_key(database(request), viewer.account_id, key_id)
+    api_keys.revoke_api_key(database_of(request), viewer.account_id, key_id)
     return redirect(request, "/dashboard/keys")

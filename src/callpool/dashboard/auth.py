@@ -121,7 +121,7 @@ def clear_session(request: Request, response: Response) -> None:
 async def sign_in_with_password(request: Request, email: str, password: str) -> login.Outcome:
     """Check the password (throttled, see ``callpool.accounts.login``); on success the
     response carries a cookie of a new session."""
-    result = await login.log_in(_database(request), email, password, client_address(request))
+    result = await login.log_in(database_of(request), email, password, client_address(request))
     if result.token is not None:
         browser_session(request).sign_in(result.token)
     return result.outcome
@@ -131,7 +131,7 @@ def sign_out(request: Request, response: Response) -> None:
     """End this browser's session on the server (every process), then forget the cookie."""
     token = browser_session(request).token
     if token is not None:
-        sessions.end_session(_database(request), token)
+        sessions.end_session(database_of(request), token)
     clear_session(request, response)
 
 
@@ -146,9 +146,15 @@ async def check_csrf(request: Request) -> None:
         )
 
 
-def _database(request: Request) -> Database:
+def database_of(request: Request) -> Database:
+    """The app's database, for a page to hand to the services (which open transactions)."""
     database: Database = request.app.state.database
     return database
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 class SignInRequired(Exception):
@@ -164,7 +170,7 @@ def signed_in_viewer(request: Request) -> Viewer | None:
     session = browser_session(request)
     if session.token is None:
         return None
-    found = sessions.signed_in(_database(request), session.token)
+    found = sessions.signed_in(database_of(request), session.token)
     if found is None:
         session.token, session.dirty = None, True
         return None

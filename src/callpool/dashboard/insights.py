@@ -11,9 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from callpool.calls import service as calls
-from callpool.dashboard.auth import CurrentViewer
+from callpool.dashboard.auth import CurrentViewer, database_of
 from callpool.dashboard.render import DashboardRoute, render
-from callpool.db import Database
 from callpool.errors import Invalid, NotFound
 from callpool.reports import service as reports
 from callpool.reports.schemas import DIMENSIONS, Dimension, Period
@@ -33,11 +32,6 @@ DIMENSION_LABELS: dict[str, str] = {
 }
 
 
-def _database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
 # -- calls -----------------------------------------------------------------------------------
 
 
@@ -48,7 +42,7 @@ def calls_page(
     # The API's page and cursor: one read path, one cursor format (a made-up one is a 400 page).
     try:
         page = calls.list_calls(
-            _database(request), viewer.account_id, limit=CALLS_PER_PAGE, cursor=before
+            database_of(request), viewer.account_id, limit=CALLS_PER_PAGE, cursor=before
         )
     except Invalid as error:
         raise HTTPException(400, str(error)) from None
@@ -64,7 +58,7 @@ def calls_page(
 
 @router.get("/calls/{call_id}")
 def call_page(request: Request, viewer: CurrentViewer, call_id: Id) -> Response:
-    call = calls.get_call(_database(request), viewer.account_id, call_id)
+    call = calls.get_call(database_of(request), viewer.account_id, call_id)
     return render(request, "call.html", title="Call", viewer=viewer, call=call)
 
 
@@ -92,7 +86,7 @@ def reports_page(
     site = int(site_id) if site_id and site_id.isdigit() else None
     if site is not None and site > MAX_ID:
         raise NotFound("no such site")  # no row has it: the 404 page, before any query
-    database, account_id = _database(request), viewer.account_id
+    database, account_id = database_of(request), viewer.account_id
     site_list = sites.list_sites(database, account_id)
     totals = reports.totals(database, account_id, period, site_id=site)
     series = reports.calls_over_time(database, account_id, period, site_id=site)
@@ -149,7 +143,7 @@ def calls_csv(
     period = reports.parse_period(start, end)
     # A 404 page is raised here, before the first byte.
     chunks = reports.export_calls_csv(
-        _database(request), viewer.account_id, period, site_id=site_id
+        database_of(request), viewer.account_id, period, site_id=site_id
     )
     return StreamingResponse(
         chunks,

@@ -14,29 +14,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer
+from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer, database_of, settings_of
 from callpool.dashboard.forms import FormInvalid, build, checkbox, from_invalid, text
 from callpool.dashboard.render import DashboardRoute, redirect, render
-from callpool.db import Database
 from callpool.errors import Conflict, Invalid
 from callpool.integrations.email import notices, smtp
 from callpool.integrations.payloads import EVENTS
 from callpool.integrations.webhooks import service
 from callpool.integrations.webhooks.schemas import WebhookCreate, WebhookUpdate
 from callpool.restapi import Id
-from callpool.settings import Settings
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
-
-
-def _database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def _fields(form: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,7 +51,7 @@ def _list(
     errors: dict[str, str],
     status_code: int = 200,
 ) -> Response:
-    endpoints = service.list_endpoints(_database(request), viewer.account_id)
+    endpoints = service.list_endpoints(database_of(request), viewer.account_id)
     return render(
         request,
         "webhooks.html",
@@ -93,12 +81,12 @@ async def create_webhook(request: Request, viewer: CurrentViewer) -> Response:
 
 
 def _create(request: Request, viewer: Viewer, fields: WebhookCreate) -> int:
-    database, settings = _database(request), _settings(request)
+    database, settings = database_of(request), settings_of(request)
     return service.create_endpoint(database, settings, viewer.account_id, fields).id
 
 
 def _update(request: Request, viewer: Viewer, endpoint_id: int, changes: WebhookUpdate) -> None:
-    database, settings = _database(request), _settings(request)
+    database, settings = database_of(request), settings_of(request)
     service.update_endpoint(database, settings, viewer.account_id, endpoint_id, changes)
 
 
@@ -118,7 +106,7 @@ def _endpoint(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    database = _database(request)
+    database = database_of(request)
     endpoint = service.get_endpoint(database, viewer.account_id, endpoint_id)
     page = service.deliveries(database, viewer.account_id, endpoint_id, limit=50, before=None)
     current = {"url": endpoint.url, "description": endpoint.description or ""}
@@ -161,21 +149,21 @@ async def change_webhook(request: Request, viewer: CurrentViewer, endpoint_id: I
 def enable_webhook(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
     enable = WebhookUpdate(enabled=True)
     service.update_endpoint(
-        _database(request), _settings(request), viewer.account_id, endpoint_id, enable
+        database_of(request), settings_of(request), viewer.account_id, endpoint_id, enable
     )
     return _endpoint(request, viewer, endpoint_id, notice="Enabled: new events are sent again.")
 
 
 @router.post("/webhooks/{endpoint_id}/rotate", dependencies=[CsrfChecked])
 def rotate_webhook_secret(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
-    service.rotate_secret(_database(request), viewer.account_id, endpoint_id)
+    service.rotate_secret(database_of(request), viewer.account_id, endpoint_id)
     notice = "New secret below. The old one still signs deliveries, beside it, for 24 hours."
     return _endpoint(request, viewer, endpoint_id, notice=notice)
 
 
 @router.post("/webhooks/{endpoint_id}/delete", dependencies=[CsrfChecked])
 def delete_webhook(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
-    service.delete_endpoint(_database(request), viewer.account_id, endpoint_id)
+    service.delete_endpoint(database_of(request), viewer.account_id, endpoint_id)
     return redirect(request, "/dashboard/webhooks")
 
 
@@ -186,7 +174,7 @@ def redeliver(
     request: Request, viewer: CurrentViewer, endpoint_id: Id, delivery_id: Id
 ) -> Response:
     try:
-        service.redeliver(_database(request), viewer.account_id, endpoint_id, delivery_id)
+        service.redeliver(database_of(request), viewer.account_id, endpoint_id, delivery_id)
     except Conflict as conflict:
         return _endpoint(request, viewer, endpoint_id, notice=str(conflict), status_code=409)
     return _endpoint(request, viewer, endpoint_id, notice="Queued: it is sent again now.")
@@ -201,14 +189,14 @@ def email_page(request: Request, viewer: CurrentViewer) -> Response:
 
 
 def _email(request: Request, viewer: Viewer, notice: str | None = None) -> Response:
-    chosen = notices.preference(_database(request), viewer.account_id, viewer.user_id)
+    chosen = notices.preference(database_of(request), viewer.account_id, viewer.user_id)
     calls, digest = chosen.calls, chosen.daily_digest
     return render(
         request,
         "email.html",
         title="Email",
         viewer=viewer,
-        email_on=smtp.is_on(_settings(request)),
+        email_on=smtp.is_on(settings_of(request)),
         calls=calls,
         daily_digest=digest,
         notice=notice,
@@ -222,7 +210,7 @@ async def choose_email(request: Request, viewer: CurrentViewer) -> Response:
     if calls not in notices.CALL_CHOICES:
         calls = notices.OFF
     notices.choose(
-        _database(request),
+        database_of(request),
         viewer.account_id,
         viewer.user_id,
         calls=calls,
