@@ -88,7 +88,7 @@ def simulate_naive(traffic: Traffic, size: int, setup: PoolSetup, seed: int) -> 
                 None if winner is None else str(winner),
                 [str(other) for other in found[1:]],
             )
-            score.add(call.timing, result, winner == caller)
+            score.add(call.timing, result, winner == caller, len(found))
             continue
         visitor = traffic.sessions[index].visitor
         active = timedelta(seconds=last_activity(traffic.sessions[index], setup.heartbeat_seconds))

@@ -314,7 +314,8 @@ def _call(database: Database, settings: Settings, state: _State, index: int, sco
         call = calls.call_by_provider_id(db, inbound.call_id)
         session_id = call.session_id if call is not None else None
         candidates = list(call.candidates or []) if call is not None else []
-    score.add(planned.timing, outcome(truth, session_id, candidates), session_id == truth)
+    result = outcome(truth, session_id, candidates)
+    score.add(planned.timing, result, session_id == truth, 1 + len(candidates))
 
 
 def caller_number(visitor: int) -> str:

@@ -28,8 +28,10 @@ class Score:
     allocator: str  # "callpool" (our rules, the real code) or "naive"
     calls: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
-    # Ambiguous calls whose most likely candidate was the right session.
+    # Ambiguous calls whose most likely candidate was the right session, and how many a blind
+    # pick among the candidates would get right (the sum of 1 / candidates): the evidence's gain.
     ambiguous_right: int = 0
+    ambiguous_chance: float = 0.0
     # Per timing (during the visit, soon after, hours later): [calls, correct].
     by_timing: dict[str, list[int]] = field(
         default_factory=lambda: {timing: [0, 0] for timing in TIMINGS}
@@ -38,14 +40,16 @@ class Score:
     peak_leases: int = 0  # most numbers leased at once
     seconds: float = 0.0  # wall time of the run
 
-    def add(self, timing: str, result: str, winner_right: bool) -> None:
+    def add(self, timing: str, result: str, winner_right: bool, candidates: int = 1) -> None:
+        """One call's ``result``; ``candidates``: how many sessions it was attributed among."""
         self.calls += 1
         self.counts[result] += 1
         self.by_timing[timing][0] += 1
         if result == CORRECT:
             self.by_timing[timing][1] += 1
-        elif result == AMBIGUOUS and winner_right:
-            self.ambiguous_right += 1
+        elif result == AMBIGUOUS:
+            self.ambiguous_right += winner_right
+            self.ambiguous_chance += 1 / candidates
 
     @property
     def accuracy(self) -> float:
@@ -59,6 +63,7 @@ class Score:
             "calls": self.calls,
             **self.counts,
             "ambiguous_right": self.ambiguous_right,
+            "ambiguous_chance": round(self.ambiguous_chance, 1),
             "accuracy": round(self.accuracy, 4),
             "by_timing": {t: {"calls": c, "correct": ok} for t, (c, ok) in self.by_timing.items()},
             "exhausted": self.exhausted,
