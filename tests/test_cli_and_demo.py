@@ -18,6 +18,7 @@ from callpool.models import Account, ApiKey, Call, Pool, Site, Tracker, VisitSes
 from callpool.seeding import DEMO_BUSINESS_NUMBER, demo_origins, demo_settings, ensure_demo
 from callpool.settings import Settings, secret_file
 from callpool.telephony.sandbox.provider import SandboxProvider
+from tests.processes import free_port
 
 
 def run_cli(
@@ -236,10 +237,3 @@ def test_serve_says_what_it_uses_and_when_the_port_differs_from_the_public_url(
     assert lines[5].startswith(
         f"  Note: CALLPOOL_PUBLIC_URL names port 8000, this server listens on {port}: "
     )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -25,6 +25,7 @@ import httpx2
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from tests.processes import free_port
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.browser
@@ -51,15 +52,6 @@ WIDEST = """() => [...document.body.querySelectorAll('*')]
                && ![...e.children].some(c => c.getBoundingClientRect().right
                                              > document.documentElement.clientWidth + 1))
   .slice(0, 5).map(e => e.tagName + '.' + e.className + ': ' + e.outerHTML.slice(0, 120))"""
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
