@@ -35,7 +35,10 @@ class AttributionOut(BaseModel):
         "shared_lease_recent_activity, source_assignment, repeat_caller_first_touch, "
         "no_lease, no_assignment, attribution_failed"
     )
-    candidates: list[str] = Field(description="Other sessions that may have made the call")
+    candidates: list[str] = Field(
+        description="Other sessions that may have made the call, likeliest first: a tel: "
+        "click on the number just before it, then the latest activity"
+    )
     first_call_id: int | None = Field(description="A repeat caller's first call")
 
 
