@@ -153,11 +153,19 @@ def test_createuser_reads_the_password_when_not_given(tmp_path: Path) -> None:
     assert first_line(empty.stderr) == (
         "callpool: no password: give --password, or type it when asked"
     )
-    made = run_cli("createuser", *email, env=env, cwd=tmp_path, stdin="a-long-pass\n")
+    wrong = run_cli("createuser", *email, "--time-zone", "Austin", env=env, cwd=tmp_path)
+    assert wrong.returncode == 2
+    assert first_line(wrong.stderr) == (
+        "callpool: --time-zone Austin: not a time zone name, like America/Chicago or Europe/Paris"
+    )
+    zone = ["--time-zone", "America/Chicago"]
+    made = run_cli("createuser", *email, *zone, env=env, cwd=tmp_path, stdin="a-long-pass\n")
     assert made.returncode == 0, made.stderr
     assert (
         first_line(made.stdout) == "created owner@plumbing.test, owner of account 'Default account'"
     )
+    with Database(env["CALLPOOL_DATABASE_URL"]).reader() as db:
+        assert db.scalar(select(Account.time_zone)) == "America/Chicago"
     # A terminal is asked twice, not echoed: see ``callpool.cli._password``.
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -102,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         "createuser", "create a dashboard user (owner of the first account, made if none)"
     )
     _email_password(createuser)
+    createuser.add_argument(
+        "--time-zone",
+        metavar="ZONE",
+        help="the account's time zone, e.g. America/Chicago: times on the dashboard are shown "
+        "in it (default: unchanged; UTC for a new account)",
+    )
     createuser.set_defaults(run=run_createuser)
 
     setpassword = command(
@@ -165,6 +172,15 @@ def _password(args: argparse.Namespace) -> str:
     if password != getpass.getpass("The same again: "):
         raise ValueError("the two passwords differ; nothing was changed")
     return password
+
+
+def _check_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"--time-zone {name}: not a time zone name, like America/Chicago or Europe/Paris"
+        ) from None
 
 
 def _unreachable(error: DBAPIError) -> str:
@@ -411,6 +427,8 @@ def run_createuser(args: argparse.Namespace) -> int:
     from callpool.accounts.users import create_user_with_account
     from callpool.errors import CallpoolError
 
+    if args.time_zone is not None:
+        _check_zone(args.time_zone)
     password = _password(args)
     settings = get_settings()
     database = Database(settings.database_url)
@@ -418,6 +436,8 @@ def run_createuser(args: argparse.Namespace) -> int:
     try:
         with database.session() as db:
             user, account = create_user_with_account(db, args.email, password)
+            if args.time_zone is not None:
+                account.time_zone = args.time_zone
             print(f"created {user.email}, owner of account {account.name!r}")
     except CallpoolError as error:
         print(f"callpool: {error}", file=sys.stderr)

@@ -20,6 +20,7 @@ from callpool.telephony.base import Provider
 
 DEMO_BUSINESS_NUMBER = "+15125550199"  # fictional (555-01xx), never rings anyone
 DEMO_POOL_SIZE = 10
+DEMO_TIME_ZONE = "America/Chicago"  # the demo business is in Austin
 DEMO_EMAIL = "demo@callpool.test"
 # Printed by `callpool demo`: a sandbox demo, not a secret. Real users: `callpool createuser`.
 DEMO_PASSWORD = "demo-password"  # noqa: S105
@@ -57,6 +58,8 @@ def ensure_demo(db: Session, settings: Settings, provider: Provider) -> Demo:
     """The first account with a site and a session pool of sandbox numbers; made if missing."""
     account = first_account(db, create_name="Demo Plumbing Co.")
     assert account is not None
+    if account.name == "Demo Plumbing Co." and account.time_zone == "UTC":
+        account.time_zone = DEMO_TIME_ZONE  # its calls are shown in Austin's time
     site = db.scalar(select(Site).where(Site.account_id == account.id).order_by(Site.id))
     if site is None:
         site = Site(
