@@ -177,6 +177,8 @@ def test_the_first_hour_from_demo_to_a_test_call_and_its_journey(
     number = (swapped.get_attribute("href") or "").removeprefix("tel:")
     check_fits(page, shots, "demo-site")
 
+    page.goto(demo.url + "/dashboard/login")
+    check_fits(page, shots, "login")
     sign_in(page, demo.url)
     check_fits(page, shots, "sites")
 
@@ -194,9 +196,9 @@ def test_the_first_hour_from_demo_to_a_test_call_and_its_journey(
     page.locator("a[href^='/dashboard/sites/']").first.click()
     check_fits(page, shots, "site")
     site_path = page.url.removeprefix(demo.url)
-    for step in ("install", "verify"):
+    for step in ("pools/new", "install", "verify"):
         page.goto(f"{demo.url}{site_path}/{step}")
-        check_fits(page, shots, step)
+        check_fits(page, shots, step.replace("/", "-"))
     page.get_by_role("button", name="Place a test call").click()
     expect(page.get_by_role("status")).to_contain_text("Test call placed")
     expect(page.locator("h1")).to_contain_text("Call from")
