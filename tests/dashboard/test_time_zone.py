@@ -23,6 +23,8 @@ def test_calls_are_shown_in_the_accounts_time_zone(
     assert "12:00 UTC" not in page
     call = as_owner.get(f"/dashboard/calls/{account_data.call_id}").text
     assert "2026-01-05 06:00 CST" in call
+    assert "06:00:00</span> <strong>called" in call  # the journey's times too
+    assert "12:00:00" not in call
     api = as_owner.get("/api/v1/calls", headers=auth).json()
     assert api["calls"][0]["started_at"].endswith(("+00:00", "Z"))
 

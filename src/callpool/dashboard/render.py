@@ -48,6 +48,15 @@ def when(context: Context, value: datetime | None) -> str:
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "UTC")
 
 
+@pass_context
+def local(context: Context, value: datetime | None, layout: str) -> str:
+    """A moment in the viewer's account's time zone, laid out by ``layout`` (strftime)."""
+    if value is None:
+        return ""
+    viewer = context.get("viewer")
+    return value.astimezone(zone_of(getattr(viewer, "time_zone", "UTC"))).strftime(layout)
+
+
 @lru_cache(maxsize=64)
 def zone_of(name: str) -> ZoneInfo:
     """The zone of that name; UTC for a name this machine's zone database lacks."""
@@ -66,6 +75,7 @@ def seconds(value: int | float | None) -> str:
 
 templates.filters["phone"] = pretty_number
 templates.filters["when"] = when
+templates.filters["local"] = local
 templates.filters["seconds"] = seconds
 templates.filters["percent"] = lambda value: "–" if value is None else f"{value:.0%}"
 
