@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from callpool.db import Database
 from callpool.models import Account
 from callpool.reports.expressions import landing_path_of
 
-from .conftest import Factory, World
+from .conftest import Make, World
 
 PERIOD = {"start": "2026-01-01", "end": "2026-01-04"}  # end day included: [01-01, 01-05)
 
@@ -315,7 +314,7 @@ def test_reports_need_an_api_key(client: TestClient, world: World) -> None:
 
 
 def test_landing_page_paths_are_the_same_on_both_engines(
-    client: TestClient, auth: dict[str, str], database: Database, account: Account
+    client: TestClient, auth: dict[str, str], make: Make, account: Account
 ) -> None:
     urls = [
         "https://acme.test/plumbing?gclid=abc#top",
@@ -324,11 +323,9 @@ def test_landing_page_paths_are_the_same_on_both_engines(
         "http://acme.test:8080/a/b/",
         "/relative/page?x=1",
     ]
-    with database.session() as db:
-        make = Factory(db)
-        site = make.site(account.id)
-        for url in urls:
-            make.session(site, "01-02 10:00", "google", "organic", landing_url=url)
+    site = make.site(account)
+    for url in urls:
+        make.session(site, "01-02 10:00", "google", "organic", landing_url=url)
 
     report = get(client, auth, "breakdown", dimension="landing_page")
 

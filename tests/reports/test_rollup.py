@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.models import DailyCallStats, DailySessionStats, HourlyPoolStats, RolledDay
+from callpool.models import Account, DailyCallStats, DailySessionStats, HourlyPoolStats, RolledDay
 from callpool.reports.repository import split_period
 from callpool.reports.rollup import forget, rollup_days
 from callpool.reports.schemas import DIMENSIONS, Period
@@ -20,7 +20,7 @@ from callpool.settings import Settings
 from callpool.telephony.registry import provider_for
 from callpool.worker import run_once
 
-from .conftest import Factory, World, at
+from .conftest import Make, World, at
 
 # Periods whose first or last day is partial, whole days, and one reaching into the live days.
 PERIODS = [
@@ -117,13 +117,14 @@ def test_a_late_call_on_a_rolled_day_is_rolled_up_on_the_next_run(
     auth: dict[str, str],
     world: World,
     database: Database,
+    make: Make,
+    account: Account,
 ) -> None:
     rollup_days(database, at(LATER))
-    with database.session() as db:  # a call spooled during an outage, stored days later
-        Factory(db).call(
-            world.account_id, "01-03 11:00", "+15550077", status="completed", duration=50,
-            source="google", medium="organic", pool_id=world.pool_id,
-        )  # fmt: skip
+    make.call(  # a call spooled during an outage, stored days later
+        account, "01-03 11:00", "+15550077", status="completed", duration=50,
+        source="google", medium="organic", pool_id=world.pool_id,
+    )  # fmt: skip
 
     def calls() -> int:
         response = client.get("/api/v1/reports/totals", params=PERIODS[0], headers=auth)
@@ -178,20 +179,20 @@ def test_pool_peaks_across_a_rolled_day_boundary(
     auth: dict[str, str],
     database: Database,
     world: World,
+    make: Make,
+    account: Account,
     interval: str,
 ) -> None:
     # Leases running from rolled days into a live one count on both sides of midnight, the
     # one that began three days earlier as well (the live sweep reads no older leases).
-    with database.session() as db:
-        make = Factory(db)
-        site = make.site(world.account_id, "night.test")
-        pool = make.pool(site, name="Night")
-        tracker = make.tracker(pool, "+15125550222")
-        other = make.tracker(pool, "+15125550223")
-        visit = make.session(site, "01-05 23:00", "x", "y")
-        make.lease(tracker, "01-05 23:00", "01-06 01:00", visit)
-        make.lease(other, "01-03 08:00", "01-06 02:00", make.session(site, "01-03 08:00", "x", "y"))
-        make.lease(tracker, "01-02 08:00", "01-02 09:00", visit)  # over before: never read
+    site = make.site(account, "night.test")
+    pool = make.pool(site, name="Night")
+    tracker = make.tracker(pool, "+15125550222")
+    other = make.tracker(pool, "+15125550223")
+    visit = make.session(site, "01-05 23:00", "x", "y")
+    make.lease(tracker, "01-05 23:00", "01-06 01:00", visit)
+    make.lease(other, "01-03 08:00", "01-06 02:00", make.session(site, "01-03 08:00", "x", "y"))
+    make.lease(tracker, "01-02 08:00", "01-02 09:00", visit)  # over before: never read
     params = {"start": "2026-01-05T20:00", "end": "2026-01-06T03:00", "interval": interval}
     live = client.get(f"/api/v1/reports/pools/{pool.id}", params=params, headers=auth).json()
 
