@@ -46,7 +46,7 @@ from callpool.models import (
     UTCDateTime,
     VisitSession,
 )
-from callpool.reports.expressions import bucket_start, landing_page
+from callpool.reports.expressions import as_utc, bucket_start, landing_page
 from callpool.reports.schemas import Dimension, Interval, Period
 from callpool.telephony.base import MISSED, CallStatus
 
@@ -609,6 +609,34 @@ def capped_sessions(db: Session, pool_id: int, period: Period) -> tuple[int, int
     )
     sessions, addresses = db.execute(query).one()
     return int(sessions), int(addresses)
+
+
+# A call with no lease behind it: no session held the number then, nor within the window before.
+NO_LEASE_REASONS = ("no_lease", "repeat_caller_first_touch")
+
+
+def leaked_numbers(
+    db: Session, pool_id: int, period: Period, min_calls: int
+) -> list[tuple[int, str, int, datetime]]:
+    """(tracker id, number, calls, last call) of the pool's numbers in service that got at
+    least ``min_calls`` calls with no lease behind them in the period, the most such first."""
+    calls = func.count(Call.id)
+    rows = db.execute(
+        select(Tracker.id, Tracker.number, calls, func.max(Call.started_at))
+        .join(Tracker, Tracker.id == Call.tracker_id)
+        .where(
+            Call.pool_id == pool_id,
+            Call.started_at >= period.start,
+            Call.started_at < period.end,
+            Call.attribution_reason.in_(NO_LEASE_REASONS),
+            Tracker.status != "released",
+        )
+        .group_by(Tracker.id, Tracker.number)
+        .having(calls >= min_calls)
+        .order_by(calls.desc(), Tracker.number)
+    )
+    # An aggregate's timestamp comes back as the engine stores it (SQLite: naive text).
+    return [(tracker, number, count, as_utc(last)) for tracker, number, count, last in rows]
 
 
 def rolled_pool_peaks(

@@ -120,6 +120,16 @@ class SizeAdvice(BaseModel):
     curve: list[SizeAccuracy]
 
 
+class LeakedNumber(BaseModel):
+    """A session-pool number that keeps getting calls nobody was shown it for: probably
+    copied into a print ad, a directory or a contact list."""
+
+    tracker_id: int
+    number: str
+    calls_without_lease: int
+    last_call_at: datetime
+
+
 class PoolHealth(BaseModel):
     pool_id: int
     name: str
@@ -142,6 +152,11 @@ class PoolHealth(BaseModel):
         description="Session pools: the size that would have covered the period; null otherwise"
     )
     recommendation: str = Field(description="How the recommended size was found, in words")
+    leaked_numbers: list[LeakedNumber] = Field(
+        default_factory=list,
+        description="Session pools: numbers with at least 3 calls with no lease behind them in "
+        "the period, the most first",
+    )
     advice: SizeAdvice | None = Field(
         default=None,
         description="Session pools: accuracy by pool size, simulated daily on the site's own "

@@ -35,6 +35,7 @@ from callpool.reports.schemas import (
     BreakdownRow,
     Dimension,
     Interval,
+    LeakedNumber,
     Period,
     PoolHealth,
     SizeAccuracy,
@@ -363,12 +364,29 @@ def _pool_health(
         **dict(zip(CAPPED_FIELDS, repository.capped_sessions(db, pool.id, period), strict=True)),
         recommended_size=recommended,
         recommendation=reason,
+        leaked_numbers=leaked(db, pool.id, period) if pool.kind == SESSION else [],
         advice=size_advice(db, pool.id) if pool.kind == SESSION else None,
         buckets=buckets,
     )
 
 
 CAPPED_FIELDS = ("capped_sessions", "capped_addresses")
+
+
+# Calls with no lease behind them before a session-pool number counts as leaked: one or two
+# are a visitor calling back days later; more, and someone is reading the number elsewhere.
+LEAK_MIN_CALLS = 3
+
+
+def leaked(db: Session, pool_id: int, period: Period) -> list[LeakedNumber]:
+    return [
+        LeakedNumber(
+            tracker_id=tracker, number=number, calls_without_lease=calls, last_call_at=last
+        )
+        for tracker, number, calls, last in repository.leaked_numbers(
+            db, pool_id, period, LEAK_MIN_CALLS
+        )
+    ]
 
 
 def size_advice(db: Session, pool_id: int) -> SizeAdvice | None:
