@@ -16,8 +16,7 @@ from sqlalchemy import select
 
 from callpool.accounts import users
 from callpool.accounts.service import new_api_key
-from callpool.accounts.users import MEMBER, OWNER, add_membership, create_user
-from callpool.clock import FrozenClock
+from callpool.accounts.users import MEMBER, OWNER
 from callpool.db import Database
 from callpool.models import Account, Call, Tracker
 from callpool.pools import service as pools
@@ -28,6 +27,7 @@ from callpool.sites.schemas import SiteCreate
 from callpool.sites.service import create_site
 from callpool.telephony.sandbox.simulate import status_request, voice_request
 from tests.calls.conftest import settled
+from tests.factories import Factory
 
 PASSWORD = "correct horse battery"
 
@@ -49,31 +49,24 @@ class Person:
     account_id: int
 
 
-def _person(database: Database, email: str, account_id: int, role: str) -> Person:
-    with database.session() as db:
-        user = create_user(db, email, PASSWORD)
-        add_membership(db, user.id, account_id, role)
-    return Person(email, account_id)
+def _person(factory: Factory, account: Account, email: str, role: str) -> Person:
+    factory.user(account, email, role=role, password=PASSWORD)
+    return Person(email, account.id)
 
 
 @pytest.fixture
-def owner(database: Database, account: Account) -> Person:
-    return _person(database, "owner@acme.test", account.id, OWNER)
+def owner(factory: Factory, account: Account) -> Person:
+    return _person(factory, account, "owner@acme.test", OWNER)
 
 
 @pytest.fixture
-def teammate(database: Database, account: Account) -> Person:
-    return _person(database, "teammate@acme.test", account.id, MEMBER)
+def teammate(factory: Factory, account: Account) -> Person:
+    return _person(factory, account, "teammate@acme.test", MEMBER)
 
 
 @pytest.fixture
-def outsider(database: Database, clock: FrozenClock) -> Person:
-    with database.session() as db:
-        rival = Account(name="Rival Plumbing", created_at=clock.now())
-        db.add(rival)
-        db.flush()
-        rival_id = rival.id
-    return _person(database, "outsider@rival.test", rival_id, OWNER)
+def outsider(factory: Factory) -> Person:
+    return _person(factory, factory.account("Rival Plumbing"), "outsider@rival.test", OWNER)
 
 
 def csrf_of(html: str) -> str:
