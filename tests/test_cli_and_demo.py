@@ -245,3 +245,32 @@ def test_serve_says_what_it_uses_and_when_the_port_differs_from_the_public_url(
     assert lines[5].startswith(
         f"  Note: CALLPOOL_PUBLIC_URL names port 8000, this server listens on {port}: "
     )
+
+
+def test_callpool_call_says_what_is_wrong_in_one_line(tmp_path: Path) -> None:
+    no_secret = run_cli("call", "--demo", "--to", "(512) 555-0100", env={}, cwd=tmp_path)
+    assert no_secret.returncode == 2
+    assert first_line(no_secret.stderr) == (
+        "callpool: no secret key to sign the call with (callpool-demo.db.secret does not "
+        "exist): run this beside the server, with its settings"
+    )
+    env = {"CALLPOOL_SECRET_KEY": SECRET}
+    not_a_number = run_cli("call", "--to", "012", env=env, cwd=tmp_path)
+    assert not_a_number.returncode == 2
+    assert first_line(not_a_number.stderr) == (
+        "callpool: --to 012: not a phone number, like (512) 555-0123"
+    )
+    nobody = run_cli(
+        "call",
+        "--to",
+        "5125550100",
+        "--server",
+        f"http://127.0.0.1:{free_port()}",
+        env=env,
+        cwd=tmp_path,
+    )
+    assert nobody.returncode == 2
+    assert first_line(nobody.stderr).startswith("callpool: no server answers at http://127.0.0.1:")
+    assert first_line(nobody.stderr).endswith(
+        "start one (`callpool demo` or `callpool serve`), or give its address with --server"
+    )
