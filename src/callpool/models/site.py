@@ -38,7 +38,7 @@ class RefusedOrigin(Base):
     __table_args__ = (UniqueConstraint("site_id", "origin"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))  # sites are soft-deleted
     origin: Mapped[str] = mapped_column(String(300))
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]

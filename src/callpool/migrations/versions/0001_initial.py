@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-01 04:36:41.204583
+Create Date: 2026-12-01 04:52:54.997739
 """
 
 from collections.abc import Sequence
@@ -355,7 +355,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["site_id"], ["sites.id"], name=op.f("fk_ga4_streams_site_id_sites"), ondelete="CASCADE"
+            ["site_id"], ["sites.id"], name=op.f("fk_ga4_streams_site_id_sites")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ga4_streams")),
         sa.UniqueConstraint("site_id", name=op.f("uq_ga4_streams_site_id")),
@@ -430,10 +430,7 @@ def upgrade() -> None:
         sa.Column("first_seen_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.Column("last_seen_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["site_id"],
-            ["sites.id"],
-            name=op.f("fk_refused_origins_site_id_sites"),
-            ondelete="CASCADE",
+            ["site_id"], ["sites.id"], name=op.f("fk_refused_origins_site_id_sites")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refused_origins")),
         sa.UniqueConstraint("site_id", "origin", name=op.f("uq_refused_origins_site_id")),
