@@ -46,7 +46,8 @@ class Ga4Stream(Base):
     account_id: Mapped[int] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), unique=True)  # sites are soft-deleted
+    # No cascade: sites are soft-deleted.
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), unique=True)
     measurement_id: Mapped[str] = mapped_column(String(30))  # G-XXXXXXX
     api_secret: Mapped[str] = mapped_column(String(100))
     event_name: Mapped[str] = mapped_column(String(40), default="phone_call")
