@@ -57,10 +57,10 @@ def test_the_daily_advice_is_what_simulate_prints_for_the_site(
     adviser = Adviser()
     adviser(database, settings, None)  # starts `callpool simulate` for the site
     adviser.wait(timeout=300)
-    adviser(database, settings, None)  # stores its answer; nothing else is due
-    with database.reader() as db:
+    with database.reader() as db:  # the child stored its answer (`worker --once` is gone)
         advice = latest_advice(db, pool.id)
         assert pools_due(db, clock.now()) is None  # refreshed daily, not every round
+    adviser(database, settings, None)  # sees the child done; nothing else is due
     assert advice is not None
     assert advice.at == clock.now()
     assert (advice.size, advice.days, advice.sessions, advice.target) == (3, DAYS, 100, 0.99)

@@ -13,7 +13,7 @@ from callpool.settings import get_settings
 from callpool.simulation.advice import DEFAULT_TARGET, MAX_SIZE, sizes_to_try
 from callpool.simulation.history import recorded_traffic, site_pool
 from callpool.simulation.run import PoolSetup
-from callpool.simulation.sweep import sweep, table
+from callpool.simulation.sweep import Sweep, sweep, table
 from callpool.simulation.traffic import Assumptions, Traffic, assumption_fields, generate
 from callpool.visits.claim import FALLBACK, ORIGINAL, REUSE
 
@@ -88,19 +88,22 @@ def add_to(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
+    result = simulated(args)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(f"{result.sessions} sessions, {result.calls} calls in {result.days:g} days")
+        print(table(result))
+    return 0
+
+
+def simulated(args: argparse.Namespace) -> Sweep:
+    """What ``callpool simulate`` with ``args`` finds (also run by ``simulation.daily``)."""
     assumptions = Assumptions(**{name: getattr(args, name) for name, _, _ in assumption_fields()})
     assumptions.check()  # ValueError: the CLI prints it and exits 2
     traffic, setup, own_size = _traffic(args, assumptions)
     sizes = args.sizes or sizes_to_try(own_size, len(traffic.sessions) / traffic.days)
-    result = sweep(traffic, sizes, setup, seed=args.seed, target=args.target)
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print(
-            f"{len(traffic.sessions)} sessions, {len(traffic.calls)} calls in {traffic.days:g} days"
-        )
-        print(table(result))
-    return 0
+    return sweep(traffic, sizes, setup, seed=args.seed, target=args.target)
 
 
 def _traffic(

@@ -1,11 +1,11 @@
 """Pool-size advice from each site's own last 30 days, refreshed daily by the worker.
 
-The advice is what ``callpool simulate --site ID --days 30 --json`` prints, run by the worker
-as that very command in a child process: the simulation is seconds to minutes of CPU, which in
-``callpool serve``'s worker thread would hold the GIL against the visit path; a child runs
-beside it at a lower priority. One child at a time; each worker round looks whether it is done,
-stores its answer as a ``PoolEvent`` of kind ``advice`` on the site's session pool (the pool
-``simulate --site`` replays), and starts the next pool due. Pool health shows the latest.
+The advice is what ``callpool simulate --site ID --days 30 --json`` prints, computed by the
+worker in a child process: the simulation is seconds to minutes of CPU, which in ``callpool
+serve``'s worker thread would hold the GIL against the visit path; a child runs beside it at a
+lower priority, and stores its answer itself as a ``PoolEvent`` of kind ``advice`` on the site's
+session pool (the pool ``simulate --site`` replays), so the answer is kept even when the worker
+ran ``--once`` and is gone. One child at a time per worker; pool health shows the latest.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from callpool import clock
 from callpool.db import Database
 from callpool.models import Pool, PoolEvent, Site, VisitSession
 from callpool.models.pool import SESSION
-from callpool.settings import Settings
+from callpool.settings import Settings, get_settings
 from callpool.simulation.advice import DEFAULT_TARGET
 from callpool.telephony.base import Provider
 
@@ -96,9 +96,9 @@ def detail_of(printed: dict[str, Any], size: int) -> dict[str, Any]:
     }
 
 
-def command(site_id: int, until: datetime, target: float = DEFAULT_TARGET) -> list[str]:
-    """The ``callpool simulate`` run whose answer is the advice (at a lower CPU priority)."""
-    args = [
+def simulate_args(site_id: int, until: datetime, target: float = DEFAULT_TARGET) -> list[str]:
+    """The ``callpool simulate`` arguments whose answer is the advice."""
+    return [
         "simulate",
         "--site",
         str(site_id),
@@ -110,14 +110,37 @@ def command(site_id: int, until: datetime, target: float = DEFAULT_TARGET) -> li
         str(target),
         "--json",
     ]
-    runner = "import os, sys; os.nice(10); from callpool.cli import main; main(sys.argv[1:])"
-    return [sys.executable, "-c", runner, *args]
+
+
+def command(pool_id: int, size: int, site_id: int, until: datetime) -> list[str]:
+    """The child's command line: ``advise_in_child`` at a lower CPU priority."""
+    runner = (
+        "import os, sys; os.nice(10); "
+        "from callpool.simulation.daily import advise_in_child; advise_in_child(sys.argv[1:])"
+    )
+    return [sys.executable, "-c", runner, str(pool_id), str(size), *simulate_args(site_id, until)]
+
+
+def advise_in_child(argv: list[str]) -> None:
+    """Run ``callpool simulate`` (``argv[2:]``), print its JSON and store it as the advice of
+    pool ``argv[0]`` of size ``argv[1]``, dated at ``--until``."""
+    from callpool.cli import build_parser  # the CLI imports the worker, which imports this
+    from callpool.simulation.command import simulated
+
+    pool_id, size, simulate = int(argv[0]), int(argv[1]), argv[2:]
+    args = build_parser().parse_args(simulate)
+    printed = simulated(args).as_dict()
+    print(json.dumps(printed))
+    database = Database(get_settings().database_url)
+    try:
+        _record(database, pool_id, args.until, detail_of(printed, size))
+    finally:
+        database.dispose()
 
 
 @dataclass
 class _Child:
     pool_id: int
-    size: int
     process: subprocess.Popen[bytes]
     output: IO[bytes]
     started: datetime
@@ -142,6 +165,8 @@ class Adviser:
             self._child.process.wait(timeout)
 
     def _finished(self, database: Database, child: _Child) -> bool:
+        """Whether the child is done (it stored the advice itself, or failed: recorded here,
+        so that the pool waits a day rather than fail every round)."""
         code = child.process.poll()
         if code is None:
             if clock.now() - child.started < CHILD_TIMEOUT:
@@ -149,16 +174,13 @@ class Adviser:
             child.process.kill()
             child.process.wait()
             log.warning("pool %s: advice took too long; stopped", child.pool_id)
-            _record(database, child.pool_id, child.started, None)
-            return True
+            code = -1
         child.output.seek(0)
-        text = child.output.read().decode()
+        text = child.output.read().decode(errors="replace")
         child.output.close()
         if code != 0:
-            log.warning("pool %s: simulate exited %s: %s", child.pool_id, code, text[-500:])
+            log.warning("pool %s: advice failed (%s): %s", child.pool_id, code, text[-500:])
             _record(database, child.pool_id, child.started, None)
-            return True
-        _record(database, child.pool_id, child.started, detail_of(json.loads(text), child.size))
         return True
 
     def _start_next(self, database: Database, settings: Settings) -> _Child | None:
@@ -177,9 +199,9 @@ class Adviser:
             "CALLPOOL_SECRET_KEY": settings.secret_key,
         }
         process = subprocess.Popen(  # noqa: S603 (our own command, no shell)
-            command(site_id, now), stdout=output, stderr=subprocess.STDOUT, env=env
+            command(pool_id, size, site_id, now), stdout=output, stderr=subprocess.STDOUT, env=env
         )
-        return _Child(pool_id, size, process, output, now)
+        return _Child(pool_id, process, output, now)
 
 
 def pools_due(db: Session, now: datetime) -> tuple[int, int, int] | None:

@@ -21,6 +21,7 @@ class Sweep:
     # past the first that reaches it); None when none of them does.
     recommended: int | None
     sessions: int
+    calls: int
     days: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,6 +59,7 @@ def sweep(
         target,
         recommended,
         len(traffic.sessions),
+        len(traffic.calls),
         traffic.days,
     )
 
