@@ -4,7 +4,7 @@ worker from the outbox; without SMTP the dashboard says email is off."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +15,7 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.integrations import jobs
 from callpool.integrations.email import notices
-from callpool.models import OutboxMessage
+from callpool.models import Account, OutboxMessage
 from callpool.settings import Settings
 from callpool.telephony.base import InboundCall, StatusUpdate
 from tests.calls.conftest import Factory
@@ -103,6 +103,41 @@ def test_a_daily_digest_lists_yesterdays_calls_once(
     assert f"/dashboard/calls/{first}" in text
     assert f"/dashboard/calls/{second}" in text
     assert "spring-sale" in text
+
+
+def test_the_digest_covers_the_accounts_day_in_its_time_zone(
+    database: Database,
+    mail_settings: Settings,
+    clock: FrozenClock,
+    factory: Factory,
+    setup: Setup,
+    mailbox: Mailbox,
+) -> None:
+    with database.session() as db:
+        account = db.get(Account, setup.account.id)
+        assert account is not None
+        account.time_zone = "America/Chicago"  # UTC-6 in February
+    owner = owner_of(database, setup.account)
+    choose(database, owner, setup.account.id, notices.OFF, True)
+    clock.set(datetime(2026, 2, 10, 3, 0, tzinfo=UTC))  # 9 February, 21:00 in Chicago
+    evening = visit_and_call(factory, setup, mail_settings, "CA-evening")
+    clock.set(datetime(2026, 2, 10, 7, 0, tzinfo=UTC))  # 10 February, 01:00 in Chicago
+    night = visit_and_call(factory, setup, mail_settings, "CA-night")
+
+    clock.set(datetime(2026, 2, 11, 5, 0, tzinfo=UTC))  # 10 February, 23:00 in Chicago
+    assert jobs.daily(database, mail_settings) == 1  # the 9th's: the 10th is not over
+    clock.set(datetime(2026, 2, 11, 6, 30, tzinfo=UTC))  # 11 February, 00:30 in Chicago
+    assert jobs.daily(database, mail_settings) == 1
+    jobs.deliver(database, mail_settings)
+
+    ninth, tenth = sorted(mailbox.to("owner@acme.test"), key=lambda mail: str(mail["Subject"]))
+    assert ninth["Subject"] == "Calls on 2026-02-09: 1 (0 missed)"
+    assert f"/dashboard/calls/{evening}" in ninth.get_content()
+    assert tenth["Subject"] == "Calls on 2026-02-10: 1 (0 missed)"
+    text = tenth.get_content()
+    assert text.startswith("1 calls on 2026-02-10 (America/Chicago), 0 missed.")
+    assert text.splitlines()[2].startswith("01:00  ")  # the call's time on Chicago's clock
+    assert f"/dashboard/calls/{night}" in text
 
 
 def test_without_smtp_email_is_off_and_no_email_is_queued(

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-from callpool.integrations.email.notices import CALL, DIGEST, ENDPOINT_DISABLED, is_missed
+from callpool.integrations.email.notices import (
+    CALL,
+    DIGEST,
+    ENDPOINT_DISABLED,
+    account_zone,
+    is_missed,
+)
 from callpool.settings import Settings
 
 
@@ -62,11 +69,16 @@ def _source(attribution: dict[str, Any]) -> str:
 
 def _digest(settings: Settings, payload: dict[str, Any]) -> tuple[str, str]:
     subject = f"Calls on {payload['day']}: {payload['total']} ({payload['missed']} missed)"
-    lines = [f"{payload['total']} calls on {payload['day']} (UTC), {payload['missed']} missed.", ""]
+    zone = account_zone(payload.get("time_zone", "UTC"))  # digests queued before: UTC days
+    lines = [
+        f"{payload['total']} calls on {payload['day']} ({zone.key}), {payload['missed']} missed.",
+        "",
+    ]
     for call in payload["calls"]:
         attribution = call["attribution"]
+        at = datetime.fromisoformat(call["started_at"]).astimezone(zone)
         lines.append(
-            f"{call['started_at'][11:16]}  {call['from_number']} → {call['tracker_number']}  "
+            f"{at:%H:%M}  {call['from_number']} → {call['tracker_number']}  "
             f"{call['status']}  {_source(attribution)}"
             + (f"  {attribution['campaign']}" if attribution.get("campaign") else "")
             + f"  {journey_url(settings, call['id'])}"

@@ -1,7 +1,8 @@
 """Who is emailed what: users' choices, and the email messages written to the outbox.
 
 Per user and account: every call, missed calls only, or none (the default: email is opt-in),
-and a daily digest of the previous day (UTC days: accounts have no time zone yet). An endpoint
+and a daily digest of the previous day, the account's day (midnight to midnight in its time
+zone, as the dashboard shows its times). An endpoint
 disabled after 24 h of failures is told to the account's owners whatever they chose.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -18,7 +20,7 @@ from callpool.calls import repository as calls_repository
 from callpool.calls import service as calls_service
 from callpool.db import Database
 from callpool.integrations import outbox
-from callpool.models import Call, EmailPreference, User, WebhookEndpoint
+from callpool.models import Account, Call, EmailPreference, User, WebhookEndpoint
 from callpool.telephony.base import MISSED as MISSED_CALL
 
 EMAIL = "email"  # the outbox kind
@@ -106,13 +108,21 @@ def endpoint_disabled(db: Session, endpoint: WebhookEndpoint, owners: list[User]
 
 def daily_digests(database: Database) -> int:
     """Write yesterday's digest for each user who wants one and has not had it; returns how
-    many. Each is claimed by moving ``last_digest_on`` with a conditional UPDATE, so several
-    workers write it once."""
-    day = clock.now().date() - timedelta(days=1)
+    many. Yesterday is the account's, in its time zone. Each is claimed by moving
+    ``last_digest_on`` with a conditional UPDATE, so several workers write it once."""
+    now = clock.now()
     with database.reader() as db:
-        due = list(db.scalars(select(EmailPreference.id).where(_digest_due(day))))
+        # Nowhere is yesterday later than UTC's today (UTC+14 is a day ahead): the users due
+        # for that day include all due for their own, which the claim below checks.
+        due = db.execute(
+            select(EmailPreference.id, Account.time_zone)
+            .join(Account, Account.id == EmailPreference.account_id)
+            .where(_digest_due(now.date()))
+        ).all()
     written = 0
-    for preference_id in due:
+    for preference_id, time_zone in due:
+        zone = account_zone(time_zone)
+        day = now.astimezone(zone).date() - timedelta(days=1)
         with database.session() as db:
             claimed = db.execute(
                 update(EmailPreference)
@@ -130,7 +140,7 @@ def daily_digests(database: Database) -> int:
                 kind=EMAIL,
                 target_id=chosen.user_id,
                 event=DIGEST,
-                payload=digest(db, chosen.account_id, day),
+                payload=digest(db, chosen.account_id, day, zone),
             )
             written += 1
     return written
@@ -142,14 +152,24 @@ def _digest_due(day: date) -> Any:
     )
 
 
-def digest(db: Session, account_id: int, day: date) -> dict[str, Any]:
-    """The day's calls, newest first, as the API shows them (without journeys)."""
-    start = datetime.combine(day, time(), tzinfo=UTC)
-    end = start + timedelta(days=1)
+def account_zone(name: str) -> ZoneInfo:
+    """The account's zone; UTC for a name this machine does not know (no digest is lost)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def digest(db: Session, account_id: int, day: date, zone: ZoneInfo) -> dict[str, Any]:
+    """The day's calls in ``zone``, newest first, as the API shows them (without journeys)."""
+    # Midnight to midnight on the wall clock: 23 or 25 hours on a daylight-saving change.
+    start = datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
     rows = calls_repository.list_calls(db, account_id, limit=DIGEST_MAX_CALLS, before=(end, 0))
     calls = [calls_service.call_out(row) for row in rows if row.call.started_at >= start]
     return {
         "day": day.isoformat(),
+        "time_zone": zone.key,
         "total": len(calls),
         "missed": sum(1 for call in calls if is_missed(call.status)),
         "calls": [call.model_dump(mode="json") for call in calls],
