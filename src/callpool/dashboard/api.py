@@ -23,7 +23,7 @@ from callpool.dashboard.auth import (
     sign_out,
     signed_in_viewer,
 )
-from callpool.dashboard.forms import FormInvalid, build, lines, text
+from callpool.dashboard.forms import FormInvalid, PostedForm, build, lines, text
 from callpool.dashboard.render import STATIC, DashboardRoute, redirect, render
 from callpool.restapi import Id
 from callpool.sites import service as sites
@@ -100,8 +100,7 @@ def home(request: Request, viewer: CurrentViewer) -> Response:
 
 
 @router.post("/sites", dependencies=[CsrfChecked])
-async def create_site(request: Request, viewer: CurrentViewer) -> Response:
-    form = await request.form()
+def create_site(request: Request, viewer: CurrentViewer, form: PostedForm) -> Response:
     data = {
         "name": text(form, "name"),
         "allowed_origins": lines(form, "allowed_origins"),
@@ -135,8 +134,7 @@ def keys_page(request: Request, viewer: CurrentViewer) -> Response:
 
 
 @router.post("/keys", dependencies=[CsrfChecked])
-async def create_key(request: Request, viewer: CurrentViewer) -> Response:
-    form = await request.form()
+def create_key(request: Request, viewer: CurrentViewer, form: PostedForm) -> Response:
     name = text(form, "name")
     errors = (
         {} if name and len(name) <= 200 else {"name": "give the key a name (up to 200 characters)"}

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import cssselect
+from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
 
 from callpool.errors import Invalid
 
@@ -26,6 +28,15 @@ class FormInvalid(Exception):
     def __init__(self, errors: FieldErrors) -> None:
         super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
         self.errors = errors
+
+
+async def _posted_form(request: Request) -> FormData:
+    return await request.form()  # parsed once per request: the CSRF check reads the same
+
+
+# The posted form, read on the event loop, so that a handler taking it can be a plain ``def``:
+# FastAPI runs those in its thread pool, where their database work cannot stall the loop.
+PostedForm = Annotated[FormData, Depends(_posted_form)]
 
 
 def text(form: Mapping[str, Any], name: str) -> str | None:

@@ -12,10 +12,16 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer, database_of, settings_of
-from callpool.dashboard.forms import FormInvalid, build, checkbox, from_invalid, text
+from callpool.dashboard.forms import (
+    FormInvalid,
+    PostedForm,
+    build,
+    checkbox,
+    from_invalid,
+    text,
+)
 from callpool.dashboard.render import DashboardRoute, redirect, render
 from callpool.errors import Conflict, Invalid
 from callpool.integrations.email import notices, smtp
@@ -66,12 +72,12 @@ def _list(
 
 
 @router.post("/webhooks", dependencies=[CsrfChecked])
-async def create_webhook(request: Request, viewer: CurrentViewer) -> Response:
-    form = await request.form()
+def create_webhook(request: Request, viewer: CurrentViewer, form: PostedForm) -> Response:
+    # A plain def, so in the thread pool: saving resolves the URL's host (the private-address
+    # rule) and writes.
     try:
         fields = build(WebhookCreate, _fields(form))
-        # Off the event loop: saving resolves the URL's host (the private-address rule).
-        endpoint_id = await run_in_threadpool(_create, request, viewer, fields)
+        endpoint_id = _create(request, viewer, fields)
     except FormInvalid as invalid:
         return _list(request, viewer, form=dict(form), errors=invalid.errors, status_code=422)
     except Invalid as refused:
@@ -128,11 +134,12 @@ def _endpoint(
 
 
 @router.post("/webhooks/{endpoint_id}", dependencies=[CsrfChecked])
-async def change_webhook(request: Request, viewer: CurrentViewer, endpoint_id: Id) -> Response:
-    form = await request.form()
+def change_webhook(
+    request: Request, viewer: CurrentViewer, endpoint_id: Id, form: PostedForm
+) -> Response:
     try:
         changes = build(WebhookUpdate, _fields(form))
-        await run_in_threadpool(_update, request, viewer, endpoint_id, changes)
+        _update(request, viewer, endpoint_id, changes)
     except FormInvalid as invalid:
         return _endpoint(
             request, viewer, endpoint_id, form=dict(form), errors=invalid.errors, status_code=422
@@ -204,8 +211,7 @@ def _email(request: Request, viewer: Viewer, notice: str | None = None) -> Respo
 
 
 @router.post("/email", dependencies=[CsrfChecked])
-async def choose_email(request: Request, viewer: CurrentViewer) -> Response:
-    form = await request.form()
+def choose_email(request: Request, viewer: CurrentViewer, form: PostedForm) -> Response:
     calls = text(form, "calls") or notices.OFF
     if calls not in notices.CALL_CHOICES:
         calls = notices.OFF

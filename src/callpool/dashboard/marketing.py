@@ -14,32 +14,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
-from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer
-from callpool.dashboard.forms import checkbox, text
+from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer, database_of, settings_of
+from callpool.dashboard.forms import PostedForm, checkbox, text
 from callpool.dashboard.render import DashboardRoute, render
-from callpool.db import Database
 from callpool.errors import Invalid
+from callpool.integrations import ads
 from callpool.integrations.ga4 import service as ga4
 from callpool.integrations.ga4.sender import ENDPOINTS
 from callpool.integrations.google_ads import feed as google_ads
-from callpool.models import Account
+from callpool.models import GoogleAdsFeed
 from callpool.restapi import Id
-from callpool.settings import Settings
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 PAGE = "/dashboard/ads"
-
-
-def _database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 @router.get("/ads")
@@ -57,23 +45,10 @@ def _page(
     test: tuple[int, ga4.TestResult] | None = None,
     status_code: int = 200,
 ) -> Response:
-    settings = _settings(request)
-    with _database(request).reader() as db:
-        site_list = ga4.live_sites(db, viewer.account_id)
-        account = db.get(Account, viewer.account_id)
-        time_zone = account.time_zone if account else "UTC"
-        feed = google_ads.get_feed(db, viewer.account_id)
-        feed_counts = (
-            (len(google_ads.conversions(db, feed)), google_ads.braid_only(db, feed))
-            if feed
-            else (0, 0)
-        )
-        streams = []
-        for site in site_list:
-            stream = ga4.get_stream(db, viewer.account_id, site.id)
-            streams.append((site, stream, ga4.counts(db, stream) if stream else None))
+    page = ads.overview(database_of(request), viewer.account_id)
+    feed, public_url = page.feed, settings_of(request).public_url.rstrip("/")
     forms = forms or {}
-    google_form = forms.get("google") or _google_current(feed, time_zone)
+    google_form = forms.get("google") or _google_current(feed, page.time_zone)
     return render(
         request,
         "ads.html",
@@ -81,13 +56,11 @@ def _page(
         title="Ads & analytics",
         viewer=viewer,
         feed=feed,
-        feed_url=f"{settings.public_url.rstrip('/')}/feeds/google-ads/{feed.token}.csv"
-        if feed
-        else None,
-        feed_counts=feed_counts,
-        time_zone=time_zone,
+        feed_url=f"{public_url}/feeds/google-ads/{feed.token}.csv" if feed else None,
+        feed_counts=(page.in_feed, page.braid_only),
+        time_zone=page.time_zone,
         google_form=google_form,
-        streams=streams,
+        streams=page.streams,
         stream_forms=forms,
         errors=errors or {},
         regions=list(ENDPOINTS),
@@ -96,7 +69,7 @@ def _page(
     )
 
 
-def _google_current(feed: Any, time_zone: str) -> dict[str, Any]:
+def _google_current(feed: GoogleAdsFeed | None, time_zone: str) -> dict[str, Any]:
     if feed is None:
         return {"min_duration": "60", "currency": "USD", "value": "0", "time_zone": time_zone}
     return {
@@ -113,8 +86,8 @@ def _google_current(feed: Any, time_zone: str) -> dict[str, Any]:
 
 
 @router.post("/ads/google", dependencies=[CsrfChecked])
-async def save_google_ads(request: Request, viewer: CurrentViewer) -> Response:
-    form = dict(await request.form())
+def save_google_ads(request: Request, viewer: CurrentViewer, posted: PostedForm) -> Response:
+    form = dict(posted)
     try:
         chosen = google_ads.FeedSettings(
             conversion_name=text(form, "name") or "",
@@ -123,9 +96,8 @@ async def save_google_ads(request: Request, viewer: CurrentViewer) -> Response:
             value=_decimal(form, "value"),
             currency=text(form, "currency") or "",
         )
-        with _database(request).session() as db:
-            google_ads.set_time_zone(db, viewer.account_id, text(form, "time_zone") or "UTC")
-            google_ads.save_feed(db, viewer.account_id, chosen)
+        time_zone = text(form, "time_zone") or "UTC"
+        google_ads.save_feed(database_of(request), viewer.account_id, chosen, time_zone)
     except Invalid as bad:
         errors = {"google": {bad.field or "form": str(bad)}}
         return _page(request, viewer, forms={"google": form}, errors=errors, status_code=422)
@@ -134,8 +106,7 @@ async def save_google_ads(request: Request, viewer: CurrentViewer) -> Response:
 
 @router.post("/ads/google/rotate", dependencies=[CsrfChecked])
 def rotate_google_ads(request: Request, viewer: CurrentViewer) -> Response:
-    with _database(request).session() as db:
-        google_ads.rotate_token(db, viewer.account_id)
+    google_ads.rotate_token(database_of(request), viewer.account_id)
     notice = "New URL below: the old one no longer works. Paste the new one into the schedule."
     return _page(request, viewer, notice=notice)
 
@@ -163,8 +134,8 @@ def _decimal(form: Mapping[str, Any], name: str) -> Decimal:
 
 
 @router.post("/ads/ga4/{site_id}", dependencies=[CsrfChecked])
-async def save_ga4(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
-    form = dict(await request.form())
+def save_ga4(request: Request, viewer: CurrentViewer, site_id: Id, posted: PostedForm) -> Response:
+    form = dict(posted)
     chosen = ga4.StreamSettings(
         measurement_id=text(form, "measurement_id") or "",
         api_secret=text(form, "api_secret") or "",
@@ -173,8 +144,7 @@ async def save_ga4(request: Request, viewer: CurrentViewer, site_id: Id) -> Resp
         enabled=checkbox(form, "enabled"),
     )
     try:
-        with _database(request).session() as db:
-            ga4.save_stream(db, viewer.account_id, site_id, chosen)
+        ga4.save_stream(database_of(request), viewer.account_id, site_id, chosen)
     except Invalid as bad:
         key = f"ga4:{site_id}"
         errors = {key: {bad.field or "form": str(bad)}}
@@ -184,17 +154,14 @@ async def save_ga4(request: Request, viewer: CurrentViewer, site_id: Id) -> Resp
 
 @router.post("/ads/ga4/{site_id}/delete", dependencies=[CsrfChecked])
 def delete_ga4(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
-    with _database(request).session() as db:
-        ga4.delete_stream(db, viewer.account_id, site_id)
+    ga4.delete_stream(database_of(request), viewer.account_id, site_id)
     return _page(request, viewer, notice="GA4 removed: no more events are sent for this site.")
 
 
 @router.post("/ads/ga4/{site_id}/test", dependencies=[CsrfChecked])
-async def test_ga4(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
-    with _database(request).reader() as db:
-        stream = ga4.get_stream(db, viewer.account_id, site_id)
-    if stream is None:
+def test_ga4(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
+    # A plain def, so in the thread pool: two HTTP requests to GA4 wait there, not on the loop.
+    result = ga4.send_test(database_of(request), settings_of(request), viewer.account_id, site_id)
+    if result is None:
         return _page(request, viewer, notice="Save the GA4 settings first.", status_code=409)
-    # Off the event loop: two HTTP requests to GA4.
-    result = await run_in_threadpool(ga4.test_event, _settings(request), stream)
     return _page(request, viewer, test=(site_id, result))

@@ -8,13 +8,13 @@ from typing import Any
 import phonenumbers
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from callpool.dashboard import install
 from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer
 from callpool.dashboard.forms import (
     FieldErrors,
     FormInvalid,
+    PostedForm,
     build,
     check_selector,
     checkbox,
@@ -106,10 +106,9 @@ def _site_page(
 
 
 @router.post("/sites/{site_id}", dependencies=[CsrfChecked])
-async def change_site(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
+def change_site(request: Request, viewer: CurrentViewer, site_id: Id, form: PostedForm) -> Response:
     """The site's name, where it runs (origins allowed to ask for numbers) and country."""
     site = _site(request, viewer, site_id)
-    form = await request.form()
     data = {
         "name": text(form, "name") or "",
         "allowed_origins": lines(form, "allowed_origins"),
@@ -171,13 +170,12 @@ def pool_create_data(form: Mapping[str, Any], site: Site) -> dict[str, Any]:
 
 
 @router.post("/sites/{site_id}/pools", dependencies=[CsrfChecked])
-async def create_pool(request: Request, viewer: CurrentViewer, site_id: Id) -> Response:
+def create_pool(request: Request, viewer: CurrentViewer, site_id: Id, form: PostedForm) -> Response:
+    # A plain def, so in the thread pool: buying numbers waits on the carrier, not the loop.
     site = _site(request, viewer, site_id)
-    form = await request.form()
     try:
         data = build(PoolCreate, pool_create_data(form, site))
-        # Buying numbers waits on the carrier: in a worker thread, never on the event loop.
-        pool = await run_in_threadpool(pools.create_pool, deps_of(request), viewer.account_id, data)
+        pool = pools.create_pool(deps_of(request), viewer.account_id, data)
     except FormInvalid as invalid:
         return _pool_form(request, viewer, site, form, invalid.errors, 422)
     except Invalid as error:
@@ -278,16 +276,16 @@ def target_update_data(form: Mapping[str, Any], region: str) -> tuple[dict[str, 
 
 
 @router.post("/pools/{pool_id}/target", dependencies=[CsrfChecked])
-async def set_target(request: Request, viewer: CurrentViewer, pool_id: Id) -> Response:
+def set_target(request: Request, viewer: CurrentViewer, pool_id: Id, form: PostedForm) -> Response:
+    # A plain def, so in the thread pool: a source-level pool rebalances on every change,
+    # which may buy numbers.
     deps = deps_of(request)
     pool = pools.get_pool(deps, viewer.account_id, pool_id)
     site = _site(request, viewer, pool.site_id)
-    form = await request.form()
     data, errors = target_update_data(form, site.region)
     try:
         update = build(PoolUpdate, data, extra=errors)
-        # A source-level pool rebalances on every change, which may buy numbers: off the loop.
-        await run_in_threadpool(pools.update_pool, deps, viewer.account_id, pool_id, update)
+        pools.update_pool(deps, viewer.account_id, pool_id, update)
     except FormInvalid as invalid:
         return _pool_page(request, viewer, pool_id, form, invalid.errors, 422)
     except Invalid as error:
@@ -319,16 +317,17 @@ def settings_update_data(form: Mapping[str, Any], kind: str, region: str) -> dic
 
 
 @router.post("/pools/{pool_id}/settings", dependencies=[CsrfChecked])
-async def change_settings(request: Request, viewer: CurrentViewer, pool_id: Id) -> Response:
+def change_settings(
+    request: Request, viewer: CurrentViewer, pool_id: Id, form: PostedForm
+) -> Response:
     """Size, utilization and original number changes behave as the pools FAQ says."""
+    # A plain def, so in the thread pool: a size change buys or releases numbers.
     deps = deps_of(request)
     pool = pools.get_pool(deps, viewer.account_id, pool_id)
     site = _site(request, viewer, pool.site_id)
-    form = await request.form()
     try:
         update = build(PoolUpdate, settings_update_data(form, pool.kind, site.region))
-        # A size change buys or releases numbers: off the event loop, like any carrier call.
-        await run_in_threadpool(pools.update_pool, deps, viewer.account_id, pool_id, update)
+        pools.update_pool(deps, viewer.account_id, pool_id, update)
     except FormInvalid as invalid:
         return _pool_page(request, viewer, pool_id, settings_form=form, errors=invalid.errors)
     except Invalid as error:
@@ -372,15 +371,19 @@ def delete_pool(request: Request, viewer: CurrentViewer, pool_id: Id) -> Respons
 
 
 @router.post("/pools/{pool_id}/trackers/{tracker_id}/{action}", dependencies=[CsrfChecked])
-async def tracker_action(
-    request: Request, viewer: CurrentViewer, pool_id: Id, tracker_id: Id, action: str
+def tracker_action(
+    request: Request,
+    viewer: CurrentViewer,
+    pool_id: Id,
+    tracker_id: Id,
+    action: str,
+    form: PostedForm,
 ) -> Response:
     """Manual pools: activate / assign (to a source/medium), flag, unflag."""
     if action not in pools.MANUAL_ACTIONS:
         return _pool_page(
             request, viewer, pool_id, errors={"form": f"unknown action {action!r}"}, status_code=404
         )
-    form = await request.form()
     key = None
     if action in ("activate", "assign"):
         source, medium = text(form, "source"), text(form, "medium")

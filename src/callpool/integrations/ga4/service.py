@@ -1,4 +1,8 @@
-"""A site's GA4 stream: its settings, what was sent and skipped, and the test event."""
+"""A site's GA4 stream: its settings, what was sent and skipped, and the test event.
+
+Transactions: the functions the dashboard calls take the ``Database`` and open their own; the
+ones taking a ``Session`` are steps inside them.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.repository import scoped
+from callpool.db import Database
 from callpool.errors import Invalid, NotFound
 from callpool.integrations import outbox
 from callpool.integrations.ga4.sender import ENDPOINTS, GA4, collect_url, post
@@ -42,15 +47,32 @@ def get_stream(db: Session, account_id: int, site_id: int) -> Ga4Stream | None:
     return found
 
 
-def live_sites(db: Session, account_id: int) -> list[Site]:
-    """The account's sites (not deleted), each of which may have a stream."""
-    return list(
-        db.scalars(scoped(Site, account_id).where(Site.deleted_at.is_(None)).order_by(Site.id))
-    )
+class SiteStream(NamedTuple):
+    """One row of the dashboard's GA4 list: a live site, its stream if set up, and its counts."""
+
+    site: Site
+    stream: Ga4Stream | None
+    counts: Counts | None
 
 
-def save_stream(db: Session, account_id: int, site_id: int, chosen: StreamSettings) -> Ga4Stream:
+def site_streams(db: Session, account_id: int) -> list[SiteStream]:
+    """The account's sites (not deleted), each with its stream (if any) and the stream's counts."""
+    found = []
+    for site in db.scalars(
+        scoped(Site, account_id).where(Site.deleted_at.is_(None)).order_by(Site.id)
+    ):
+        stream = get_stream(db, account_id, site.id)
+        found.append(SiteStream(site, stream, counts(db, stream) if stream else None))
+    return found
+
+
+def save_stream(database: Database, account_id: int, site_id: int, chosen: StreamSettings) -> None:
     """Create or change the site's stream; ``Invalid`` (nothing changed) for bad input."""
+    with database.session() as db:
+        _save_stream(db, account_id, site_id, chosen)
+
+
+def _save_stream(db: Session, account_id: int, site_id: int, chosen: StreamSettings) -> None:
     site = db.scalar(scoped(Site, account_id).where(Site.id == site_id, Site.deleted_at.is_(None)))
     if site is None:
         raise NotFound(f"site {site_id} not found")
@@ -66,8 +88,6 @@ def save_stream(db: Session, account_id: int, site_id: int, chosen: StreamSettin
     stream.region = chosen.region
     stream.enabled = chosen.enabled
     stream.updated_at = now
-    db.flush()
-    return stream
 
 
 def check(chosen: StreamSettings) -> None:
@@ -90,11 +110,12 @@ def check(chosen: StreamSettings) -> None:
         raise Invalid("global or eu", "region")
 
 
-def delete_stream(db: Session, account_id: int, site_id: int) -> None:
-    stream = get_stream(db, account_id, site_id)
-    if stream is None:
-        raise NotFound("no GA4 stream for this site")
-    db.delete(stream)
+def delete_stream(database: Database, account_id: int, site_id: int) -> None:
+    with database.session() as db:
+        stream = get_stream(db, account_id, site_id)
+        if stream is None:
+            raise NotFound("no GA4 stream for this site")
+        db.delete(stream)
 
 
 @dataclass(frozen=True)
@@ -144,6 +165,16 @@ def counts(db: Session, stream: Ga4Stream) -> Counts:
 class TestResult:
     ok: bool
     messages: list[str]  # GA4's validation messages, or why it could not be asked
+
+
+def send_test(
+    database: Database, settings: Settings, account_id: int, site_id: int
+) -> TestResult | None:
+    """The test event for the site's stream, asked of GA4 after the read's transaction ends;
+    ``None`` when the site has no stream yet. Blocking: call it off the event loop."""
+    with database.reader() as db:
+        stream = get_stream(db, account_id, site_id)
+    return None if stream is None else test_event(settings, stream)
 
 
 def test_event(settings: Settings, stream: Ga4Stream) -> TestResult:

@@ -14,8 +14,7 @@ router = APIRouter(include_in_schema=False)
 @router.get("/feeds/google-ads/{token}.csv")
 def google_ads_feed(request: Request, token: str) -> Response:
     database: Database = request.app.state.database
-    with database.session() as db:
-        body = feed.fetch(db, token)  # NotFound: 404, for a wrong or rotated token alike
+    body = feed.fetch(database, token)  # NotFound: 404, for a wrong or rotated token alike
     return Response(
         body,
         media_type="text/csv; charset=utf-8",

@@ -18,6 +18,9 @@ Calls with only ``gbraid`` / ``wbraid`` (iOS clicks) are not in the file: Google
 template has no column for them; Google takes them only through its API
 (``ClickConversion.gbraid`` / ``wbraid``), which needs OAuth credentials and a developer
 token. The dashboard counts them so the gap is visible (docs/integrations.md).
+
+Transactions: the functions the dashboard and the feed URL call take the ``Database`` and open
+their own; the ones taking a ``Session`` are steps inside them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.repository import scoped
+from callpool.db import Database
 from callpool.errors import Invalid, NotFound
 from callpool.models import Account, Call, GoogleAdsFeed, VisitSession
 
@@ -69,9 +73,17 @@ def get_feed(db: Session, account_id: int) -> GoogleAdsFeed | None:
     return found
 
 
-def save_feed(db: Session, account_id: int, chosen: FeedSettings) -> GoogleAdsFeed:
-    """Create or change the account's feed; ``Invalid`` (nothing changed) for bad input."""
+def save_feed(database: Database, account_id: int, chosen: FeedSettings, time_zone: str) -> None:
+    """Create or change the account's feed and set the account's time zone (the file's times
+    are written in it); ``Invalid`` (nothing changed) for bad input."""
+    zone(time_zone)
     check(chosen)
+    with database.session() as db:
+        _set_time_zone(db, account_id, time_zone)
+        _save_feed(db, account_id, chosen)
+
+
+def _save_feed(db: Session, account_id: int, chosen: FeedSettings) -> None:
     now = clock.now()
     feed = get_feed(db, account_id)
     if feed is None:
@@ -83,8 +95,6 @@ def save_feed(db: Session, account_id: int, chosen: FeedSettings) -> GoogleAdsFe
     feed.value = chosen.value
     feed.currency = chosen.currency.upper()
     feed.updated_at = now
-    db.flush()
-    return feed
 
 
 def check(chosen: FeedSettings) -> None:
@@ -99,22 +109,21 @@ def check(chosen: FeedSettings) -> None:
         raise Invalid("a three-letter ISO 4217 code, such as USD or EUR", "currency")
 
 
-def rotate_token(db: Session, account_id: int) -> GoogleAdsFeed:
+def rotate_token(database: Database, account_id: int) -> None:
     """A new URL; the old one answers 404 from now on (paste the new one into Google Ads)."""
-    feed = get_feed(db, account_id)
-    if feed is None:
-        raise NotFound("no Google Ads feed")
-    feed.token = new_token()
-    feed.updated_at = clock.now()
-    return feed
+    with database.session() as db:
+        feed = get_feed(db, account_id)
+        if feed is None:
+            raise NotFound("no Google Ads feed")
+        feed.token = new_token()
+        feed.updated_at = clock.now()
 
 
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def set_time_zone(db: Session, account_id: int, name: str) -> None:
-    zone(name)  # Invalid when unknown
+def _set_time_zone(db: Session, account_id: int, name: str) -> None:
     account = db.scalar(scoped(Account, account_id))
     if account is None:
         raise NotFound("account not found")
@@ -187,19 +196,20 @@ def render(feed: GoogleAdsFeed, time_zone: str, rows: Iterable[Conversion]) -> s
     return out.getvalue()
 
 
-def fetch(db: Session, token: str) -> str:
+def fetch(database: Database, token: str) -> str:
     """The file behind a feed URL, recording when it was fetched; ``NotFound`` for an unknown
     (or rotated) token."""
-    feed = db.scalar(select(GoogleAdsFeed).where(GoogleAdsFeed.token == token))
-    if feed is None:
-        raise NotFound("unknown feed")
-    account = db.get(Account, feed.account_id)
-    assert account is not None  # the feed is deleted with its account
-    body = render(feed, account.time_zone, conversions(db, feed))
-    db.execute(
-        update(GoogleAdsFeed)
-        .where(GoogleAdsFeed.id == feed.id)
-        .values(last_fetched_at=clock.now())
-        .execution_options(synchronize_session=False)
-    )
+    with database.session() as db:
+        feed = db.scalar(select(GoogleAdsFeed).where(GoogleAdsFeed.token == token))
+        if feed is None:
+            raise NotFound("unknown feed")
+        account = db.get(Account, feed.account_id)
+        assert account is not None  # the feed is deleted with its account
+        body = render(feed, account.time_zone, conversions(db, feed))
+        db.execute(
+            update(GoogleAdsFeed)
+            .where(GoogleAdsFeed.id == feed.id)
+            .values(last_fetched_at=clock.now())
+            .execution_options(synchronize_session=False)
+        )
     return body
