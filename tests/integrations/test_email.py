@@ -175,7 +175,9 @@ def test_with_smtp_the_email_page_does_not_say_off(
     owner_of(database, setup.account)
     with TestClient(create_app(mail_settings, database)) as client:
         sign_in(client, "owner@acme.test")
-        assert "Email is off" not in client.get("/dashboard/email").text
+        page = client.get("/dashboard/email").text
+        assert "Email is off" not in page
+        assert "previous day's calls (days in UTC)" in page  # the account's zone
 
 
 def test_a_call_is_told_with_its_final_status_when_the_legs_report_out_of_order(
