@@ -101,7 +101,6 @@ SET_SWAPS = Prepared(
     .values(swaps=bindparam("swaps"))
 )
 INSERT_EVENT = Prepared(insert(session_events), ["session_id", "kind", "at", "detail"])
-INSERT_EVENT = Prepared(insert(session_events), ["session_id", "kind", "at", "detail"])
 SET_GA = Prepared(
     update(sessions)
     .where(sessions.c.id == bindparam("session"), sessions.c.ga_client_id.is_(None))

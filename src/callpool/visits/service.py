@@ -224,6 +224,7 @@ def _start(
 
 def _resume(tx: Tx, site: SiteEntry, body: VisitIn, session: SessionRow, now: datetime) -> Visit:
     """A live session: the same numbers, extended; a pool it has no lease in yet is asked now."""
+    _remember_ga(tx, session, body.g)
     repository.touch_session(tx, session.id, now, views=1)
     repository.insert_pageview(tx, session.id, body.u, body.t, now)
     attribution = Attribution(
@@ -353,6 +354,7 @@ def pageview(tx: Tx, site: SiteEntry, body: PageviewIn) -> None:
     """
     now = clock.now()
     session = _session_of(tx, site, body.s)
+    _remember_ga(tx, session, body.g)
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=1)
         claim.extend_session(tx, session.id, now)
@@ -365,6 +367,7 @@ def heartbeat(tx: Tx, site: SiteEntry, body: HeartbeatIn) -> None:
     """The page is still visible: keep the session and its numbers."""
     now = clock.now()
     session = _session_of(tx, site, body.s)
+    _remember_ga(tx, session, body.g)
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=0)
         claim.extend_session(tx, session.id, now)
@@ -376,6 +379,7 @@ def event(tx: Tx, site: SiteEntry, body: EventIn) -> None:
     """A click on a ``tel:`` link: evidence for attribution, and activity that keeps the lease."""
     now = clock.now()
     session = _session_of(tx, site, body.s)
+    _remember_ga(tx, session, body.g)
     repository.insert_event(tx, session.id, body.e, now, {"number": body.n})
     if _live(session.last_seen_at, site, now):
         repository.touch_session(tx, session.id, now, views=0)
@@ -387,3 +391,14 @@ def _session_of(tx: Tx, site: SiteEntry, session_id: str) -> SessionRow:
     if session is None:
         raise NotFound("unknown session")
     return session
+
+
+def _remember_ga(tx: Tx, session: SessionRow, cookies: list[str] | None) -> None:
+    """GA's ids for a session that came without them: GA's tag may write its cookie after the
+    visit's request (a first visit loads GA's large script; ours is small), so a later request
+    of the session brings it. One UPDATE, once per session; none while the page has no GA."""
+    if cookies is None or session.ga_client_id is not None:
+        return
+    client, ga_sessions = ga_cookies.read(cookies)
+    if client is not None:
+        repository.set_ga(tx, session.id, client, ga_sessions)
