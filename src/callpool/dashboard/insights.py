@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from callpool.calls import service as calls
 from callpool.dashboard.auth import CurrentViewer, database_of
-from callpool.dashboard.render import DashboardRoute, render
+from callpool.dashboard.render import DashboardRoute, render, zone_of
 from callpool.errors import Invalid, NotFound
 from callpool.reports import service as reports
 from callpool.reports.schemas import DIMENSIONS, Dimension, Period
@@ -65,11 +65,13 @@ def call_page(request: Request, viewer: CurrentViewer, call_id: Id) -> Response:
 # -- reports ---------------------------------------------------------------------------------
 
 
-def _period_or_error(start: str | None, end: str | None) -> tuple[Period, dict[str, str]]:
+def _period_or_error(
+    start: str | None, end: str | None, zone: tzinfo
+) -> tuple[Period, dict[str, str]]:
     try:
-        return reports.parse_period(start, end), {}
+        return reports.parse_period(start, end, zone), {}
     except Invalid as error:
-        return reports.default_period(), {error.field or "start": str(error)}
+        return reports.default_period(zone=zone), {error.field or "start": str(error)}
 
 
 @router.get("/reports")
@@ -81,7 +83,8 @@ def reports_page(
     site_id: Annotated[str | None, Query()] = None,
     dimension: str = "source_medium",
 ) -> Response:
-    period, errors = _period_or_error(start, end)
+    zone = zone_of(viewer.time_zone)  # the account's days: the period's and the chart's
+    period, errors = _period_or_error(start, end, zone)
     chosen: Dimension = dimension if dimension in DIMENSIONS else "source_medium"
     site = int(site_id) if site_id and site_id.isdigit() else None
     if site is not None and site > MAX_ID:
@@ -89,9 +92,11 @@ def reports_page(
     database, account_id = database_of(request), viewer.account_id
     site_list = sites.list_sites(database, account_id)
     totals = reports.totals(database, account_id, period, site_id=site)
-    series = reports.calls_over_time(database, account_id, period, site_id=site)
+    series = reports.calls_over_time(database, account_id, period, site_id=site, zone=zone)
     table = reports.breakdown(database, account_id, period, chosen, site_id=site)
-    health = reports.pool_health(database, account_id, period, site_id=site, interval="day")
+    health = reports.pool_health(
+        database, account_id, period, site_id=site, interval="day", zone=zone
+    )
     chart = {
         "x": [int(bucket.start.timestamp()) for bucket in series.buckets],
         "calls": [bucket.calls for bucket in series.buckets],
@@ -107,8 +112,8 @@ def reports_page(
         site_id=site,
         period=period,
         form={
-            "start": start or period.start.date().isoformat(),
-            "end": end or _last_day(period),
+            "start": start or period.start.astimezone(zone).date().isoformat(),
+            "end": end or _last_day(period, zone),
         },
         errors=errors,
         totals=totals,
@@ -122,9 +127,9 @@ def reports_page(
     )
 
 
-def _last_day(period: Period) -> str:
+def _last_day(period: Period, zone: tzinfo) -> str:
     """The inclusive last day the form shows for an exclusive end at midnight."""
-    return (period.end - timedelta(microseconds=1)).date().isoformat()
+    return (period.end - timedelta(microseconds=1)).astimezone(zone).date().isoformat()
 
 
 def _query(**params: Any) -> str:
@@ -140,7 +145,9 @@ def calls_csv(
     site_id: Id | None = None,
 ) -> Response:
     """The period's calls as a spreadsheet; streamed, so a large export does not fill memory."""
-    period = reports.parse_period(start, end)
+    zone = zone_of(viewer.time_zone)
+    period = reports.parse_period(start, end, zone)
+    first, after = period.start.astimezone(zone), period.end.astimezone(zone)
     # A 404 page is raised here, before the first byte.
     chunks = reports.export_calls_csv(
         database_of(request), viewer.account_id, period, site_id=site_id
@@ -151,7 +158,7 @@ def calls_csv(
         headers={
             "Cache-Control": "no-store",
             "Content-Disposition": (
-                f'attachment; filename="calls-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"'
+                f'attachment; filename="calls-{first:%Y%m%d}-{after:%Y%m%d}.csv"'
             ),
         },
     )

@@ -22,7 +22,7 @@ from callpool.dashboard.forms import (
     lines,
     text,
 )
-from callpool.dashboard.render import DashboardRoute, pretty_number, redirect, render
+from callpool.dashboard.render import DashboardRoute, pretty_number, redirect, render, zone_of
 from callpool.errors import Conflict, Invalid
 from callpool.models import Site
 from callpool.pools import service as pools
@@ -218,8 +218,14 @@ def _pool_page(
     diagnosis = (
         None if pool.kind == "session" else pools.diagnostics(deps, viewer.account_id, pool_id)
     )
+    zone = zone_of(viewer.time_zone)  # the pool's days are the account's
     health = reports.pool_health_for(
-        deps.database, viewer.account_id, pool_id, reports.default_period(7), interval="day"
+        deps.database,
+        viewer.account_id,
+        pool_id,
+        reports.default_period(7, zone),
+        interval="day",
+        zone=zone,
     )
     if status_code is None:
         status_code = 422 if errors else 200

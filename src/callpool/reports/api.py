@@ -6,10 +6,10 @@ The CSV export lives at ``/api/v1/reports/calls.csv``, inside this router's pref
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from callpool.accounts.auth import AccountId, DatabaseDep
@@ -33,8 +33,8 @@ Start = Annotated[
         min_length=1,
         max_length=64,
         json_schema_extra=BOUND,
-        description="First day (YYYY-MM-DD) or instant (ISO date-time, UTC if no zone) "
-        "of the period. Default: 30 days before end.",
+        description="First day (YYYY-MM-DD, in the account's time zone) or instant "
+        "(ISO date-time, UTC if no zone) of the period. Default: 30 days before end.",
         examples=["2026-01-01"],
     ),
 ]
@@ -44,11 +44,19 @@ End = Annotated[
         min_length=1,
         max_length=64,
         json_schema_extra=BOUND,
-        description="Last day, included (YYYY-MM-DD), or an instant, excluded (ISO date-time). "
-        "Default: today, included.",
+        description="Last day, included (YYYY-MM-DD, in the account's time zone), or an "
+        "instant, excluded (ISO date-time). Default: today, included.",
         examples=["2026-01-31"],
     ),
 ]
+
+
+def _account_zone(account_id: AccountId, database: DatabaseDep) -> tzinfo:
+    return service.account_zone(database, account_id)
+
+
+# The account's time zone: what a bare date and a day bucket mean.
+Zone = Annotated[tzinfo, Depends(_account_zone)]
 SiteFilter = Annotated[Id | None, Query(description="Only this site of the account")]
 IntervalQuery = Annotated[
     Interval | None,
@@ -60,6 +68,7 @@ IntervalQuery = Annotated[
 def get_breakdown(
     account_id: AccountId,
     database: DatabaseDep,
+    zone: Zone,
     dimension: Annotated[Dimension, Query(description="What to group by")] = "source",
     start: Start = None,
     end: End = None,
@@ -69,7 +78,7 @@ def get_breakdown(
     """Sessions, calls, conversion rate and first-time callers by source, medium,
     source / medium, campaign, term (keyword) or landing page path, most calls first; the
     rows past `limit` are summed into one row with `is_other` true."""
-    period = service.parse_period(start, end)
+    period = service.parse_period(start, end, zone)
     return service.breakdown(database, account_id, period, dimension, site_id=site_id, limit=limit)
 
 
@@ -77,26 +86,32 @@ def get_breakdown(
 def get_timeseries(
     account_id: AccountId,
     database: DatabaseDep,
+    zone: Zone,
     start: Start = None,
     end: End = None,
     interval: IntervalQuery = None,
     site_id: SiteFilter = None,
 ) -> TimeSeries:
-    """Calls, answered calls and sessions per hour or day of the period (UTC buckets)."""
-    period = service.parse_period(start, end)
-    return service.calls_over_time(database, account_id, period, interval=interval, site_id=site_id)
+    """Calls, answered calls and sessions per hour or day of the period: hours are UTC
+    hours, days run from midnight to midnight in the account's time zone (23 or 25 hours
+    across a DST change); each bucket's start carries the zone's offset."""
+    period = service.parse_period(start, end, zone)
+    return service.calls_over_time(
+        database, account_id, period, interval=interval, site_id=site_id, zone=zone
+    )
 
 
 @router.get("/totals")
 def get_totals(
     account_id: AccountId,
     database: DatabaseDep,
+    zone: Zone,
     start: Start = None,
     end: End = None,
     site_id: SiteFilter = None,
 ) -> Totals:
     """Calls, answered, missed, average duration, attributed share and sessions."""
-    period = service.parse_period(start, end)
+    period = service.parse_period(start, end, zone)
     return service.totals(database, account_id, period, site_id=site_id)
 
 
@@ -104,6 +119,7 @@ def get_totals(
 def get_pools_health(
     account_id: AccountId,
     database: DatabaseDep,
+    zone: Zone,
     start: Start = None,
     end: End = None,
     interval: IntervalQuery = None,
@@ -111,8 +127,10 @@ def get_pools_health(
 ) -> list[PoolHealth]:
     """Health of every pool: utilization over time (peak concurrent leases / trackers),
     exhaustion events, trackers by status and a recommended size."""
-    period = service.parse_period(start, end)
-    return service.pool_health(database, account_id, period, site_id=site_id, interval=interval)
+    period = service.parse_period(start, end, zone)
+    return service.pool_health(
+        database, account_id, period, site_id=site_id, interval=interval, zone=zone
+    )
 
 
 @router.get("/pools/{pool_id}")
@@ -120,13 +138,16 @@ def get_pool_health(
     pool_id: Id,
     account_id: AccountId,
     database: DatabaseDep,
+    zone: Zone,
     start: Start = None,
     end: End = None,
     interval: IntervalQuery = None,
 ) -> PoolHealth:
     """Health of one pool (404 if it is not the account's)."""
-    period = service.parse_period(start, end)
-    return service.pool_health_for(database, account_id, pool_id, period, interval=interval)
+    period = service.parse_period(start, end, zone)
+    return service.pool_health_for(
+        database, account_id, pool_id, period, interval=interval, zone=zone
+    )
 
 
 @router.get(
@@ -137,6 +158,7 @@ def get_pool_health(
 def get_calls_csv(
     account_id: AccountId,
     database: DatabaseDep,
+    zone: Zone,
     start: Start = None,
     end: End = None,
     site_id: SiteFilter = None,
@@ -144,11 +166,11 @@ def get_calls_csv(
     """The period's calls as CSV, oldest first, streamed: time (UTC), caller, tracker,
     duration (s), status, recording_url, source, medium, campaign, keyword, landing_page
     (the full landing URL), confidence."""
-    period = service.parse_period(start, end)
+    period = service.parse_period(start, end, zone)
     # A 404 is raised here, before the first byte is sent.
     chunks = service.export_calls_csv(database, account_id, period, site_id=site_id)
-    last_day = period.end - timedelta(microseconds=1)
-    filename = f"calls-{period.start:%Y-%m-%d}-to-{last_day:%Y-%m-%d}.csv"
+    last_day = (period.end - timedelta(microseconds=1)).astimezone(zone)
+    filename = f"calls-{period.start.astimezone(zone):%Y-%m-%d}-to-{last_day:%Y-%m-%d}.csv"
     return StreamingResponse(
         chunks,
         media_type="text/csv; charset=utf-8",

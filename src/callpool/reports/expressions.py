@@ -7,13 +7,16 @@ to SQLite's own functions there; both give the same answers, which the tests che
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Text
+from sqlalchemy import ColumnElement, DateTime, Integer, Text, case, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+
+from callpool.models.base import UTCDateTime
 
 # Scheme and host are dropped, then everything from "?" or "#": what is left is the path.
 _LANDING_PATH = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*)?([^?#]*)")
@@ -98,6 +101,25 @@ def _bucket_sqlite(element: _bucket_start, compiler: SQLCompiler, **kw: Any) -> 
 
 def bucket_start(column: Any, unit: str) -> _bucket_start:
     return hour_start(column) if unit == "hour" else day_start(column)
+
+
+def bucket_index(column: Any, starts: Sequence[datetime]) -> ColumnElement[int]:
+    """The index of the last of ``starts`` (ascending) at or before ``column``; -1 before the
+    first. For buckets of any length, such as an account's local days (23 or 25 hours across
+    a DST change, offsets of :30 or :45): the same SQL on both engines, and a binary search of
+    nested CASEs, so each row costs about log2(buckets) comparisons, not one per bucket.
+    """
+
+    def search(low: int, high: int) -> ColumnElement[int]:
+        if low == high:
+            return literal(low, Integer())
+        middle = (low + high + 1) // 2
+        return case(
+            (column < literal(starts[middle], UTCDateTime()), search(low, middle - 1)),
+            else_=search(middle, high),
+        )
+
+    return search(-1, len(starts) - 1)
 
 
 def as_utc(value: datetime | str) -> datetime:

@@ -46,7 +46,7 @@ from callpool.models import (
     UTCDateTime,
     VisitSession,
 )
-from callpool.reports.expressions import as_utc, bucket_start, landing_page
+from callpool.reports.expressions import as_utc, bucket_index, bucket_start, landing_page
 from callpool.reports.schemas import Dimension, Interval, Period
 from callpool.telephony.base import MISSED, CallStatus
 
@@ -92,6 +92,18 @@ def _calls_where(account_id: int, period: Period, site_id: int | None) -> list[A
 def _first_time_caller() -> ColumnElement[bool]:
     """A call that attribution did not link to an earlier call from the same number."""
     return Call.first_call_id.is_(None)
+
+
+def _bucket(column: Any, interval: Interval, days: Sequence[datetime] | None) -> Any:
+    """What a query groups by: the UTC hour or day, or (``days``: an account's local day
+    starts, not UTC midnights) the index of the day, which ``_bucket_start`` turns back."""
+    return bucket_start(column, interval) if days is None else bucket_index(column, days)
+
+
+def _bucket_start(value: Any, days: Sequence[datetime] | None) -> Any:
+    if days is None:
+        return value
+    return days[value] if value >= 0 else days[0] - DAY  # -1: before the first day
 
 
 def tune_for_reports(db: Session) -> None:
@@ -386,19 +398,25 @@ def session_count(db: Session, account_id: int, split: Split, site_id: int | Non
 
 
 def calls_per_bucket(
-    db: Session, account_id: int, split: Split, interval: Interval, site_id: int | None
+    db: Session,
+    account_id: int,
+    split: Split,
+    interval: Interval,
+    site_id: int | None,
+    days: Sequence[datetime] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows of (bucket start, calls, answered); rolled days are whole ``day`` buckets."""
+    """Rows of (bucket start, calls, answered); rolled days are whole ``day`` buckets.
+    ``days``: bucket by these local day starts instead (see ``_bucket``)."""
     tune_for_reports(db)
     rows = []
-    bucket = bucket_start(Call.started_at, interval)
+    bucket = _bucket(Call.started_at, interval, days)
     for period in split.live:
         query = (
             select(bucket, func.count(), _count_if(Call.status.in_(ANSWERED)))
             .where(*_calls_where(account_id, period, site_id))
             .group_by(bucket)
         )
-        rows += [tuple(row) for row in db.execute(query)]
+        rows += [(_bucket_start(start, days), *row) for start, *row in db.execute(query)]
     if split.rolled:
         daily = (
             select(
@@ -511,6 +529,7 @@ def lease_sweep(
     interval: Interval,
     *,
     running_from: datetime | None = None,
+    days: Sequence[datetime] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Rows of (bucket start, first event, highest running level, net change, leases started).
 
@@ -520,6 +539,7 @@ def lease_sweep(
     Leases that began before the period land in buckets before its first; the caller folds
     them into the level the period starts with. ``running_from``: no lease that is still
     running at the period's start began before it (see ``leases_running_from``).
+    ``days``: bucket by these local day starts (see ``_bucket``).
     """
     tune_for_reports(db)
     if db.get_bind().dialect.name == "postgresql":
@@ -546,7 +566,7 @@ def lease_sweep(
     )
     level = func.sum(events.c.delta).over(order_by=(events.c.at, events.c.delta), rows=(None, 0))
     running = select(events.c.at, events.c.delta, level.label("level")).subquery("running")
-    bucket = bucket_start(running.c.at, interval)
+    bucket = _bucket(running.c.at, interval, days)
     query = select(
         bucket,
         func.min(running.c.at),
@@ -554,7 +574,7 @@ def lease_sweep(
         func.sum(running.c.delta),
         _count_if(and_(running.c.delta == 1, running.c.at >= period.start)),
     ).group_by(bucket)
-    return [tuple(row) for row in db.execute(query)]
+    return [(_bucket_start(start, days), *row) for start, *row in db.execute(query)]
 
 
 def leases_running_from(db: Session, pool_id: int, moment: datetime) -> datetime | None:
@@ -579,11 +599,15 @@ def leases_running_from(db: Session, pool_id: int, moment: datetime) -> datetime
 
 
 def exhaustions_per_bucket(
-    db: Session, pool_id: int, period: Period, interval: Interval
+    db: Session,
+    pool_id: int,
+    period: Period,
+    interval: Interval,
+    days: Sequence[datetime] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Rows of (bucket start, exhaustion events)."""
+    """Rows of (bucket start, exhaustion events); ``days`` as in ``calls_per_bucket``."""
     tune_for_reports(db)
-    bucket = bucket_start(PoolEvent.at, interval)
+    bucket = _bucket(PoolEvent.at, interval, days)
     query = (
         select(bucket, func.count())
         .where(
@@ -594,7 +618,7 @@ def exhaustions_per_bucket(
         )
         .group_by(bucket)
     )
-    return [tuple(row) for row in db.execute(query)]
+    return [(_bucket_start(start, days), *row) for start, *row in db.execute(query)]
 
 
 def capped_sessions(db: Session, pool_id: int, period: Period) -> tuple[int, int]:

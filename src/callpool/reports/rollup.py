@@ -1,6 +1,10 @@
 """Daily rollups: the reports' counts for closed UTC days, so a report reads a row per day
 and value instead of every session, call and lease.
 
+UTC days for every account, whatever its time zone: its periods use the UTC days they contain
+and read their ragged ends live, and its daily buckets are read live when its midnights are
+not UTC's (why: ``callpool.reports.service``).
+
 Late data. A day is rolled up once it ended ``LATE_WINDOW`` ago (two days): by then the calls
 that were in progress at midnight have their status and duration, attribution has run and
 leases running across midnight have their end. Until then the reports read the day live, so

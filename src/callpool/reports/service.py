@@ -6,6 +6,18 @@ site of another account is ``NotFound``.
 
 Transactions: each report opens its own read transaction; the REST API and the dashboard call
 these functions and never open one themselves.
+
+Days are the account's (``Account.time_zone``): a period's bare dates and the ``day`` buckets of
+the time series and pool health run from midnight to midnight on its wall clock, 23 or 25 hours
+across a DST change. The daily rollups stay per UTC day, for every account, because that is the
+simplest design that stays correct in every zone: a local day is not made of whole UTC days (nor
+of whole hours, at +05:30 or +05:45), so no per-day figure can be cut into another zone's days,
+whereas the totals and breakdowns only need the rolled UTC days inside the period, whatever its
+zone (its ragged ends are read live, as before). Daily buckets in a zone whose midnights are not
+UTC midnights are therefore counted live, one range per local day (``bucket_index``), which
+needs no time zone support in the database (SQLite has none). Rolling up per (account, local day)
+would make those faster, at the price of a rollup per account and a redo of every account's
+days when one changes its zone; measure first. Hourly buckets are UTC hours, shown in the zone.
 """
 
 from __future__ import annotations
@@ -16,16 +28,18 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.repository import get_scoped
 from callpool.db import Database
 from callpool.errors import Invalid
-from callpool.models import Pool, Site
+from callpool.models import Account, Pool, Site
 from callpool.models.pool import SESSION
 from callpool.models.tracker import RELEASED, TRACKER_STATUSES
 from callpool.reports import repository
@@ -55,23 +69,36 @@ HOURLY_UP_TO = timedelta(days=3)  # longer periods default to daily buckets
 # --- periods -------------------------------------------------------------------------------
 
 
-def default_period(days: int = DEFAULT_DAYS) -> Period:
-    """The last ``days`` whole UTC days, today included."""
-    end = _midnight(clock.now().date() + timedelta(days=1))
-    return Period(start=end - timedelta(days=days), end=end)
+def account_zone(database: Database, account_id: int) -> tzinfo:
+    """The account's time zone; UTC for a name this machine's zone database lacks."""
+    with database.reader() as db:
+        name = db.scalar(select(Account.time_zone).where(Account.id == account_id))
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
 
 
-def parse_period(start: str | None, end: str | None) -> Period:
+def default_period(days: int = DEFAULT_DAYS, zone: tzinfo = UTC) -> Period:
+    """The last ``days`` whole days of ``zone``, today included."""
+    today = clock.now().astimezone(zone).date()
+    return Period(
+        start=_midnight(today - timedelta(days=days - 1), zone),
+        end=_midnight(today + timedelta(days=1), zone),
+    )
+
+
+def parse_period(start: str | None, end: str | None, zone: tzinfo = UTC) -> Period:
     """A period from query strings: ISO dates (``2026-01-31``) or date-times.
 
-    A date as ``end`` includes that whole day; a date-time ``end`` is exclusive. Date-times
-    without a zone are UTC. Missing ``end``: the end of today; missing ``start``: 30 days
-    before ``end``. Raises ``Invalid`` (422) for text that is not a date, or a start that is
-    not before the end.
+    A date is a day of ``zone`` (the account's): as ``end`` it includes that whole day; a
+    date-time ``end`` is exclusive. Date-times without a zone are UTC. Missing ``end``: the
+    end of today; missing ``start``: 30 days before ``end``. Raises ``Invalid`` (422) for text
+    that is not a date, or a start that is not before the end.
     """
-    end_at = _parse_bound(end, "end") if end else default_period().end
+    end_at = _parse_bound(end, "end", zone) if end else default_period(zone=zone).end
     try:
-        start_at = _parse_bound(start, "start") if start else end_at - timedelta(days=DEFAULT_DAYS)
+        start_at = _parse_bound(start, "start", zone) if start else _days_before(end_at, zone)
     except OverflowError:  # an end in the first days of year 1
         raise Invalid("the period starts before the year 1", field="start") from None
     if start_at >= end_at:
@@ -81,12 +108,21 @@ def parse_period(start: str | None, end: str | None) -> Period:
     return Period(start=start_at, end=end_at)
 
 
-def _parse_bound(raw: str, field: str) -> datetime:
+def _days_before(end: datetime, zone: tzinfo) -> datetime:
+    """``DEFAULT_DAYS`` before ``end``: whole days of ``zone`` (23 or 25 hours across a DST
+    change) when ``end`` is one of its midnights."""
+    last = end.astimezone(zone).date()
+    if _midnight(last, zone) == end:
+        return _midnight(last - timedelta(days=DEFAULT_DAYS), zone)
+    return end - timedelta(days=DEFAULT_DAYS)
+
+
+def _parse_bound(raw: str, field: str, zone: tzinfo) -> datetime:
     text = raw.strip()
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return _midnight(day + timedelta(days=1) if field == "end" else day)
+            return _midnight(day + timedelta(days=1) if field == "end" else day, zone)
         moment = datetime.fromisoformat(text)
         # A zone can move an instant past year 9999 or before year 1.
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
@@ -98,8 +134,10 @@ def _parse_bound(raw: str, field: str) -> datetime:
         ) from None
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
+def _midnight(day: date, zone: tzinfo = UTC) -> datetime:
+    """The instant ``day`` begins in ``zone``, in UTC. A midnight that a DST change skips
+    (Santiago, Havana) is the change itself: 00:00 read with the offset before it."""
+    return datetime.combine(day, time(), tzinfo=zone).astimezone(UTC)
 
 
 def resolve_interval(period: Period, interval: Interval | None) -> Interval:
@@ -109,20 +147,45 @@ def resolve_interval(period: Period, interval: Interval | None) -> Interval:
     return interval
 
 
-def bucket_starts(period: Period, interval: Interval) -> list[datetime]:
-    """Every bucket start of the period, the first one floored to its hour or day."""
-    step = timedelta(hours=1) if interval == "hour" else timedelta(days=1)
-    first = period.start.replace(minute=0, second=0, microsecond=0)
+def bucket_starts(period: Period, interval: Interval, zone: tzinfo = UTC) -> list[datetime]:
+    """Every bucket start of the period, the first one floored to its UTC hour or to its day
+    in ``zone``. Day buckets start at midnight in ``zone`` (and carry its offset)."""
     if interval == "day":
-        first = first.replace(hour=0)
+        first_day = period.start.astimezone(zone).date()
+        count = (period.end.astimezone(zone).date() - first_day).days + 1
+        _check_count(count, interval)
+        starts = [_midnight(first_day + timedelta(days=n), zone) for n in range(count)]
+        return [start.astimezone(zone) for start in starts if start < period.end]
+    step = timedelta(hours=1)
+    first = period.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     count = math.ceil((period.end - first) / step)
+    _check_count(count, interval)
+    return [first + step * index for index in range(count)]
+
+
+def bucket_ends(starts: list[datetime], interval: Interval, zone: tzinfo = UTC) -> list[datetime]:
+    """Where each bucket of ``bucket_starts`` ends: the next one's start."""
+    if interval == "day":
+        after = _midnight(starts[-1].astimezone(zone).date() + timedelta(days=1), zone)
+    else:
+        after = starts[-1] + timedelta(hours=1)
+    return [*starts[1:], after]
+
+
+def _local_days(starts: list[datetime], interval: Interval) -> list[datetime] | None:
+    """Day buckets that are not UTC days (so no daily rollup row is one), else None."""
+    if interval == "day" and any(start.astimezone(UTC).time() != time() for start in starts):
+        return starts
+    return None
+
+
+def _check_count(count: int, interval: Interval) -> None:
     if count > MAX_BUCKETS:
         raise Invalid(
             f"{count} {interval}ly buckets is too many (at most {MAX_BUCKETS}): "
             "choose a shorter period or interval=day",
             field="interval",
         )
-    return [first + step * index for index in range(count)]
 
 
 def _require_site(db: Session, account_id: int, site_id: int | None) -> None:
@@ -230,32 +293,42 @@ def calls_over_time(
     *,
     interval: Interval | None = None,
     site_id: int | None = None,
+    zone: tzinfo = UTC,
 ) -> TimeSeries:
-    """Calls, answered calls and sessions per hour or day; empty buckets are zeros."""
+    """Calls, answered calls and sessions per hour or day (of ``zone``); empty buckets are
+    zeros."""
     with database.reader() as db:
         _require_site(db, account_id, site_id)
-        return _calls_over_time(db, account_id, period, resolve_interval(period, interval), site_id)
+        interval = resolve_interval(period, interval)
+        return _calls_over_time(db, account_id, period, interval, site_id, zone)
 
 
 def _calls_over_time(
-    db: Session, account_id: int, period: Period, interval: Interval, site_id: int | None
+    db: Session,
+    account_id: int,
+    period: Period,
+    interval: Interval,
+    site_id: int | None,
+    zone: tzinfo,
 ) -> TimeSeries:
-    starts = bucket_starts(period, interval)
-    # The rollups are daily: hourly buckets (short periods) are read live.
+    starts = bucket_starts(period, interval, zone)
+    local_days = _local_days(starts, interval)
+    # The rollups are UTC days: hourly buckets and other zones' days are read live.
     split = (
-        repository.split_period(db, period) if interval == "day" else repository.live_only(period)
+        repository.split_period(db, period)
+        if interval == "day" and local_days is None
+        else repository.live_only(period)
     )
     calls: Counter[datetime] = Counter()
     answered: Counter[datetime] = Counter()
     for bucket, count, answered_count in repository.calls_per_bucket(
-        db, account_id, split, interval, site_id
+        db, account_id, split, interval, site_id, local_days
     ):
         calls[as_utc(bucket)] += int(count)
         answered[as_utc(bucket)] += int(answered_count)
-    step = timedelta(hours=1) if interval == "hour" else timedelta(days=1)
     bounds = [
-        (max(start, period.start), min(start + step, period.end))
-        for start in starts
+        (max(start, period.start), min(end, period.end))
+        for start, end in zip(starts, bucket_ends(starts, interval, zone), strict=True)
         if not split.is_rolled(start)
     ]
     sessions: Counter[datetime] = Counter()
@@ -290,14 +363,16 @@ def pool_health(
     *,
     site_id: int | None = None,
     interval: Interval | None = None,
+    zone: tzinfo = UTC,
 ) -> list[PoolHealth]:
-    """Health of each of the account's pools (optionally one site's), oldest pool first."""
+    """Health of each of the account's pools (optionally one site's), oldest pool first;
+    day buckets are days of ``zone``."""
     interval = resolve_interval(period, interval)
     with database.reader() as db:
         _require_site(db, account_id, site_id)
         pools = repository.pools_in_period(db, account_id, period, site_id)
         split = repository.split_period(db, period)
-        return [_pool_health(db, pool, period, interval, split) for pool in pools]
+        return [_pool_health(db, pool, period, interval, split, zone) for pool in pools]
 
 
 def pool_health_for(
@@ -307,32 +382,41 @@ def pool_health_for(
     period: Period,
     *,
     interval: Interval | None = None,
+    zone: tzinfo = UTC,
 ) -> PoolHealth:
     """Health of one pool; ``NotFound`` for another account's pool."""
     with database.reader() as db:
         pool = get_scoped(db, Pool, account_id, pool_id)
         split = repository.split_period(db, period)
-        return _pool_health(db, pool, period, resolve_interval(period, interval), split)
+        return _pool_health(db, pool, period, resolve_interval(period, interval), split, zone)
 
 
 def _pool_health(
-    db: Session, pool: Pool, period: Period, interval: Interval, split: repository.Split
+    db: Session,
+    pool: Pool,
+    period: Period,
+    interval: Interval,
+    split: repository.Split,
+    zone: tzinfo,
 ) -> PoolHealth:
-    starts = bucket_starts(period, interval)
-    step = starts[1] - starts[0] if len(starts) > 1 else period.end - starts[0]
+    starts = bucket_starts(period, interval, zone)
+    local_days = _local_days(starts, interval)
+    if local_days is not None:  # the hourly rollups are UTC days: read these days live
+        split = repository.live_only(period)
     spans = repository.tracker_spans(db, pool.id)
-    peaks, leases = lease_peaks(db, pool.id, split, interval)
+    peaks, leases = lease_peaks(db, pool.id, split, interval, local_days)
     exhaustions = {
         as_utc(bucket): count
-        for bucket, count in repository.exhaustions_per_bucket(db, pool.id, period, interval)
+        for bucket, count in repository.exhaustions_per_bucket(
+            db, pool.id, period, interval, local_days
+        )
     }
     buckets = []
-    for start in starts:
+    for start, end in zip(starts, bucket_ends(starts, interval, zone), strict=True):
         trackers = sum(
             1
             for span in spans
-            if span.created_at < start + step
-            and (span.released_at is None or span.released_at > start)
+            if span.created_at < end and (span.released_at is None or span.released_at > start)
         )
         buckets.append(
             UtilizationBucket(
@@ -410,19 +494,27 @@ def size_advice(db: Session, pool_id: int) -> SizeAdvice | None:
 
 
 def lease_peaks(
-    db: Session, pool_id: int, split: repository.Split, interval: Interval
+    db: Session,
+    pool_id: int,
+    split: repository.Split,
+    interval: Interval,
+    local_days: list[datetime] | None = None,
 ) -> tuple[Counter[datetime], int]:
     """Each bucket's peak concurrent leases (0 when none), and the leases started.
 
     Rolled days come from the hourly rollup; each live stretch gets its own sweep, which
     counts the leases running into it from before, so its buckets match a whole-period sweep.
+    ``local_days``: the day starts of a zone that is not UTC, with a split that is all live.
     """
     peaks: Counter[datetime] = Counter()
     leases = 0
     for stretch in split.live:
         running_from = repository.leases_running_from(db, pool_id, stretch.start)
-        sweep = repository.lease_sweep(db, pool_id, stretch, interval, running_from=running_from)
-        stretch_peaks, started = fold_sweep(sweep, bucket_starts(stretch, interval))
+        sweep = repository.lease_sweep(
+            db, pool_id, stretch, interval, running_from=running_from, days=local_days
+        )
+        starts = local_days or bucket_starts(stretch, interval)
+        stretch_peaks, started = fold_sweep(sweep, starts)
         peaks.update(stretch_peaks)
         leases += sum(started.values())
     for bucket, peak, count in repository.rolled_pool_peaks(db, pool_id, split, interval):
