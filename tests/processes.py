@@ -4,6 +4,7 @@ stopped (never the shared one), and ``callpool serve`` as a subprocess, on loopb
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import shutil
@@ -11,15 +12,19 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx2
 import pytest
 from twilio.request_validator import RequestValidator
 
 from tests.waiting import wait_for
+
+T = TypeVar("T")
 
 SECRET_KEY = "serve-test-secret-key-0123456789"
 TWILIO_TOKEN = "serve-test-twilio-auth-token"
@@ -193,3 +198,11 @@ class ServeProcess:
             return self.http.get("/healthz", timeout=2).status_code == 200
         except httpx2.TransportError:
             return False
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: once a browser test has started Playwright's
+    sync API (a session fixture), the main thread counts as running an event loop until the
+    session ends, and ``asyncio.run`` refuses to start another there."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()

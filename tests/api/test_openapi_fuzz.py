@@ -18,6 +18,7 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -93,4 +94,11 @@ def test_operation(
             additional_checks=[schema_valid_input_accepted],
         )
 
-    run()
+    try:
+        run()
+    except Unsatisfiable:
+        # A path parameter whose only breaking values cannot travel in a URL (a NUL byte;
+        # schemathesis drops them): there is nothing schema-breaking to send.
+        if mode.is_positive:
+            raise
+        pytest.skip("no schema-breaking request can be sent to this operation")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from callpool.db import Database
 from callpool.models import Lease
+from tests.processes import run_async
 from tests.visits.servers import add_site_with_pool, serving, visit_request
 
 SITE_KEY = "site_drain"
@@ -51,7 +52,7 @@ def test_a_flood_from_one_address_leaves_free_numbers_for_others(
     add_site_with_pool(database, SITE_KEY, numbers)
     settings = {"new_sessions_per_address_per_minute": str(RATE)}
     with serving(database_url, tmp_path, 1, **settings) as [base]:
-        flooded = asyncio.run(flood(base))
+        flooded = run_async(flood(base))
         visitor = visit_from(base, "127.0.0.2")
 
     statuses = [answer.status_code for answer in flooded]

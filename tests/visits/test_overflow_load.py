@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from callpool.db import Database
 from callpool.models import Lease, PoolEvent, Tracker
+from tests.processes import run_async
 from tests.visits.servers import add_site_with_pool, serving, visit_request
 
 PROCESSES = 3
@@ -77,7 +78,7 @@ def test_an_exhausted_pool_under_load_from_several_processes(
     pools = seed(database)
     no_rate_limit = {"new_sessions_per_address_per_minute": "0"}  # one address, like an office
     with serving(database_url, tmp_path, PROCESSES, **no_rate_limit) as bases:
-        answers = {policy: asyncio.run(visit_all(bases, policy)) for policy in POLICIES}
+        answers = {policy: run_async(visit_all(bases, policy)) for policy in POLICIES}
 
     with database.reader() as db:
         for policy, pool_id in pools.items():
