@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from callpool import clock
 from callpool.accounts.repository import get_scoped, scoped
 from callpool.accounts.schemas import ApiKeyCreated, ApiKeyOut
 from callpool.db import Database
+from callpool.errors import Invalid, NotFound
 from callpool.models import Account, ApiKey
 
 KEY_PREFIX = "cp_"
@@ -98,3 +100,27 @@ def revoke_api_key(database: Database, account_id: int, key_id: int) -> None:
         key: ApiKey = get_scoped(db, ApiKey, account_id, key_id)
         if key.revoked_at is None:
             key.revoked_at = clock.now()
+
+
+def set_time_zone(database: Database, account_id: int, name: str) -> str:
+    """Set the account's time zone (an IANA name, like America/Chicago); returns it.
+
+    Every time the dashboard shows and every report day follows it. ``Invalid`` for a name
+    this machine's zone database lacks: nothing is changed.
+    """
+    name = name.strip()
+    try:
+        if not name or len(name) > 64:
+            raise ValueError(name)
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(
+            f"{name!r} is not a time zone name: pick one from the list, like America/Chicago",
+            field="time_zone",
+        ) from None
+    with database.session() as db:
+        account = db.get(Account, account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} not found")
+        account.time_zone = name
+    return name

@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from callpool.dashboard import api, assets, insights, integrations, marketing, setup, testcall
+from callpool.dashboard import (
+    account,
+    api,
+    assets,
+    insights,
+    integrations,
+    marketing,
+    setup,
+    testcall,
+)
 from callpool.integrations.google_ads import api as google_ads_feed
 
 router = APIRouter()
@@ -14,5 +23,6 @@ router.include_router(insights.router)
 router.include_router(integrations.router)
 router.include_router(marketing.router)
 router.include_router(testcall.router)
+router.include_router(account.router)
 # The feed Google Ads fetches: public, its token is the secret (set up on the Ads page).
 router.include_router(google_ads_feed.router)
