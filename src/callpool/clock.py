@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Clock:
@@ -25,6 +26,15 @@ class FrozenClock(Clock):
 
     def set(self, when: datetime) -> None:
         self._now = when
+
+
+def zone_named(name: str | None) -> ZoneInfo:
+    """An account's time zone by its IANA name; UTC for a name this machine's zone database
+    lacks, so that a page, a report or a digest is shown rather than lost."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 clock: Clock = Clock()

@@ -11,8 +11,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from callpool.calls import service as calls
+from callpool.clock import zone_named
 from callpool.dashboard.auth import CurrentViewer, database_of
-from callpool.dashboard.render import DashboardRoute, render, zone_of
+from callpool.dashboard.render import DashboardRoute, render
 from callpool.errors import Invalid, NotFound
 from callpool.reports import service as reports
 from callpool.reports.schemas import DIMENSIONS, Dimension, Period
@@ -83,7 +84,7 @@ def reports_page(
     site_id: Annotated[str | None, Query()] = None,
     dimension: str = "source_medium",
 ) -> Response:
-    zone = zone_of(viewer.time_zone)  # the account's days: the period's and the chart's
+    zone = zone_named(viewer.time_zone)  # the account's days: the period's and the chart's
     period, errors = _period_or_error(start, end, zone)
     chosen: Dimension = dimension if dimension in DIMENSIONS else "source_medium"
     site = int(site_id) if site_id and site_id.isdigit() else None
@@ -145,7 +146,7 @@ def calls_csv(
     site_id: Id | None = None,
 ) -> Response:
     """The period's calls as a spreadsheet; streamed, so a large export does not fill memory."""
-    zone = zone_of(viewer.time_zone)
+    zone = zone_named(viewer.time_zone)
     period = reports.parse_period(start, end, zone)
     first, after = period.start.astimezone(zone), period.end.astimezone(zone)
     # A 404 page is raised here, before the first byte.

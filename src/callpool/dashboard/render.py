@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -16,6 +14,7 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
 
+from callpool.clock import zone_named
 from callpool.dashboard.auth import SignInRequired, browser_session, save_session
 from callpool.errors import NotFound
 from callpool.phones import display
@@ -44,7 +43,7 @@ def when(context: Context, value: datetime | None) -> str:
     if value is None:
         return ""
     viewer = context.get("viewer")
-    local = value.astimezone(zone_of(getattr(viewer, "time_zone", "UTC")))
+    local = value.astimezone(zone_named(getattr(viewer, "time_zone", "UTC")))
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or "UTC")
 
 
@@ -54,16 +53,7 @@ def local(context: Context, value: datetime | None, layout: str) -> str:
     if value is None:
         return ""
     viewer = context.get("viewer")
-    return value.astimezone(zone_of(getattr(viewer, "time_zone", "UTC"))).strftime(layout)
-
-
-@lru_cache(maxsize=64)
-def zone_of(name: str) -> ZoneInfo:
-    """The zone of that name; UTC for a name this machine's zone database lacks."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return value.astimezone(zone_named(getattr(viewer, "time_zone", "UTC"))).strftime(layout)
 
 
 def seconds(value: int | float | None) -> str:

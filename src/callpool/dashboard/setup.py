@@ -9,6 +9,7 @@ import phonenumbers
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from callpool.clock import zone_named
 from callpool.dashboard import install
 from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer
 from callpool.dashboard.forms import (
@@ -22,7 +23,7 @@ from callpool.dashboard.forms import (
     lines,
     text,
 )
-from callpool.dashboard.render import DashboardRoute, pretty_number, redirect, render, zone_of
+from callpool.dashboard.render import DashboardRoute, pretty_number, redirect, render
 from callpool.errors import Conflict, Invalid
 from callpool.models import Site
 from callpool.pools import service as pools
@@ -218,7 +219,7 @@ def _pool_page(
     diagnosis = (
         None if pool.kind == "session" else pools.diagnostics(deps, viewer.account_id, pool_id)
     )
-    zone = zone_of(viewer.time_zone)  # the pool's days are the account's
+    zone = zone_named(viewer.time_zone)  # the pool's days are the account's
     health = reports.pool_health_for(
         deps.database,
         viewer.account_id,

@@ -30,13 +30,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.repository import get_scoped
+from callpool.clock import zone_named
 from callpool.db import Database
 from callpool.errors import Invalid
 from callpool.models import Account, Pool, Site
@@ -73,10 +73,7 @@ def account_zone(database: Database, account_id: int) -> tzinfo:
     """The account's time zone; UTC for a name this machine's zone database lacks."""
     with database.reader() as db:
         name = db.scalar(select(Account.time_zone).where(Account.id == account_id))
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
+    return zone_named(name)
 
 
 def default_period(days: int = DEFAULT_DAYS, zone: tzinfo = UTC) -> Period:

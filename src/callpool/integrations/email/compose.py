@@ -7,11 +7,11 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
+from callpool.clock import zone_named
 from callpool.integrations.email.notices import (
     CALL,
     DIGEST,
     ENDPOINT_DISABLED,
-    account_zone,
     is_missed,
 )
 from callpool.settings import Settings
@@ -69,7 +69,7 @@ def _source(attribution: dict[str, Any]) -> str:
 
 def _digest(settings: Settings, payload: dict[str, Any]) -> tuple[str, str]:
     subject = f"Calls on {payload['day']}: {payload['total']} ({payload['missed']} missed)"
-    zone = account_zone(payload.get("time_zone", "UTC"))  # digests queued before: UTC days
+    zone = zone_named(payload.get("time_zone", "UTC"))  # digests queued before: UTC days
     lines = [
         f"{payload['total']} calls on {payload['day']} ({zone.key}), {payload['missed']} missed.",
         "",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from callpool import clock
 from callpool.calls import repository as calls_repository
 from callpool.calls import service as calls_service
+from callpool.clock import zone_named
 from callpool.db import Database
 from callpool.integrations import outbox
 from callpool.models import Account, Call, EmailPreference, User, WebhookEndpoint
@@ -121,7 +122,7 @@ def daily_digests(database: Database) -> int:
         ).all()
     written = 0
     for preference_id, time_zone in due:
-        zone = account_zone(time_zone)
+        zone = zone_named(time_zone)
         day = now.astimezone(zone).date() - timedelta(days=1)
         with database.session() as db:
             claimed = db.execute(
@@ -150,14 +151,6 @@ def _digest_due(day: date) -> Any:
     return (EmailPreference.daily_digest.is_(True)) & or_(
         EmailPreference.last_digest_on.is_(None), EmailPreference.last_digest_on < day
     )
-
-
-def account_zone(name: str) -> ZoneInfo:
-    """The account's zone; UTC for a name this machine does not know (no digest is lost)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def digest(db: Session, account_id: int, day: date, zone: ZoneInfo) -> dict[str, Any]:
