@@ -218,6 +218,7 @@ def test_the_first_hour_from_demo_to_a_test_call_and_its_journey(
         ("webhooks", "/dashboard/webhooks"),
         ("email", "/dashboard/email"),
         ("ads", "/dashboard/ads"),
+        ("account", "/dashboard/account"),
         ("api-docs", "/api/v1/docs"),
     ):
         page.goto(demo.url + path)
