@@ -39,8 +39,9 @@ from sqlalchemy import func, insert, select
 from callpool import clock
 from callpool.db import Database
 from callpool.integrations import outbox
-from callpool.models import Account, DeliveryAttempt, OutboxMessage, WebhookEndpoint
+from callpool.models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from callpool.worker import SENDERS_IN_SERVE
+from tests.factories import Factory  # on the path: assign imports bench/seed.py, which adds it
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:outbox:start -->", "<!-- bench:outbox:end -->"
@@ -158,10 +159,8 @@ def queue(database: Database, hook_url: str, count: int, *, due_in: float = 0) -
     """``count`` webhooks due in ``due_in`` seconds, each with a payload the size of a real
     call's (~1.5 KB)."""
     now = clock.now()
+    account = Factory(database, clock.clock).account("Bench Plumbing")
     with database.session() as db:
-        account = Account(name="Bench Plumbing", created_at=now)
-        db.add(account)
-        db.flush()
         endpoint = WebhookEndpoint(
             account_id=account.id,
             url=hook_url,

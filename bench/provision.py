@@ -34,12 +34,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-from seed import session_pool_site  # bench/seed.py
-from sqlalchemy import select
+from seed import api_key, session_pool_site  # bench/seed.py
 
-from callpool.accounts.service import create_api_key
 from callpool.db import Database
-from callpool.models import Account, Site
 from callpool.settings import Settings
 from callpool.telephony.sandbox.simulate import voice_request
 
@@ -78,11 +75,10 @@ def database_for(engine: str) -> Iterator[str]:
 def run(engine: str, url: str, args: argparse.Namespace) -> None:
     database = Database(url)
     database.migrate()
-    session_pool_site(database, site_key="site_bench", origin="https://shop.test", trackers=1)
-    with database.session() as db:
-        account_id = db.scalars(select(Account.id)).one()
-        key = create_api_key(db, account_id, "bench")
-        site_id = db.scalars(select(Site.id)).one()
+    site = session_pool_site(
+        database, site_key="site_bench", origin="https://shop.test", trackers=1
+    )
+    key = api_key(database, site)
     database.dispose()
     base = f"http://127.0.0.1:{args.port}"
     with tempfile.TemporaryDirectory() as folder, serving(url, base, args, Path(folder)):
@@ -95,7 +91,7 @@ def run(engine: str, url: str, args: argparse.Namespace) -> None:
         call = voice_request(settings, to_number=KNOWN_NUMBER, from_number="+15125550777")
         auth = {"Authorization": f"Bearer {key}"}
         body = {
-            "site_id": site_id,
+            "site_id": site.id,
             "name": "Bought slowly",
             "kind": "session",
             "original_number": "+15125550100",

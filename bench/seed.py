@@ -8,7 +8,7 @@ from pathlib import Path
 
 from callpool import clock
 from callpool.db import Database
-from callpool.models import Site
+from callpool.models import Account, Site
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository: tests.*
 from tests.factories import Factory
@@ -43,3 +43,10 @@ def session_pool_site(
     )
     factory.trackers(pool, [f"+1512{2_000_000 + index}" for index in range(trackers)])
     return site
+
+
+def api_key(database: Database, site: Site) -> str:
+    """A new API key of ``site``'s account, for the benchmark's requests."""
+    with database.reader() as db:
+        account = db.get_one(Account, site.account_id)
+    return Factory(database, clock.clock).api_key(account, "bench")

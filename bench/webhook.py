@@ -48,12 +48,11 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the process helpers the fault tests use
 
-from seed import BUSINESS_NUMBER, session_pool_site  # noqa: E402 (bench/seed.py)
+from seed import BUSINESS_NUMBER, api_key, session_pool_site  # noqa: E402 (bench/seed.py)
 from sqlalchemy import distinct, func, select  # noqa: E402
 
-from callpool.accounts.service import create_api_key  # noqa: E402
 from callpool.db import Database  # noqa: E402
-from callpool.models import Account, Call, Site  # noqa: E402
+from callpool.models import Call  # noqa: E402
 from tests.processes import (  # noqa: E402
     PgServer,
     ServeProcess,
@@ -152,14 +151,13 @@ def seed(url: str) -> tuple[list[str], str, int]:
     """The pool's numbers, an API key and the site's id."""
     database = Database(url)
     database.migrate()
-    session_pool_site(database, site_key="site_bench", origin="https://shop.example", trackers=50)
-    with database.session() as db:
-        account_id = db.scalars(select(Account.id)).one()
-        site_id = db.scalars(select(Site.id)).one()
-        key = create_api_key(db, account_id, "bench")
+    site = session_pool_site(
+        database, site_key="site_bench", origin="https://shop.example", trackers=50
+    )
+    key = api_key(database, site)
     database.dispose()
     numbers = [f"+1512{2_000_000 + index}" for index in range(TRACKERS)]
-    return numbers, key, site_id
+    return numbers, key, site.id
 
 
 def stored(url: str) -> tuple[int, int]:

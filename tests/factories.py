@@ -64,7 +64,12 @@ class Factory:
             return create_api_key(db, account.id, name)
 
     def user(
-        self, account: Account, email: str, *, role: str = OWNER, password: str = PASSWORD
+        self,
+        account: Account,
+        email: str = "owner@acme.test",
+        *,
+        role: str = OWNER,
+        password: str = PASSWORD,
     ) -> int:
         """A dashboard user, member of ``account``; its id."""
         with self.database.session() as db:
@@ -169,6 +174,27 @@ class Factory:
                 **(values | fields),
             )
         )
+
+    def sessions(
+        self, site: Site, count: int, *, source: str = "google", medium: str = "cpc", **fields: Any
+    ) -> None:
+        """``count`` sessions of new visitors, in one transaction (pools count visits by the
+        hundred); ``fields`` set columns of every session (``is_bot=True``)."""
+        now = fields.pop("started_at", self.clock.now())
+        ids = [secrets.token_hex(8) for _ in range(count)]
+        values: dict[str, Any] = {
+            "site_id": site.id,
+            "started_at": now,
+            "last_seen_at": now,
+            "source": source,
+            "medium": medium,
+            "landing_url": f"{ORIGIN}/",
+        } | fields
+        with self.database.session() as db:
+            db.execute(
+                insert(Visitor), [{"id": i, "site_id": site.id, "first_seen_at": now} for i in ids]
+            )
+            db.execute(insert(VisitSession), [{**values, "id": i, "visitor_id": i} for i in ids])
 
     def lease(
         self, tracker: Tracker, session: VisitSession, start: datetime, end: datetime

@@ -23,7 +23,6 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from callpool import clock as clock_module
-from callpool.accounts.users import OWNER, add_membership, create_user
 from callpool.calls.service import simulate_call
 from callpool.clock import FrozenClock
 from callpool.db import Database
@@ -255,13 +254,6 @@ def visit_and_call(
     assert routed is not None
     with factory.database.reader() as db:
         return db.scalars(select(Call.id).where(Call.provider_call_id == call_id)).one()
-
-
-def owner_of(database: Database, account: Account, email: str = "owner@acme.test") -> int:
-    with database.session() as db:
-        user = create_user(db, email, "correct horse battery")
-        add_membership(db, user.id, account.id, OWNER)
-        return user.id
 
 
 def deliver_until(

@@ -13,7 +13,7 @@ from callpool.integrations import jobs
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
 from tests.dashboard.conftest import post_form, sign_in
-from tests.integrations.conftest import Receiver, Setup, add_endpoint, owner_of, visit_and_call
+from tests.integrations.conftest import Receiver, Setup, add_endpoint, visit_and_call
 
 
 def test_an_owner_manages_an_endpoint_and_sees_its_deliveries(
@@ -24,7 +24,7 @@ def test_an_owner_manages_an_endpoint_and_sees_its_deliveries(
     setup: Setup,
     receiver: Receiver,
 ) -> None:
-    owner_of(database, setup.account)
+    factory.user(setup.account)
     sign_in(client, "owner@acme.test")
     added = post_form(
         client,
@@ -74,9 +74,9 @@ def test_an_owner_manages_an_endpoint_and_sees_its_deliveries(
 
 
 def test_a_private_address_is_refused_beside_the_field(
-    settings: Settings, database: Database, setup: Setup
+    settings: Settings, database: Database, setup: Setup, factory: Factory
 ) -> None:
-    owner_of(database, setup.account)
+    factory.user(setup.account)
     strict = settings.model_copy(update={"webhooks_allow_private": False})
     with TestClient(create_app(strict, database)) as client:
         sign_in(client, "owner@acme.test")
@@ -94,14 +94,13 @@ def test_a_private_address_is_refused_beside_the_field(
 def test_another_accounts_endpoint_is_a_404_page(
     client: TestClient,
     auth: dict[str, str],
-    database: Database,
     factory: Factory,
     setup: Setup,
     receiver: Receiver,
 ) -> None:
     created = add_endpoint(client, auth, receiver, ["call.started"])
     other = factory.account("Rival")
-    owner_of(database, other, "rival@rival.test")
+    factory.user(other, "rival@rival.test")
     sign_in(client, "rival@rival.test")
     assert client.get(f"/dashboard/webhooks/{created['id']}").status_code == 404
     assert receiver.url not in client.get("/dashboard/webhooks").text

@@ -26,7 +26,6 @@ from tests.integrations.conftest import (
     Receiver,
     Setup,
     add_endpoint,
-    owner_of,
     settle_and_deliver,
     visit_and_call,
 )
@@ -49,9 +48,9 @@ def test_users_get_the_call_emails_they_chose(
     setup: Setup,
     mailbox: Mailbox,
 ) -> None:
-    everything = owner_of(database, setup.account, "owner@acme.test")
-    missed_only = owner_of(database, setup.account, "frontdesk@acme.test")
-    owner_of(database, setup.account, "quiet@acme.test")  # never chose: no email
+    everything = factory.user(setup.account, "owner@acme.test")
+    missed_only = factory.user(setup.account, "frontdesk@acme.test")
+    factory.user(setup.account, "quiet@acme.test")  # never chose: no email
     choose(database, everything, setup.account.id, notices.ALL, False)
     choose(database, missed_only, setup.account.id, notices.MISSED, False)
 
@@ -86,7 +85,7 @@ def test_a_daily_digest_lists_yesterdays_calls_once(
     setup: Setup,
     mailbox: Mailbox,
 ) -> None:
-    owner = owner_of(database, setup.account)
+    owner = factory.user(setup.account)
     choose(database, owner, setup.account.id, notices.OFF, True)
     first = visit_and_call(factory, setup, mail_settings, "CA-one")
     second = visit_and_call(factory, setup, mail_settings, "CA-two", answered_seconds=None)
@@ -117,7 +116,7 @@ def test_the_digest_covers_the_accounts_day_in_its_time_zone(
         account = db.get(Account, setup.account.id)
         assert account is not None
         account.time_zone = "America/Chicago"  # UTC-6 in February
-    owner = owner_of(database, setup.account)
+    owner = factory.user(setup.account)
     choose(database, owner, setup.account.id, notices.OFF, True)
     clock.set(datetime(2026, 2, 10, 3, 0, tzinfo=UTC))  # 9 February, 21:00 in Chicago
     evening = visit_and_call(factory, setup, mail_settings, "CA-evening")
@@ -148,7 +147,7 @@ def test_without_smtp_email_is_off_and_no_email_is_queued(
     factory: Factory,
     setup: Setup,
 ) -> None:
-    owner_of(database, setup.account)
+    factory.user(setup.account)
     sign_in(client, "owner@acme.test")
     page = client.get("/dashboard/email")
     assert page.status_code == 200
@@ -168,11 +167,11 @@ def test_without_smtp_email_is_off_and_no_email_is_queued(
 
 
 def test_with_smtp_the_email_page_does_not_say_off(
-    mail_settings: Settings, database: Database, setup: Setup
+    mail_settings: Settings, database: Database, setup: Setup, factory: Factory
 ) -> None:
     from callpool.app import create_app
 
-    owner_of(database, setup.account)
+    factory.user(setup.account)
     with TestClient(create_app(mail_settings, database)) as client:
         sign_in(client, "owner@acme.test")
         page = client.get("/dashboard/email").text
@@ -189,11 +188,12 @@ def test_a_call_is_told_with_its_final_status_when_the_legs_report_out_of_order(
     setup: Setup,
     mailbox: Mailbox,
     receiver: Receiver,
+    factory: Factory,
 ) -> None:
     """The inbound leg's "completed" comes first; the forwarded leg's "no-answer" outranks it
     a moment later. The webhook and the missed-call email tell the call as missed, once."""
     add_endpoint(client, auth, receiver, ["call.completed"])
-    user = owner_of(database, setup.account, "frontdesk@acme.test")
+    user = factory.user(setup.account, "frontdesk@acme.test")
     choose(database, user, setup.account.id, notices.MISSED, False)
     inbound = InboundCall(call_id="CA-legs", to_number=setup.tracker.number, from_number=CALLER)
     assert receive_call(database, mail_settings, "sandbox", inbound) is not None

@@ -29,7 +29,7 @@ from callpool.models import Call, OutboxMessage, VisitSession
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
 from tests.dashboard.conftest import post_form, sign_in
-from tests.integrations.conftest import Setup, owner_of, settle_and_deliver
+from tests.integrations.conftest import Setup, settle_and_deliver
 
 
 @dataclass
@@ -140,7 +140,7 @@ def test_a_call_from_a_visit_with_a_ga_cookie_reaches_ga4_with_its_session(
     clock: FrozenClock,
     ga4: FakeGa4,
 ) -> None:
-    owner_of(database, setup.account)
+    factory.user(setup.account)
     sign_in(client, "owner@acme.test")
     assert connect_ga4(client, setup).status_code == 200
 
@@ -193,9 +193,9 @@ def test_a_call_from_a_visit_with_a_ga_cookie_reaches_ga4_with_its_session(
 
 
 def test_the_test_button_shows_ga4s_validation_messages(
-    client: TestClient, database: Database, setup: Setup, ga4: FakeGa4
+    client: TestClient, factory: Factory, setup: Setup, ga4: FakeGa4
 ) -> None:
-    owner_of(database, setup.account)
+    factory.user(setup.account)
     sign_in(client, "owner@acme.test")
     connect_ga4(client, setup)
     action = f"/dashboard/ads/ga4/{setup.site.id}/test"
@@ -222,9 +222,9 @@ def test_the_test_button_shows_ga4s_validation_messages(
 
 
 def test_bad_settings_are_refused_beside_their_field(
-    client: TestClient, database: Database, setup: Setup, factory: Factory
+    client: TestClient, setup: Setup, factory: Factory
 ) -> None:
-    owner_of(database, setup.account)
+    factory.user(setup.account)
     sign_in(client, "owner@acme.test")
     for bad, message in (
         ({"measurement_id": "UA-1234-1"}, "measurement ID, such as G-ABC123XYZ"),

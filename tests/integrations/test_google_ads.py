@@ -14,12 +14,11 @@ from sqlalchemy import select
 
 from callpool.calls.service import simulate_call
 from callpool.clock import FrozenClock
-from callpool.db import Database
 from callpool.models import Call
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
 from tests.dashboard.conftest import post_form, sign_in
-from tests.integrations.conftest import Setup, owner_of
+from tests.integrations.conftest import Setup
 
 TEMPLATE_HEADER = [
     "Google Click ID",
@@ -75,13 +74,12 @@ def parse(body: str) -> tuple[str, list[str], list[list[str]]]:
 
 def test_the_feed_is_googles_template_with_qualifying_calls_in_the_accounts_zone(
     client: TestClient,
-    database: Database,
     settings: Settings,
     factory: Factory,
     setup: Setup,
     clock: FrozenClock,
 ) -> None:
-    owner_of(database, setup.account)
+    factory.user(setup.account)
     sign_in(client, "owner@acme.test")
 
     old_at = clock.now() - timedelta(days=91)
@@ -168,9 +166,9 @@ def test_the_feed_is_googles_template_with_qualifying_calls_in_the_accounts_zone
 
 
 def test_the_url_is_a_secret_that_can_be_rotated_and_bad_input_changes_nothing(
-    client: TestClient, database: Database, setup: Setup
+    client: TestClient, factory: Factory, setup: Setup
 ) -> None:
-    owner_of(database, setup.account)
+    factory.user(setup.account)
     sign_in(client, "owner@acme.test")
     assert client.get("/feeds/google-ads/not-a-token.csv").status_code == 404
     fields = {

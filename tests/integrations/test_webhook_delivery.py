@@ -27,7 +27,6 @@ from tests.integrations.conftest import (
     Setup,
     add_endpoint,
     deliver_until,
-    owner_of,
     visit_and_call,
 )
 
@@ -115,7 +114,7 @@ def test_a_receiver_down_for_24_hours_disables_the_endpoint_and_the_owner_is_tol
     mailbox: Mailbox,
 ) -> None:
     settings = settings.model_copy(update={"smtp_url": mailbox.url})
-    owner_id = owner_of(database, setup.account)
+    owner_id = factory.user(setup.account)
     endpoint = add_endpoint(client, auth, receiver, ["call.started"])
     receiver.always = 503
     visit_and_call(factory, setup, settings, "CA-down")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -11,15 +10,15 @@ import pytest
 from sqlalchemy.orm import Session
 
 from callpool.calls.attribution import attribute_to_source
-from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.models import Account, Site, Visitor, VisitSession
+from callpool.models import Account, Site
 from callpool.pools import service
 from callpool.pools.schemas import PoolCreate, PoolOut
 from callpool.pools.service import Deps
 from callpool.settings import Settings
 from callpool.telephony.base import ProviderError, PurchasedNumber
 from callpool.telephony.sandbox.provider import SandboxProvider
+from tests.factories import Factory
 
 BUSINESS = "+15125550199"
 NEW_BUSINESS = "+15125550142"
@@ -60,22 +59,9 @@ def deps(database: Database, provider: RecordingSandbox, settings: Settings) -> 
     return Deps(database, provider, settings)
 
 
-def add_site(database: Database, account_id: int, now: datetime) -> Site:
-    with database.session() as db:
-        site = Site(
-            account_id=account_id,
-            name="acme.example",
-            public_key=uuid.uuid4().hex,
-            allowed_origins=["https://acme.example"],
-            created_at=now,
-        )
-        db.add(site)
-    return site
-
-
 @pytest.fixture
-def site(database: Database, account: Account, clock: FrozenClock) -> Site:
-    return add_site(database, account.id, clock.now())
+def site(factory: Factory, account: Account) -> Site:
+    return factory.site(account, name="acme.example", allowed_origins=["https://acme.example"])
 
 
 def session_pool(site: Site, **fields: Any) -> dict[str, Any]:
@@ -123,43 +109,11 @@ def served_at(db: Session, tracker_id: int, at: datetime) -> tuple[str, str] | N
     return found.source, found.medium
 
 
-def insert_visits(
-    database: Database,
-    site_id: int,
-    source: str,
-    medium: str,
-    count: int,
-    at: datetime,
-    *,
-    bot: bool = False,
-) -> None:
-    ids = [uuid.uuid4().hex for _ in range(count)]
-    with database.session() as db:
-        # No ORM relationships between the two: flush visitors before their sessions.
-        db.add_all(Visitor(id=visitor_id, site_id=site_id, first_seen_at=at) for visitor_id in ids)
-        db.flush()
-        db.add_all(
-            VisitSession(
-                id=visitor_id,
-                site_id=site_id,
-                visitor_id=visitor_id,
-                started_at=at,
-                last_seen_at=at,
-                source=source,
-                medium=medium,
-                landing_url="https://acme.example/",
-                is_bot=bot,
-                device="bot" if bot else "desktop",
-            )
-            for visitor_id in ids
-        )
-
-
 @pytest.fixture
-def visits(database: Database, site: Site, clock: FrozenClock) -> AddVisits:
+def visits(factory: Factory, site: Site) -> AddVisits:
     """``visits("google", "cpc", 120)``: that many sessions of the site, starting now."""
 
     def add(source: str, medium: str, count: int, *, bot: bool = False) -> None:
-        insert_visits(database, site.id, source, medium, count, clock.now(), bot=bot)
+        factory.sessions(site, count, source=source, medium=medium, is_bot=bot)
 
     return add

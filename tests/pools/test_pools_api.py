@@ -14,7 +14,8 @@ from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Pool, Site, Tracker
 from callpool.settings import Settings
-from tests.pools.conftest import BUSINESS, IDLE, AddVisits, RecordingSandbox, add_site, session_pool
+from tests.factories import Factory
+from tests.pools.conftest import BUSINESS, IDLE, AddVisits, RecordingSandbox, session_pool
 
 API = "/api/v1/pools"
 
@@ -252,12 +253,9 @@ def test_utilization_is_ignored_outside_automated_pools(
 
 
 def test_a_site_of_another_account_is_refused(
-    client: TestClient, auth: dict[str, str], database: Database, clock: FrozenClock
+    client: TestClient, auth: dict[str, str], factory: Factory
 ) -> None:
-    with database.session() as db:
-        other = Account(name="Other", created_at=clock.now())
-        db.add(other)
-    their_site = add_site(database, other.id, clock.now())
+    their_site = factory.site(factory.account("Other"))
     response = client.post(API, json=session_pool(their_site), headers=auth)
     assert response.status_code == 422
     assert response.json()["field"] == "site_id"
@@ -266,30 +264,24 @@ def test_a_site_of_another_account_is_refused(
 def test_an_outsider_gets_404_for_everything(
     client: TestClient,
     auth: dict[str, str],
+    outsider_auth: dict[str, str],
     site: Site,
-    database: Database,
-    clock: FrozenClock,
 ) -> None:
-    from callpool.accounts.service import create_api_key
-
     pool = client.post(API, json=session_pool(site), headers=auth).json()
     tracker = client.get(f"{API}/{pool['id']}/trackers", headers=auth).json()[0]
-    with database.session() as db:
-        other = Account(name="Outsider", created_at=clock.now())
-        db.add(other)
-        db.flush()
-        outsider = {"Authorization": f"Bearer {create_api_key(db, other.id, 'x')}"}
     base = f"{API}/{pool['id']}"
-    assert client.get(API, headers=outsider).json() == []
-    assert client.get(base, headers=outsider).status_code == 404
-    assert client.patch(base, json={"name": "mine"}, headers=outsider).status_code == 404
-    assert client.get(f"{base}/trackers", headers=outsider).status_code == 404
-    assert client.post(f"{base}/trackers", json={"count": 1}, headers=outsider).status_code == 404
-    release = client.post(f"{base}/trackers/{tracker['id']}/release", headers=outsider)
+    assert client.get(API, headers=outsider_auth).json() == []
+    assert client.get(base, headers=outsider_auth).status_code == 404
+    assert client.patch(base, json={"name": "mine"}, headers=outsider_auth).status_code == 404
+    assert client.get(f"{base}/trackers", headers=outsider_auth).status_code == 404
+    assert (
+        client.post(f"{base}/trackers", json={"count": 1}, headers=outsider_auth).status_code == 404
+    )
+    release = client.post(f"{base}/trackers/{tracker['id']}/release", headers=outsider_auth)
     assert release.status_code == 404
-    assert client.get(f"{base}/diagnostics", headers=outsider).status_code == 404
-    assert client.post(f"{base}/rebalance", headers=outsider).status_code == 404
-    assert client.delete(base, headers=outsider).status_code == 404
+    assert client.get(f"{base}/diagnostics", headers=outsider_auth).status_code == 404
+    assert client.post(f"{base}/rebalance", headers=outsider_auth).status_code == 404
+    assert client.delete(base, headers=outsider_auth).status_code == 404
     assert client.get(base, headers=auth).json()["name"] == "Website"
     assert client.get(API).status_code == 401
 
@@ -375,11 +367,10 @@ def test_another_accounts_number_is_refused_without_naming_it(
     client: TestClient,
     auth: dict[str, str],
     outsider_auth: dict[str, str],
-    database: Database,
+    factory: Factory,
     account: Account,
-    clock: FrozenClock,
 ) -> None:
-    mine = add_site(database, account.id, clock.now())
+    mine = factory.site(account)
     theirs = client.post("/api/v1/sites", json={"name": "Rival"}, headers=outsider_auth).json()
     pool = {"name": "Web", "original_number": BUSINESS, "area_code": "512", "size": 1}
     rival = client.post(

@@ -26,11 +26,12 @@ from sqlalchemy import select
 
 from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.models import Account, Base, Tracker
+from callpool.models import Base, Tracker
 from callpool.pools import service
 from callpool.pools.schemas import PoolCreate, PoolUpdate
 from callpool.pools.service import Deps
-from tests.pools.conftest import add_site, insert_visits, served_at
+from tests.factories import Factory
+from tests.pools.conftest import served_at
 
 SOURCES = [
     ("google", "cpc"),
@@ -46,7 +47,7 @@ START = datetime.fromisoformat("2026-03-02T09:00:00+00:00")
 Key = tuple[str, str]
 
 
-def run_machine(deps: Deps, clock: FrozenClock) -> None:
+def run_machine(deps: Deps, clock: FrozenClock, factory: Factory) -> None:
     database = deps.database
 
     class AutomatedPool(RuleBasedStateMachine):
@@ -54,18 +55,15 @@ def run_machine(deps: Deps, clock: FrozenClock) -> None:
             super().__init__()
             empty(database)
             clock.set(START)
-            with database.session() as db:
-                account = Account(name="Prop", created_at=clock.now())
-                db.add(account)
+            account = factory.account("Prop")
             self.account_id = account.id
-            site = add_site(database, account.id, clock.now())
-            self.site_id = site.id
+            self.site = factory.site(account)
             self.size, self.utilization, self.number = 3, 0.67, NUMBERS[0]
             pool = service.create_pool(
                 deps,
                 account.id,
                 PoolCreate(
-                    site_id=site.id,
+                    site_id=self.site.id,
                     name="prop",
                     kind="automated",
                     original_number=self.number,
@@ -99,7 +97,7 @@ def run_machine(deps: Deps, clock: FrozenClock) -> None:
         def visit(self, key: Key, count: int) -> None:
             if count == 0:
                 return
-            insert_visits(database, self.site_id, *key, count, clock.now())
+            factory.sessions(self.site, count, source=key[0], medium=key[1])
             self.visits += [(clock.now(), key)] * count
             self.fresh = False
 
@@ -243,6 +241,6 @@ def empty(database: Database) -> None:
 
 @pytest.mark.slow
 def test_automated_pool_invariants_hold_over_random_histories(
-    deps: Deps, clock: FrozenClock
+    deps: Deps, clock: FrozenClock, factory: Factory
 ) -> None:
-    run_machine(deps, clock)
+    run_machine(deps, clock, factory)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import httpx2
 
+from callpool import clock
 from callpool.accounts.service import first_account
-from callpool.accounts.users import OWNER, add_membership, create_user
 from callpool.db import Database
+from tests.factories import PASSWORD, Factory
 from tests.waiting import wait_for
 
-PASSWORD = "correct horse battery"
 SECRET = "security-tests-secret-0123456789"
 START_SECONDS = 120  # importing the app takes seconds on a busy machine
 
@@ -106,11 +106,12 @@ def _wait_until_up(server: Server) -> None:
 
 
 def add_owner(database: Database, email: str, password: str = PASSWORD) -> None:
-    """A dashboard user, owner of the first account (made if none)."""
-    with database.session() as db:
-        account = first_account(db, create_name="Acme Plumbing")
-        assert account is not None
-        add_membership(db, create_user(db, email, password).id, account.id, OWNER)
+    """A dashboard user, owner of the first account (made if none). Takes the database, not
+    the ``factory`` fixture: some tests make their own database for the servers."""
+    factory = Factory(database, clock.clock)
+    with database.reader() as db:
+        account = first_account(db)
+    factory.user(account or factory.account("Acme Plumbing"), email, password=password)
 
 
 def log_in(client: httpx2.Client, email: str, password: str, **headers: str) -> int:
