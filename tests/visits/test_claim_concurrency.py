@@ -13,11 +13,14 @@ import itertools
 import multiprocessing
 import traceback
 from collections import defaultdict
+from datetime import datetime
 from multiprocessing.synchronize import Barrier
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from callpool import clock as clock_module
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Lease, Pool, PoolEvent, Site, Tracker
@@ -34,8 +37,10 @@ SITE_KEY = "site_race"
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 
 
-def _visit_many(url: str, barrier: Barrier, worker: int) -> None:
-    """One app process: its visits arrive in bursts, as the server's event loop batches them."""
+def _visit_many(url: str, barrier: Barrier, worker: int, now: datetime) -> None:
+    """One app process: its visits arrive in bursts, as the server's event loop batches them.
+    Its clock is frozen at the test's ``now``, so every lease overlaps every other."""
+    clock_module.use(FrozenClock(now))
     try:
         database = Database(url)
         site = SiteCache(database).site(SITE_KEY)
@@ -65,7 +70,11 @@ def _visit_many(url: str, barrier: Barrier, worker: int) -> None:
 
 @pytest.mark.slow
 def test_no_tracker_is_leased_twice_while_free_ones_remain(
-    database: Database, database_url: str, account: Account, clock: FrozenClock
+    database: Database,
+    database_url: str,
+    account: Account,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with database.session() as db:
         site = Site(
@@ -103,11 +112,13 @@ def test_no_tracker_is_leased_twice_while_free_ones_remain(
             )
     database.dispose()
 
-    # fork: the children inherit the frozen clock, so every lease overlaps every other.
-    context = multiprocessing.get_context("fork")
+    # spawn, not fork: a forked child inherits whatever lock another thread of this process
+    # held at that moment (the browser tests' Playwright, coverage), and may wait on it forever.
+    context = multiprocessing.get_context("spawn")
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2]))  # the children import ``tests``
     barrier = context.Barrier(PROCESSES)
     workers = [
-        context.Process(target=_visit_many, args=(database_url, barrier, w))
+        context.Process(target=_visit_many, args=(database_url, barrier, w, clock.now()))
         for w in range(PROCESSES)
     ]
     for process in workers:
