@@ -32,14 +32,12 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from seed import session_pool_site  # bench/seed.py
+from seed import database_for, session_pool_site  # bench/seed.py
 from sqlalchemy import func, select
 
 from callpool.db import Database
@@ -123,7 +121,7 @@ def main() -> None:
     for engine in args.engines.split(","):
         # Room for every session of the run without reusing a number (leases last 30 min).
         trackers = args.rounds * (args.duration + 2) * 8000 + 5000
-        with database_for(engine) as url:
+        with database_for(engine, PG_SERVER) as url:
             seed(url, trackers)
             with server(url, args.port) as (base, pid):
                 results[engine] = measure(base, pid, args)
@@ -134,21 +132,6 @@ def main() -> None:
     print(text)
     if not args.no_write:
         write_section(text)
-
-
-@contextmanager
-def database_for(engine: str) -> Iterator[str]:
-    if engine == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/bench.db"
-        return
-    name = f"callpool_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def seed(url: str, trackers: int) -> None:

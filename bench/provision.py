@@ -28,13 +28,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
-from seed import api_key, session_pool_site  # bench/seed.py
+from seed import api_key, database_for, session_pool_site  # bench/seed.py
 
 from callpool.db import Database
 from callpool.settings import Settings
@@ -53,23 +51,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8731)
     args = parser.parse_args()
     for engine in args.engines.split(","):
-        with database_for(engine) as url:
+        with database_for(engine, PG_SERVER) as url:
             run(engine, url, args)
-
-
-@contextmanager
-def database_for(engine: str) -> Iterator[str]:
-    if engine == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{folder}/bench.db"
-        return
-    name = f"callpool_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{PG_SERVER.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def run(engine: str, url: str, args: argparse.Namespace) -> None:

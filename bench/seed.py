@@ -4,7 +4,13 @@ built with the tests' factories (``tests/factories.py``)."""
 from __future__ import annotations
 
 import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import psycopg
 
 from callpool import clock
 from callpool.db import Database
@@ -50,3 +56,20 @@ def api_key(database: Database, site: Site) -> str:
     with database.reader() as db:
         account = db.get_one(Account, site.account_id)
     return Factory(database, clock.clock).api_key(account, "bench")
+
+
+@contextmanager
+def database_for(engine: str, pg_server: str) -> Iterator[str]:
+    """A fresh, empty database URL for a benchmark run: a temporary SQLite file, or a new
+    PostgreSQL database on ``pg_server``, dropped afterwards."""
+    if engine == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{folder}/bench.db"
+        return
+    name = f"callpool_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{pg_server.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
