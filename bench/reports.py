@@ -334,7 +334,7 @@ def _load_calls(
             "COPY calls (id, provider, provider_call_id, account_id, tracker_id, pool_id, "
             "from_number, to_number, forwarded_to, started_at, ended_at, status, status_rank, "
             "duration, recording_url, session_id, source, medium, confidence, candidates, "
-            "first_call_id) FROM STDIN"
+            "ranking, first_call_id) FROM STDIN"
         ) as copy,
     ):
         for n, (session_id, started, kind, tracker_id, number, source, medium) in enumerate(chosen):
@@ -365,6 +365,7 @@ def _load_calls(
                     source if attributed else None,
                     medium if attributed else None,
                     round(rng.uniform(0.5, 1.0), 2) if attributed else 0.0,
+                    "[]",
                     "[]",
                     first_calls.get(caller),
                 )

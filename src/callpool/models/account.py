@@ -17,6 +17,8 @@ class Account(Base):
     name: Mapped[str] = mapped_column(String(200))
     # IANA name ("Europe/Paris"): days and times are shown, and sent to ad platforms, in it.
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # The share of calls that pool-size advice aims to attribute to the right session.
+    accuracy_target: Mapped[float] = mapped_column(default=0.99, server_default="0.99")
     created_at: Mapped[datetime]
 
 

@@ -47,5 +47,10 @@ class Call(Base):
     medium: Mapped[str | None] = mapped_column(String(200))
     confidence: Mapped[float] = mapped_column(default=0.0)
     candidates: Mapped[list[Any]] = mapped_column(default=list)  # other session ids
+    # Where several sessions could have called: every one of them, likeliest first, each with
+    # the evidence for it ({"session_id": ..., "reasons": [...]}); empty with one candidate.
+    ranking: Mapped[list[Any]] = mapped_column(default=list)
+    # What the carrier said the calling line is (mobile | landline | voip), when it says.
+    caller_line_type: Mapped[str | None] = mapped_column(String(20))
     attribution_reason: Mapped[str | None] = mapped_column(String(60))
     first_call_id: Mapped[int | None]  # repeat caller: the caller's first call (first touch)

@@ -22,6 +22,9 @@ class TrackerStatus(StrEnum):
     # nor handed out; both still hold the number (uq_trackers_live_number).
     PROVISIONING = "provisioning"
     RELEASING = "releasing"
+    # A leaked number the operator retired: still forwarded and attributed, never handed to a
+    # visitor; released once it has had no call for ``quiet_days``.
+    RETIRING = "retiring"
 
 
 AVAILABLE, ACTIVE, FLAGGED = TrackerStatus.AVAILABLE, TrackerStatus.ACTIVE, TrackerStatus.FLAGGED
@@ -83,6 +86,8 @@ class Tracker(Base):
     activated_at: Mapped[datetime | None]
     dropped_at: Mapped[datetime | None]  # when it was flagged
     released_at: Mapped[datetime | None]
+    retired_at: Mapped[datetime | None]  # when the operator retired it (status retiring)
+    quiet_days: Mapped[int | None]  # retiring: released after this many days without a call
     leased_until: Mapped[datetime | None]
     # Session pools: the client address (hashed, as on the session) that claimed it last.
     holder: Mapped[str | None] = mapped_column(String(64))

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("time_zone", sa.String(length=64), nullable=False),
+        sa.Column("accuracy_target", sa.Double(), server_default="0.99", nullable=False),
         sa.Column("created_at", callpool.models.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
     )
@@ -570,6 +571,8 @@ def upgrade() -> None:
         sa.Column("activated_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("dropped_at", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("released_at", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("retired_at", callpool.models.base.UTCDateTime(), nullable=True),
+        sa.Column("quiet_days", sa.Integer(), nullable=True),
         sa.Column("leased_until", callpool.models.base.UTCDateTime(), nullable=True),
         sa.Column("holder", sa.String(length=64), nullable=True),
         sa.Column("claimed_by", sa.String(length=32), nullable=True),
@@ -632,6 +635,8 @@ def upgrade() -> None:
         sa.Column("medium", sa.String(length=200), nullable=True),
         sa.Column("confidence", sa.Double(), nullable=False),
         sa.Column("candidates", sa.JSON(), nullable=False),
+        sa.Column("ranking", sa.JSON(), nullable=False),
+        sa.Column("caller_line_type", sa.String(length=20), nullable=True),
         sa.Column("attribution_reason", sa.String(length=60), nullable=True),
         sa.Column("first_call_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
