@@ -34,12 +34,24 @@ from callpool.models import (
     Visitor,
     VisitSession,
 )
+from callpool.simulation.daily import ADVICE
 
 Row = TypeVar("Row")
 
 BUSINESS = "+15125550000"  # the business's own number, which trackers stand in for
 ORIGIN = "https://acme.test"
 PASSWORD = "correct horse battery"
+# Factory.advice's accuracy by pool size: 480 numbers are the smallest reaching 99 %.
+ADVICE_CURVE = [
+    [10, 0.41],
+    [20, 0.8267],
+    [40, 0.9],
+    [80, 0.94],
+    [160, 0.962],
+    [320, 0.981],
+    [480, 0.991],
+    [640, 0.995],
+]
 
 
 class Factory:
@@ -55,8 +67,8 @@ class Factory:
 
     # Accounts and people
 
-    def account(self, name: str = "Other Co") -> Account:
-        return self.add(Account(name=name, created_at=self.clock.now()))
+    def account(self, name: str = "Other Co", **fields: Any) -> Account:
+        return self.add(Account(name=name, created_at=self.clock.now(), **fields))
 
     def api_key(self, account: Account, name: str = "tests") -> str:
         """A new key of ``account``, as the API creates it; the raw key."""
@@ -150,6 +162,25 @@ class Factory:
 
     def pool_event(self, pool: Pool, kind: str, at: datetime) -> PoolEvent:
         return self.add(PoolEvent(pool_id=pool.id, kind=kind, at=at))
+
+    def advice(self, pool: Pool, *, at: datetime | None = None, **detail: Any) -> PoolEvent:
+        """A stored pool-size advice (``simulation.daily``), as the worker's child writes it:
+        a month of 500 sessions a day, the pool's own size on a curve of 10 to 640 numbers,
+        480 the smallest size reaching 99 %; ``detail`` replaces any of it."""
+        curve = detail.pop("curve", ADVICE_CURVE)
+        values: dict[str, Any] = {
+            "target": 0.99,
+            "days": 30,
+            "sessions": 15000,
+            "size": pool.size,
+            "accuracy": dict(curve).get(pool.size),
+            "recommended_size": 480,
+            "curve": curve,
+            "naive_curve": [[size, round(accuracy * 0.9, 4)] for size, accuracy in curve],
+        } | detail
+        return self.add(
+            PoolEvent(pool_id=pool.id, kind=ADVICE, at=at or self.clock.now(), detail=values)
+        )
 
     # Visits
 

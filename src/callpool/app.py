@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from callpool import __version__
+from callpool.accounts.api import account_router
 from callpool.accounts.api import router as api_keys_router
 from callpool.accounts.service import ensure_bootstrap_key
 from callpool.calls.api import router as calls_router
@@ -90,6 +91,7 @@ def create_app(
         return {"ok": True}
 
     app.include_router(sites_router)
+    app.include_router(account_router)
     app.include_router(api_keys_router)
     app.include_router(snippet_router)
     app.include_router(demo_router)

@@ -8,7 +8,10 @@ already holds a transaction (start-up, seeding).
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -16,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.accounts.repository import get_scoped, scoped
-from callpool.accounts.schemas import ApiKeyCreated, ApiKeyOut
+from callpool.accounts.schemas import (
+    MAX_TARGET,
+    MIN_TARGET,
+    AccountOut,
+    AccountUpdate,
+    ApiKeyCreated,
+    ApiKeyOut,
+)
 from callpool.db import Database
 from callpool.errors import Invalid, NotFound
 from callpool.models import Account, ApiKey
@@ -108,6 +118,56 @@ def set_time_zone(database: Database, account_id: int, name: str) -> str:
     Every time the dashboard shows and every report day follows it. ``Invalid`` for a name
     this machine's zone database lacks: nothing is changed.
     """
+    return update_account(database, account_id, {"time_zone": name}).time_zone
+
+
+def account_settings(database: Database, account_id: int) -> AccountOut:
+    with database.reader() as db:
+        return AccountOut.model_validate(_account(db, account_id))
+
+
+def update_account(database: Database, account_id: int, changes: Mapping[str, Any]) -> AccountOut:
+    """Change the settings given (the fields of ``AccountUpdate``; None ones stay), from the
+    API or a dashboard form. Each is checked before any is written: ``Invalid`` for the first
+    bad one, and nothing is changed.
+
+    A new accuracy target makes the account's pool-size advice due again
+    (``simulation.daily.pools_due`` compares each advice's target with the account's).
+    """
+    values = {
+        field: value
+        for field, value in changes.items()
+        if field in AccountUpdate.model_fields and value is not None
+    }
+    if "name" in values:
+        values["name"] = _checked_name(values["name"])
+    if "time_zone" in values:
+        values["time_zone"] = _checked_zone(values["time_zone"])
+    if "accuracy_target" in values:
+        values["accuracy_target"] = checked_target(values["accuracy_target"])
+    with database.session() as db:
+        account = _account(db, account_id)
+        for field, value in values.items():
+            setattr(account, field, value)
+        db.flush()
+        return AccountOut.model_validate(account)
+
+
+def _account(db: Session, account_id: int) -> Account:
+    account = db.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"account {account_id} not found")
+    return account
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise Invalid("The account's name cannot be empty", field="name")
+    return name
+
+
+def _checked_zone(name: str) -> str:
     name = name.strip()
     try:
         if not name or len(name) > 64:
@@ -118,9 +178,17 @@ def set_time_zone(database: Database, account_id: int, name: str) -> str:
             f"{name!r} is not a time zone name: pick one from the list, like America/Chicago",
             field="time_zone",
         ) from None
-    with database.session() as db:
-        account = db.get(Account, account_id)
-        if account is None:
-            raise NotFound(f"account {account_id} not found")
-        account.time_zone = name
     return name
+
+
+def checked_target(share: float) -> float:
+    """An accuracy target within ``MIN_TARGET``–``MAX_TARGET``, to 4 decimals (99.5 % typed
+    in the dashboard is 0.995, not 0.9950000000000001); ``Invalid`` otherwise."""
+    rounded = round(share, 4) if math.isfinite(share) else share
+    if not MIN_TARGET <= rounded <= MAX_TARGET:
+        raise Invalid(
+            f"The accuracy target must be from {MIN_TARGET:.0%} to {MAX_TARGET:.1%} of calls "
+            f"({MIN_TARGET}–{MAX_TARGET} as a share)",
+            field="accuracy_target",
+        )
+    return rounded

@@ -110,9 +110,18 @@ class SizeAdvice(BaseModel):
     """What ``callpool simulate --site`` found on the site's own recent sessions."""
 
     computed_at: datetime
-    days: float = Field(description="Days of the site's sessions replayed (the last 30 at most)")
+    days: float = Field(
+        description="Days of the site's sessions replayed: the last 30, or the latest whole "
+        "days of them on a site too busy to replay a month"
+    )
     sessions: int
-    target: float = Field(description="The accuracy the advice aims at")
+    daily_sessions: float = Field(description="Sessions replayed per day")
+    target: float = Field(description="The accuracy this advice aimed at")
+    account_target: float = Field(description="The account's accuracy target now")
+    outdated: bool = Field(
+        description="True when the account's target changed since this advice: a new one "
+        "for account_target is due at the worker's next round"
+    )
     accuracy: float | None = Field(description="Accuracy at the pool's size")
     recommended_size: int | None = Field(
         description="The smallest size reaching the target; null when no size simulated does"

@@ -59,7 +59,7 @@ from callpool.reports.schemas import (
     Totals,
     UtilizationBucket,
 )
-from callpool.simulation.daily import latest_advice
+from callpool.simulation.daily import TARGET_TOLERANCE, latest_advice
 
 DEFAULT_DAYS = 30
 MAX_PERIOD = timedelta(days=1096)  # three years
@@ -446,7 +446,7 @@ def _pool_health(
         recommended_size=recommended,
         recommendation=reason,
         leaked_numbers=leaked(db, pool.id, period) if pool.kind == SESSION else [],
-        advice=size_advice(db, pool.id) if pool.kind == SESSION else None,
+        advice=size_advice(db, pool) if pool.kind == SESSION else None,
         buckets=buckets,
     )
 
@@ -470,17 +470,28 @@ def leaked(db: Session, pool_id: int, period: Period) -> list[LeakedNumber]:
     ]
 
 
-def size_advice(db: Session, pool_id: int) -> SizeAdvice | None:
-    """The pool's latest simulated accuracy by size (``callpool.simulation.daily``)."""
-    advice = latest_advice(db, pool_id)
+def size_advice(db: Session, pool: Pool) -> SizeAdvice | None:
+    """The pool's latest simulated accuracy by size (``callpool.simulation.daily``), and
+    whether it was for the account's target of now.
+
+    After a target change the advice is shown as it is, said to be for the old target, rather
+    than a size for the new one read off its curve: the curve's sizes double (5, 10, 20 …), so
+    such a reading could be up to twice the size needed, while the new advice is due at the
+    worker's next round. The curve's marks follow the new target at once.
+    """
+    advice = latest_advice(db, pool.id)
     if advice is None:
         return None
+    account_target = db.get_one(Account, pool.account_id).accuracy_target
     naive = dict(advice.naive_curve)
     return SizeAdvice(
         computed_at=advice.at,
         days=advice.days,
         sessions=advice.sessions,
+        daily_sessions=advice.sessions / advice.days if advice.days else 0.0,
         target=advice.target,
+        account_target=account_target,
+        outdated=abs(advice.target - account_target) > TARGET_TOLERANCE,
         accuracy=advice.accuracy,
         recommended_size=advice.recommended_size,
         curve=[

@@ -56,8 +56,8 @@ def add_to(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     parser.add_argument(
         "--target",
         type=_share,
-        default=DEFAULT_TARGET,
-        help="accuracy the advice aims at (default: %(default)s)",
+        help="accuracy the advice aims at (default: with --site, the site's account's "
+        f"accuracy target; otherwise {DEFAULT_TARGET})",
     )
     parser.add_argument("--json", action="store_true", help="print JSON for programs")
     pool = parser.add_argument_group("the pool (with --site: the site's own, unless given)")
@@ -101,19 +101,21 @@ def simulated(args: argparse.Namespace) -> Sweep:
     """What ``callpool simulate`` with ``args`` finds (also run by ``simulation.daily``)."""
     assumptions = Assumptions(**{name: getattr(args, name) for name, _, _ in assumption_fields()})
     assumptions.check()  # ValueError: the CLI prints it and exits 2
-    traffic, setup, own_size = _traffic(args, assumptions)
+    traffic, setup, own_size, target = _traffic(args, assumptions)
     sizes = args.sizes or sizes_to_try(own_size, len(traffic.sessions) / traffic.days)
-    return sweep(traffic, sizes, setup, seed=args.seed, target=args.target)
+    return sweep(traffic, sizes, setup, seed=args.seed, target=args.target or target)
 
 
 def _traffic(
     args: argparse.Namespace, assumptions: Assumptions
-) -> tuple[Traffic, PoolSetup, int | None]:
+) -> tuple[Traffic, PoolSetup, int | None, float]:
+    """The traffic, the pool's setup and size, and the target when none is given: the
+    model's default, or with ``--site`` the site's account's own."""
     window = args.window_hours or 24.0
     if args.site is None:
         setup = PoolSetup(window_hours=window)
         traffic = generate(assumptions, args.days, args.seed)
-        return traffic, _overridden(setup, args), None
+        return traffic, _overridden(setup, args), None, DEFAULT_TARGET
     database = Database(get_settings().database_url)
     try:
         with database.reader() as db:
@@ -131,7 +133,7 @@ def _traffic(
         raise ValueError(str(error)) from None
     finally:
         database.dispose()
-    return traffic, _overridden(found.setup, args), found.size
+    return traffic, _overridden(found.setup, args), found.size, found.target
 
 
 def _overridden(setup: PoolSetup, args: argparse.Namespace) -> PoolSetup:

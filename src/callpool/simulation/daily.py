@@ -1,11 +1,12 @@
 """Pool-size advice from each site's own last 30 days, refreshed daily by the worker.
 
-The advice is what ``callpool simulate --site ID --days 30 --json`` prints, computed by the
-worker in a child process: the simulation is seconds to minutes of CPU, which in ``callpool
-serve``'s worker thread would hold the GIL against the visit path; a child runs beside it at a
-lower priority, and stores its answer itself as a ``PoolEvent`` of kind ``advice`` on the site's
-session pool (the pool ``simulate --site`` replays), so the answer is kept even when the worker
-ran ``--once`` and is gone. One child at a time per worker; pool health shows the latest.
+The advice is what ``callpool simulate --site ID --days 30 --json`` prints for the account's
+accuracy target, computed by the worker in a child process: the simulation is seconds to
+minutes of CPU, which in ``callpool serve``'s worker thread would hold the GIL against the
+visit path; a child runs beside it at a lower priority, and stores its answer itself as a
+``PoolEvent`` of kind ``advice`` on the site's session pool (the pool ``simulate --site``
+replays), so the answer is kept even when the worker ran ``--once`` and is gone. One child
+at a time per worker; pool health shows the latest.
 """
 
 from __future__ import annotations
@@ -19,17 +20,16 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from callpool import clock
 from callpool.db import Database
-from callpool.models import Pool, PoolEvent, Site, VisitSession
+from callpool.models import Account, Pool, PoolEvent, Site, VisitSession
 from callpool.models.pool import SESSION
 from callpool.settings import Settings, get_settings
-from callpool.simulation.advice import DEFAULT_TARGET
 from callpool.telephony.base import Provider
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def detail_of(printed: dict[str, Any], size: int) -> dict[str, Any]:
     }
 
 
-def simulate_args(site_id: int, until: datetime, target: float = DEFAULT_TARGET) -> list[str]:
+def simulate_args(site_id: int, until: datetime, target: float) -> list[str]:
     """The ``callpool simulate`` arguments whose answer is the advice."""
     return [
         "simulate",
@@ -112,13 +112,22 @@ def simulate_args(site_id: int, until: datetime, target: float = DEFAULT_TARGET)
     ]
 
 
-def command(pool_id: int, size: int, site_id: int, until: datetime) -> list[str]:
-    """The child's command line: ``advise_in_child`` at a lower CPU priority."""
+def command(due: Due, until: datetime) -> list[str]:
+    """The child's command line: ``advise_in_child`` at a lower CPU priority. The target is
+    passed as read when the pool was found due, so the stored advice says which target it
+    was for even if the account's changes meanwhile (then it is due again at once)."""
     runner = (
         "import os, sys; os.nice(10); "
         "from callpool.simulation.daily import advise_in_child; advise_in_child(sys.argv[1:])"
     )
-    return [sys.executable, "-c", runner, str(pool_id), str(size), *simulate_args(site_id, until)]
+    return [
+        sys.executable,
+        "-c",
+        runner,
+        str(due.pool_id),
+        str(due.size),
+        *simulate_args(due.site_id, until, due.target),
+    ]
 
 
 def advise_in_child(argv: list[str]) -> None:
@@ -189,7 +198,6 @@ class Adviser:
             due = pools_due(db, now)
         if due is None:
             return None
-        pool_id, site_id, size = due
         output = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the child is read)
         # The child reads its settings from the environment: this process's database, and
         # its secret key (so that the child never generates one of its own).
@@ -199,38 +207,65 @@ class Adviser:
             "CALLPOOL_SECRET_KEY": settings.secret_key,
         }
         process = subprocess.Popen(  # noqa: S603 (our own command, no shell)
-            command(pool_id, size, site_id, now), stdout=output, stderr=subprocess.STDOUT, env=env
+            command(due, now), stdout=output, stderr=subprocess.STDOUT, env=env
         )
-        return _Child(pool_id, process, output, now)
+        return _Child(due.pool_id, process, output, now)
 
 
-def pools_due(db: Session, now: datetime) -> tuple[int, int, int] | None:
-    """(pool, site, size) of a site's first live session pool whose advice (or last attempt)
-    is a day old or missing, the longest waiting first; only sites with ``MIN_SESSIONS``
-    sessions in the days replayed (fewer say nothing about a pool's size)."""
+class Due(NamedTuple):
+    """A pool whose advice is due, and the target to simulate for."""
+
+    pool_id: int
+    site_id: int
+    size: int
+    target: float  # the account's accuracy target
+
+
+def pools_due(db: Session, now: datetime) -> Due | None:
+    """A site's first live session pool whose advice is due: none yet, the last one (or the
+    last failed attempt) a day old, or an advice for another target than the account's now
+    (the owner changed it: due at once, and before the day-old ones, as they are waiting for
+    it). Only sites with ``MIN_SESSIONS`` sessions in the days replayed (fewer say nothing
+    about a pool's size). A failed attempt waits its day even after a target change, so that
+    a pool whose simulation fails is not tried every round."""
     first_pool = (
         select(func.min(Pool.id))
         .where(Pool.site_id == Site.id, Pool.kind == SESSION, Pool.deleted_at.is_(None))
         .correlate(Site)
         .scalar_subquery()
     )
-    last = (
-        select(func.max(PoolEvent.at))
+    latest_id = (
+        select(PoolEvent.id)
         .where(PoolEvent.pool_id == Pool.id, PoolEvent.kind.in_((ADVICE, ADVICE_FAILED)))
+        .order_by(PoolEvent.at.desc(), PoolEvent.id.desc())
+        .limit(1)
         .correlate(Pool)
         .scalar_subquery()
     )
-    rows = db.execute(
-        select(Pool.id, Pool.site_id, Pool.size)
-        .join(Site, Site.id == Pool.site_id)
-        .where(Site.deleted_at.is_(None), Pool.id == first_pool)
-        .where((last.is_(None)) | (last <= now - EVERY))
-        .order_by(last.is_not(None), last, Pool.id)
+    latest = aliased(PoolEvent)
+    # JSON field extraction: json_extract on SQLite, ->> and a cast on PostgreSQL.
+    stored_target = latest.detail["target"].as_float()
+    retarget = (latest.kind == ADVICE) & (
+        func.abs(stored_target - Account.accuracy_target) > TARGET_TOLERANCE
     )
-    for pool_id, site_id, size in rows:
+    rows = db.execute(
+        select(Pool.id, Pool.site_id, Pool.size, Account.accuracy_target)
+        .join(Site, Site.id == Pool.site_id)
+        .join(Account, Account.id == Site.account_id)
+        .outerjoin(latest, latest.id == latest_id)
+        .where(Site.deleted_at.is_(None), Pool.id == first_pool)
+        .where(latest.id.is_(None) | (latest.at <= now - EVERY) | retarget)
+        .order_by(latest.id.is_not(None), case((retarget, 0), else_=1), latest.at, Pool.id)
+    )
+    for pool_id, site_id, size, target in rows:
         if _busy_enough(db, site_id, now):
-            return pool_id, site_id, size
+            return Due(pool_id, site_id, size, target)
     return None
+
+
+# Targets are stored to 4 decimals (accounts.service.checked_target): anything closer is
+# the same target read back through JSON.
+TARGET_TOLERANCE = 1e-6
 
 
 def _busy_enough(db: Session, site_id: int, now: datetime) -> bool:

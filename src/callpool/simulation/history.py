@@ -18,16 +18,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from callpool.errors import NotFound
-from callpool.models import Pageview, Pool, Site, VisitSession
+from callpool.models import Account, Pageview, Pool, Site, VisitSession
 from callpool.models.pool import SESSION
 from callpool.simulation.run import PoolSetup
 from callpool.simulation.traffic import Assumptions, PlannedSession, Traffic, draw_calls
 
 MOBILE = "mobile"
 # Sessions replayed at most: ~0.3 ms each through the real code, plus ~4 ms per drawn call,
-# so about 10 s per pool size. A site of a million sessions a month is replayed on its last
-# day or so: enough to see its concurrency, if not its monthly pattern.
-MAX_SESSIONS = 20_000
+# so about 15 s per pool size at the cap. Within it a busy site is replayed on its latest
+# *whole* days (``_whole_days``): a site of a million sessions a month (33,000 a day) on its
+# last day, night included, rather than the last 14 hours of it. Calls made hours after a
+# visit are what decide a large pool's accuracy, and a day cut short in the afternoon leaves
+# out the quiet night that those calls land in. docs/benchmarks.md has the measured time.
+MAX_SESSIONS = 40_000
+DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +41,18 @@ class SitePool:
     pool_id: int | None
     size: int | None
     setup: PoolSetup
+    target: float  # the account's accuracy target
 
 
 def site_pool(db: Session, site_id: int, window_hours: float) -> SitePool:
-    """The site's first live session pool (the one its visitors are given numbers from)."""
-    if db.scalar(select(Site.id).where(Site.id == site_id, Site.deleted_at.is_(None))) is None:
+    """The site's first live session pool (the one its visitors are given numbers from), and
+    its account's accuracy target."""
+    target = db.scalar(
+        select(Account.accuracy_target)
+        .join(Site, Site.account_id == Account.id)
+        .where(Site.id == site_id, Site.deleted_at.is_(None))
+    )
+    if target is None:
         raise NotFound(f"no site has the id {site_id}")
     pool = db.scalar(
         select(Pool)
@@ -50,13 +61,13 @@ def site_pool(db: Session, site_id: int, window_hours: float) -> SitePool:
         .limit(1)
     )
     if pool is None:
-        return SitePool(None, None, PoolSetup(window_hours=window_hours))
+        return SitePool(None, None, PoolSetup(window_hours=window_hours), target)
     setup = PoolSetup(
         lease_minutes=pool.lease_minutes,
         overflow_policy=pool.overflow_policy,
         window_hours=window_hours,
     )
-    return SitePool(pool.id, pool.size, setup)
+    return SitePool(pool.id, pool.size, setup, target)
 
 
 def recorded_traffic(
@@ -70,8 +81,8 @@ def recorded_traffic(
     max_sessions: int = MAX_SESSIONS,
 ) -> Traffic:
     """The site's human sessions that started in [since, until), with calls drawn for them:
-    the latest ``max_sessions`` of them, so that a busy site's replay takes a bounded time
-    (the traffic's ``days`` then says how many days they cover)."""
+    at most ``max_sessions``, the latest whole days of them, so that a busy site's replay
+    takes a bounded time (the traffic's ``days`` then says how many days they cover)."""
     latest_first = db.execute(
         select(
             VisitSession.id,
@@ -91,7 +102,8 @@ def recorded_traffic(
     ).all()
     rows = list(reversed(latest_first))
     if len(rows) == max_sessions:
-        since = rows[0].started_at
+        since = _whole_days(rows[0].started_at, until)
+        rows = [row for row in rows if row.started_at >= since]
     views = _pageview_times(db, site_id, since, until)
     visitors: dict[str, int] = {}
     sessions = []
@@ -106,6 +118,19 @@ def recorded_traffic(
     rng = random.Random(seed)
     days = (until - since) / timedelta(days=1)
     return Traffic(sessions, draw_calls(sessions, assumptions, rng), days)
+
+
+def _whole_days(earliest: datetime, until: datetime) -> datetime:
+    """Where the replay starts when the cap cut the sessions short at ``earliest``: the
+    start of the latest whole days (24 hours back from ``until``) that the sessions read hold
+    entirely, or ``earliest`` itself when not even one day fits under the cap (a site of more
+    than ``MAX_SESSIONS`` a day is replayed on its latest hours)."""
+    # Sessions at ``earliest`` itself may have been left out by the limit: a day must start
+    # after it to be whole.
+    days = (until - earliest) // DAY
+    if until - days * DAY <= earliest:
+        days -= 1
+    return until - days * DAY if days >= 1 else earliest
 
 
 def _pageview_times(
