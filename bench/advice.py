@@ -66,6 +66,7 @@ class Result:
     load_seconds: float
     run_seconds: float
     child_mb: float
+    load: tuple[float, float]  # the machine's load average before and after the run
     printed: dict[str, Any]
 
 
@@ -109,10 +110,12 @@ def measure(engine: str, url: str, sessions: int) -> Result:
             _env_file=None,  # type: ignore[call-arg]
         )
         adviser = Adviser()
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         adviser(database, settings, None)  # type: ignore[arg-type]  # no carrier is called
         adviser.wait(CHILD_TIMEOUT.total_seconds())
         run_seconds = time.perf_counter() - started
+        load = (load_before, os.getloadavg()[0])
         child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         with database.reader() as db:
             advice = latest_advice(db, db.scalars(select(Pool.id)).one())
@@ -126,7 +129,7 @@ def measure(engine: str, url: str, sessions: int) -> Result:
             "recommended_size": advice.recommended_size,
             "target": advice.target,
         }
-        return Result(engine, load_seconds, run_seconds, child_mb, printed)
+        return Result(engine, load_seconds, run_seconds, child_mb, load, printed)
     finally:
         clock.use(previous)
         database.dispose()
@@ -265,8 +268,8 @@ def summary(result: Result) -> str:
 def report(results: list[Result]) -> str:
     rows = [
         "| engine | load | one advice refresh | child's peak memory | sessions replayed | days "
-        "| sizes simulated | accuracy at 60 | smallest size for 99 % |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+        "| sizes simulated | accuracy at 60 | smallest size for 99 % | load average |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
     for r in results:
         p = r.printed
@@ -275,7 +278,8 @@ def report(results: list[Result]) -> str:
             f"| {r.engine} | {r.load_seconds:.0f} s | **{r.run_seconds:.0f} s** "
             f"| {r.child_mb:.0f} MB | {p['sessions']:,} | {p['days']:.2f} "
             f"| {len(sizes)}, {sizes[0]} to {sizes[-1]:,} | {p['accuracy'] * 100:.1f} % "
-            f"| {p['recommended_size'] or 'none tried'} |"
+            f"| {p['recommended_size'] or f'none up to {sizes[-1]:,}'} "
+            f"| {r.load[0]:.1f} → {r.load[1]:.1f} |"
         )
     machine = f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()}"
     return "\n".join(
@@ -290,7 +294,8 @@ def report(results: list[Result]) -> str:
             "",
             *rows,
             "",
-            f"{machine} cores shared with other work; the child runs at nice 10.",
+            f"{machine} cores shared with other work (the load average, before and after the "
+            "run: above 2, the child, at nice 10, waited for a CPU).",
         ]
     )
 

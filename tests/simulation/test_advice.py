@@ -210,6 +210,19 @@ def test_a_site_with_too_few_sessions_gets_no_advice(
         assert pools_due(db, clock.now()) is None
 
 
+def test_the_advice_is_for_the_pool_simulate_replays(
+    database: Database, clock: FrozenClock, account: Account, factory: Factory
+) -> None:
+    """Of a site's session pools, the one its visitors get first (the highest priority), as
+    ``simulate --site`` picks it: the advice's size is that pool's."""
+    site = factory.site(account)
+    factory.pool(site, size=3)
+    preferred = factory.pool(site, size=8, priority=5)
+    record_sessions(factory, site, clock, MIN_SESSIONS, timedelta(hours=3))
+    with database.reader() as db:
+        assert pools_due(db, clock.now()) == (preferred.id, site.id, 8, 0.99)
+
+
 def test_a_busy_site_is_replayed_on_its_latest_whole_days(
     database: Database, clock: FrozenClock, account: Account, factory: Factory
 ) -> None:

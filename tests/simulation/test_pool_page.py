@@ -133,6 +133,11 @@ def test_in_chromium_the_target_is_marked_on_the_curve_beside_the_tiers(
     assert tiers_box is not None
     assert tiers_box["x"] >= curve_box["x"] + curve_box["width"]  # to its right
     assert tiers_box["y"] < curve_box["y"] + curve_box["height"]  # at the same height
+    cut = page.evaluate(
+        """() => [...document.querySelectorAll('.advice table')]
+             .filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).length"""
+    )
+    assert cut == 0  # no column scrolled out of sight at desktop width
 
     # The owner raises the target: the advice says it was for 99 %, the bars follow 99.5 %.
     with database.session() as db:

@@ -11,19 +11,20 @@ from callpool.db import Database
 from callpool.errors import NotFound
 from callpool.settings import get_settings
 from callpool.simulation.advice import DEFAULT_TARGET, MAX_SIZE, sizes_to_try
-from callpool.simulation.history import recorded_traffic, site_pool
+from callpool.simulation.history import MAX_SESSIONS, recorded_traffic, site_pool
 from callpool.simulation.run import PoolSetup
 from callpool.simulation.sweep import Sweep, sweep, table
 from callpool.simulation.traffic import Assumptions, Traffic, assumption_fields, generate
 from callpool.visits.claim import FALLBACK, ORIGINAL, REUSE
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Replay traffic through the real assignment and attribution code (a throwaway SQLite database,
 a virtual clock) for each pool size, and the same traffic through a naive allocator (a random
 free number). Each call is scored: correct (the session that made it, no other candidate),
 ambiguous (attributed with other candidates), wrong, unattributed. Accuracy = correct / calls.
 Traffic comes from the model (--daily-visitors and the assumptions below) or, with --site, from
-that site's recorded sessions of the last --days days (calls drawn by the model's call flags).
+that site's recorded sessions of the last --days days (calls drawn by the model's call flags;
+a site with more than {MAX_SESSIONS:,} sessions in them is replayed on its latest whole days).
 """
 
 
