@@ -222,12 +222,12 @@ class Due(NamedTuple):
 
 
 def pools_due(db: Session, now: datetime) -> Due | None:
-    """A site's first live session pool (by priority) whose advice is due: none yet, the last one (or the
-    last failed attempt) a day old, or an advice for another target than the account's now
-    (the owner changed it: due at once, and before the day-old ones, as they are waiting for
-    it). Only sites with ``MIN_SESSIONS`` sessions in the days replayed (fewer say nothing
-    about a pool's size). A failed attempt waits its day even after a target change, so that
-    a pool whose simulation fails is not tried every round."""
+    """A site's first live session pool (by priority) whose advice is due: none yet, the last
+    one (or the last failed attempt) a day old, or an advice for another target than the
+    account's now (the owner changed it: due at once, and before the day-old ones, as they
+    are waiting for it). Only sites with ``MIN_SESSIONS`` sessions in the days replayed (fewer
+    say nothing about a pool's size). A failed attempt waits its day even after a target
+    change, so that a pool whose simulation fails is not tried every round."""
     # The pool ``simulate --site`` replays (``history.site_pool``): the one visitors get.
     first_pool = (
         select(Pool.id)
