@@ -126,6 +126,7 @@ def measure(engine: str, url: str, sessions: int) -> Result:
             "days": advice.days,
             "sizes": [size for size, _ in advice.curve],
             "accuracy": advice.accuracy,
+            "largest": advice.curve[-1],
             "recommended_size": advice.recommended_size,
             "target": advice.target,
         }
@@ -268,8 +269,9 @@ def summary(result: Result) -> str:
 def report(results: list[Result]) -> str:
     rows = [
         "| engine | load | one advice refresh | child's peak memory | sessions replayed | days "
-        "| sizes simulated | accuracy at 60 | smallest size for 99 % | load average |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+        "| sizes simulated | accuracy at 60 | at the largest | smallest size for 99 % "
+        "| load average |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
     ]
     for r in results:
         p = r.printed
@@ -278,6 +280,7 @@ def report(results: list[Result]) -> str:
             f"| {r.engine} | {r.load_seconds:.0f} s | **{r.run_seconds:.0f} s** "
             f"| {r.child_mb:.0f} MB | {p['sessions']:,} | {p['days']:.2f} "
             f"| {len(sizes)}, {sizes[0]} to {sizes[-1]:,} | {p['accuracy'] * 100:.1f} % "
+            f"| {p['largest'][1] * 100:.1f} % "
             f"| {p['recommended_size'] or f'none up to {sizes[-1]:,}'} "
             f"| {r.load[0]:.1f} → {r.load[1]:.1f} |"
         )
