@@ -156,9 +156,11 @@ class Factory:
     def session(
         self, site: Site, *, source: str = "google", medium: str = "cpc", **fields: Any
     ) -> VisitSession:
-        """A session of a new visitor."""
+        """A session of a new visitor, or of the one ``visitor_id`` names."""
         now = fields.pop("started_at", self.clock.now())
-        visitor = self.add(Visitor(id=secrets.token_hex(8), site_id=site.id, first_seen_at=now))
+        if "visitor_id" not in fields:
+            visitor = Visitor(id=secrets.token_hex(8), site_id=site.id, first_seen_at=now)
+            fields["visitor_id"] = self.add(visitor).id
         values: dict[str, Any] = {
             "id": secrets.token_hex(8),
             "last_seen_at": now,
@@ -167,7 +169,6 @@ class Factory:
         return self.add(
             VisitSession(
                 site_id=site.id,
-                visitor_id=visitor.id,
                 started_at=now,
                 source=source,
                 medium=medium,
