@@ -25,6 +25,8 @@ from callpool.errors import (
     NotFound,
     log_unavailable,
 )
+from callpool.integrations.ga4.api import router as ga4_router
+from callpool.integrations.google_ads.api import router as google_ads_router
 from callpool.integrations.webhooks.api import router as outgoing_webhooks_router
 from callpool.pools.api import router as pools_router
 from callpool.reports.api import router as reports_router
@@ -106,6 +108,8 @@ def create_app(
     app.include_router(pools_router)
     app.include_router(reports_router)
     app.include_router(outgoing_webhooks_router)
+    app.include_router(google_ads_router)
+    app.include_router(ga4_router)
     app.include_router(dashboard_router)
 
     return app

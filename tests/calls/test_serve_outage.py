@@ -152,7 +152,12 @@ def test_while_postgresql_is_down_the_api_and_the_dashboard_answer_503_with_retr
             api = serve.http.get("/api/v1/calls", headers=auth)
             page = serve.http.post(
                 "/dashboard/login",
-                data={"csrf": csrf[1], "next": "", "email": "owner@acme.test", "password": "x" * 12},
+                data={
+                    "csrf": csrf[1],
+                    "next": "",
+                    "email": "owner@acme.test",
+                    "password": "x" * 12,
+                },
             )
             health = serve.http.get("/healthz")
         finally:

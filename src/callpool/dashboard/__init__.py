@@ -25,4 +25,4 @@ router.include_router(marketing.router)
 router.include_router(testcall.router)
 router.include_router(account.router)
 # The feed Google Ads fetches: public, its token is the secret (set up on the Ads page).
-router.include_router(google_ads_feed.router)
+router.include_router(google_ads_feed.feed_router)
