@@ -4,6 +4,7 @@ health (the API and the pool's page) as probably leaked."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx2
 import pytest
@@ -14,9 +15,9 @@ from sqlalchemy import select
 from callpool.accounts.service import new_api_key
 from callpool.clock import FrozenClock
 from callpool.db import Database
-from callpool.models import Account, Call
+from callpool.models import Account, Call, Tracker
 from callpool.telephony.sandbox.simulate import voice_request
-from tests.dashboard.conftest import cheap_argon2, sign_in
+from tests.dashboard.conftest import cheap_argon2, post_form, sign_in
 from tests.dashboard.test_end_to_end import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -186,3 +187,63 @@ def retire_then_move(page: Page, running: Running, pool_id: int, printed: str, l
     tracker_row(page, printed).locator("button:has-text('Cancel retirement')").click()
     expect(page.get_by_text("Retirement cancelled")).to_be_visible()
     expect(page.locator("#retiring")).to_have_count(0)
+
+
+def test_the_pool_pages_actions_refuse_bad_input_and_wrong_states(
+    client: TestClient, database: Database, clock: FrozenClock, account: Account
+) -> None:
+    factory = Factory(database, clock)
+    site = factory.site(account)
+    pool = factory.pool(site, size=1, area_code="512")
+    printed = factory.tracker(pool, number="+15125550501")
+    manual = factory.pool(site, kind="manual", size=1)
+    fixed = factory.tracker(manual, number="+15125550502", status="available")
+    rival = factory.pool(factory.site(factory.account("Rival")), size=1)
+    theirs = factory.tracker(rival, number="+15125550503")
+    for i in range(3):
+        factory.call(
+            account,
+            f"+1202555{i:04d}",
+            tracker_id=printed.id,
+            pool_id=pool.id,
+            attribution_reason="no_lease",
+            started_at=clock.now() - timedelta(hours=i + 1),
+        )
+    factory.user(account, "owner@acme.test")
+    sign_in(client, "owner@acme.test")
+    page = f"/dashboard/pools/{pool.id}"
+    retire = f"{page}/trackers/{printed.id}/retire"
+
+    def post(action: str, data: dict[str, str]) -> Any:
+        return post_form(client, page, action, data)
+
+    too_short = post(retire, {"quiet_days": "0"})
+    assert too_short.status_code == 422
+    assert "Quiet period: must be at least 1" in too_short.text
+    not_session = post(f"/dashboard/pools/{manual.id}/trackers/{fixed.id}/retire", {})
+    assert not_session.status_code == 409
+    assert "only session-pool numbers are retired or moved" in not_session.text
+    move = f"{page}/trackers/{printed.id}/move-to-manual"
+    into_session = post(move, {"pool_id": str(pool.id), "source": "offline", "medium": "print"})
+    assert into_session.status_code == 422
+    assert "numbers move into manual pools only" in into_session.text
+    no_source = post(move, {"pool_id": "new", "source": "", "medium": "print"})
+    assert no_source.status_code == 422
+    assert "give the source and the medium" in no_source.text
+    not_retiring = post(f"{page}/trackers/{printed.id}/cancel-retirement", {})
+    assert not_retiring.status_code == 409
+    assert "is not retiring" in not_retiring.text
+    forged = client.post(retire, data={"quiet_days": "30"}, follow_redirects=False)
+    assert forged.status_code == 403
+    outsider = post(f"/dashboard/pools/{rival.id}/trackers/{theirs.id}/retire", {})
+    assert outsider.status_code == 404
+    with database.reader() as db:
+        statuses = {t.number: t.status for t in db.scalars(select(Tracker))}
+    assert set(statuses.values()) == {"active", "available"}  # nothing changed
+
+    done = post(retire, {"quiet_days": "14"})
+    assert done.status_code == 303
+    assert done.headers["location"].endswith(f"{page}?saved=retired#leaked")
+    shown = client.get(page).text
+    assert "Numbers that may have leaked" not in shown  # dealt with
+    assert '<tr class="retiring"><td>+15125550501</td>' in shown

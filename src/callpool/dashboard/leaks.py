@@ -56,12 +56,17 @@ def move_to_manual(
     request: Request, viewer: CurrentViewer, pool_id: Id, tracker_id: Id, form: PostedForm
 ) -> Response:
     target = text(form, "pool_id")
+    new_pool = target in (None, NEW_POOL)
+    # Every field is on the form: an emptied one is an error to show, not "the default".
     fields = {
-        "pool_id": None if target in (None, NEW_POOL) else target,
-        "new_pool_name": text(form, "new_pool_name"),
-        "source": text(form, "source"),
-        "medium": text(form, "medium"),
+        "pool_id": None if new_pool else target,
+        "new_pool_name": (text(form, "new_pool_name") or "") if new_pool else None,
+        "source": text(form, "source") or "",
+        "medium": text(form, "medium") or "",
     }
+    if not (fields["source"] and fields["medium"]) or fields["new_pool_name"] == "":
+        message = "give the source and the medium (like offline / print), and a new pool a name"
+        return _refused(request, viewer, pool_id, message, 422)
     try:
         data = build(MoveToManual, fields)
         outcome = leaks.move_to_manual(
