@@ -394,6 +394,7 @@ def test_a_retiring_number_moved_to_a_manual_pool_needs_no_second_replacement(
     [leaked] = op.numbers(pool["id"])
     op.act(pool["id"], leaked, "retire")
     bought = len(op.carrier.owned())
+    op.carrier.script.fail_next(1)  # the carrier is down: the move does not need it
 
     answer = op.act(pool["id"], leaked, "move-to-manual", {})
 
@@ -536,3 +537,20 @@ def test_a_slow_purchase_of_the_replacement_holds_up_no_one(op: Operator) -> Non
         request.join(DEADLINE)
     assert answers[0].status_code == 200
     assert answers[0].json()["replacement"]["status"] == "active"
+
+
+def test_a_smaller_size_does_not_count_the_retiring_number_and_deleting_releases_it(
+    op: Operator,
+) -> None:
+    pool = op.pool(size=2)
+    leaked, _kept = op.numbers(pool["id"])
+    op.act(pool["id"], leaked, "retire")
+
+    smaller = op.client.patch(f"{API}/{pool['id']}", json={"size": 1}, headers=op.auth)
+
+    assert smaller.status_code == 200, smaller.text
+    counts = smaller.json()["trackers"]
+    assert (counts["active"], counts["retiring"]) == (1, 1)  # an active one went, not it
+    assert op.client.delete(f"{API}/{pool['id']}", headers=op.auth).status_code == 204
+    assert op.tracker(leaked)["status"] == "released"
+    assert op.carrier.owned() == set()

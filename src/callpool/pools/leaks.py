@@ -58,9 +58,11 @@ class LeakOutcome:
     replacement: Tracker | None
 
 
-# A change to a session pool's tracker, made in the transaction that reserves its replacement;
-# returns whether the pool needs one.
-Change = Callable[[Session, Pool, Tracker], bool]
+# A check of a session pool's tracker and what the action asks, run before the carrier is
+# asked (a refusal answers at once) and again in the transaction that makes the change.
+Check = Callable[[Session, Pool, Tracker], None]
+# The change itself, in the transaction that reserves the replacement.
+Change = Callable[[Session, Pool, Tracker], None]
 
 
 def retire(
@@ -68,18 +70,18 @@ def retire(
 ) -> LeakOutcome:
     """Retire a session-pool number and buy its replacement."""
 
-    def change(db: Session, pool: Pool, tracker: Tracker) -> bool:
+    def check(db: Session, pool: Pool, tracker: Tracker) -> None:
         _require_in_session_pool(pool, tracker, "retire")
         if tracker.status == RETIRING:
             raise Conflict(f"{tracker.number} is already retiring")
-        now = clock.now()
-        tracker.status, tracker.retired_at, tracker.quiet_days = RETIRING, now, quiet_days
+
+    def change(db: Session, pool: Pool, tracker: Tracker) -> None:
+        tracker.status, tracker.retired_at, tracker.quiet_days = RETIRING, clock.now(), quiet_days
         # The visitor shown it now keeps it until their lease ends: their call still
         # attributes by it, and no new visitor gets it (only active trackers are handed out).
         _event(db, pool, "retired", tracker, quiet_days=quiet_days)
-        return True
 
-    return _with_replacement(deps, account_id, pool_id, tracker_id, "retire", change)
+    return _with_replacement(deps, account_id, pool_id, tracker_id, check, change)
 
 
 def cancel_retirement(deps: Deps, account_id: int, pool_id: int, tracker_id: int) -> Tracker:
@@ -104,11 +106,18 @@ def move_to_manual(
     """Move a session-pool number into a manual pool of the same site as a fixed source. A
     retiring number may be moved too: its replacement was bought when it was retired."""
 
-    def change(db: Session, pool: Pool, tracker: Tracker) -> bool:
+    def check(db: Session, pool: Pool, tracker: Tracker) -> None:
         _require_in_session_pool(pool, tracker, "move")
-        target = _target_pool(db, account_id, pool, data)
-        require_unserved(db, target, (data.source, data.medium), tracker)
-        replace = tracker.status == ACTIVE
+        if data.pool_id is not None:  # a new pool serves nothing yet
+            target = _existing_target(db, account_id, pool, data.pool_id)
+            require_unserved(db, target, (data.source, data.medium), tracker)
+
+    def change(db: Session, pool: Pool, tracker: Tracker) -> None:
+        target = (
+            _new_manual_pool(db, account_id, pool, data.new_pool_name)
+            if data.pool_id is None
+            else _existing_target(db, account_id, pool, data.pool_id)
+        )
         now = clock.now()
         tracker.pool_id = target.id
         tracker.status, tracker.retired_at, tracker.quiet_days = ACTIVE, None, None
@@ -120,9 +129,8 @@ def move_to_manual(
         target.updated_at = now
         open_assignment(db, tracker, now)  # from now on its calls are this source's
         _event(db, pool, "moved_to_manual", tracker, to_pool_id=target.id)
-        return replace
 
-    return _with_replacement(deps, account_id, pool_id, tracker_id, "move", change)
+    return _with_replacement(deps, account_id, pool_id, tracker_id, check, change)
 
 
 # -- the worker ----------------------------------------------------------------------------
@@ -203,22 +211,36 @@ def _take(database: Database, tracker_id: int, quiet_days: int, claim: str) -> b
 
 
 def _with_replacement(
-    deps: Deps, account_id: int, pool_id: int, tracker_id: int, action: str, change: Change
+    deps: Deps, account_id: int, pool_id: int, tracker_id: int, check: Check, change: Change
 ) -> LeakOutcome:
-    """Check, search the carrier for a replacement, then commit ``change`` with the
-    replacement reserved, and buy it with no transaction open."""
+    """``check``, search the carrier for a replacement, then commit ``change`` with the
+    replacement reserved, and buy it with no transaction open. Only an active number needs a
+    replacement: a retiring one got its own when it was retired."""
     with deps.database.reader() as db:  # a refusal answers before the carrier is asked
         pool = repository.get_pool(db, account_id, pool_id)
         tracker = repository.get_tracker(db, account_id, pool_id, tracker_id)
-        _require_in_session_pool(pool, tracker, action)
-    offered = search(
-        deps.database, deps.provider, area_code=pool.area_code, toll_free=pool.toll_free, count=1
+        check(db, pool, tracker)
+        replace = tracker.status == ACTIVE
+    offered = (
+        search(
+            deps.database,
+            deps.provider,
+            area_code=pool.area_code,
+            toll_free=pool.toll_free,
+            count=1,
+        )
+        if replace
+        else []
     )
     claim = new_claim()
     with deps.database.session() as db:
         pool = repository.get_pool(db, account_id, pool_id, lock=True)
         tracker = repository.get_tracker(db, account_id, pool_id, tracker_id)
-        replace = change(db, pool, tracker)
+        check(db, pool, tracker)
+        replace = tracker.status == ACTIVE
+        if replace and not offered:  # put back in service meanwhile: nothing searched for it
+            raise Conflict(f"{tracker.number} changed meanwhile: try again")
+        change(db, pool, tracker)
         pool.updated_at = clock.now()
         reserved = reserve(db, deps.provider, pool, offered, 1, claim) if replace else []
     refresh_routing(deps.database, deps.settings)
@@ -255,19 +277,18 @@ def _require_in_session_pool(pool: Pool, tracker: Tracker, action: str) -> None:
         raise Conflict(f"cannot {action} {tracker.number}: it is {tracker.status}")
 
 
-def _target_pool(db: Session, account_id: int, pool: Pool, data: MoveToManual) -> Pool:
-    if data.pool_id is None:
-        return _new_manual_pool(db, account_id, pool, data.new_pool_name)
+def _existing_target(db: Session, account_id: int, pool: Pool, target_id: int) -> Pool:
+    """A manual pool of ``pool``'s site (the account's own: another's is "not on this site")."""
     target = db.scalar(
         select(Pool).where(
-            Pool.id == data.pool_id,
+            Pool.id == target_id,
             Pool.account_id == account_id,
             Pool.site_id == pool.site_id,
             Pool.deleted_at.is_(None),
         )
     )
     if target is None:
-        raise Invalid(f"no pool {data.pool_id} on this pool's site", field="pool_id")
+        raise Invalid(f"no pool {target_id} on this pool's site", field="pool_id")
     if target.kind != MANUAL:
         raise Invalid(
             f"pool {target.name!r} is {target.kind}: numbers move into manual pools only",
