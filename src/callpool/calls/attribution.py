@@ -331,12 +331,27 @@ def gather(db: Session, tracker: Tracker, sessions: list[VisitSession], call: Ca
     ids = [s.id for s in sessions]
     clicks: list[str] = []
     if TEL_CLICK in call.evidence:
-        clicks = sessions_with_tel_click(db, ids, tracker.number, call.at)
+        previous = previous_call_to(db, tracker, call)
+        clicks = sessions_with_tel_click(db, ids, tracker.number, call.at, previous)
     seen: frozenset[str] = frozenset()
     if CALLER_SEEN_BEFORE in call.evidence:
         seen = visitors_of_earlier_calls(db, call)
     latest = max(_activity(s, call.at) for s in sessions)
     return Found(call, {sid: rank for rank, sid in enumerate(clicks)}, seen, latest)
+
+
+def previous_call_to(db: Session, tracker: Tracker, call: CallFacts) -> datetime | None:
+    """When the tracker last rang before this call, within the reach of a tel: click."""
+    earlier = select(Call.started_at).where(
+        Call.tracker_id == tracker.id,
+        Call.started_at >= call.at - TEL_CLICK_BEFORE - TEL_CLICK_AFTER,
+        Call.started_at <= call.at,
+    )
+    if call.call_id is not None:
+        earlier = earlier.where(
+            Call.id != call.call_id, or_(Call.started_at < call.at, Call.id < call.call_id)
+        )
+    return db.scalar(earlier.order_by(Call.started_at.desc()).limit(1))
 
 
 def visitors_of_earlier_calls(db: Session, call: CallFacts) -> frozenset[str]:
@@ -364,19 +379,29 @@ def _activity(session: VisitSession, at: datetime) -> datetime:
 
 
 def sessions_with_tel_click(
-    db: Session, session_ids: list[str], number: str, at: datetime
+    db: Session,
+    session_ids: list[str],
+    number: str,
+    at: datetime,
+    previous_call: datetime | None = None,
 ) -> list[str]:
     """Sessions with a click on this tracker's ``tel:`` link around the call, latest first.
 
     A page can show several tracking numbers (one per pool): a click on another one is no
-    evidence for this call.
+    evidence for this call. Nor is a click that placed an earlier call to the number
+    (``previous_call``, the latest before this one): a tap dials once, and without this rule
+    a visitor who tapped and called would also be credited with the next caller of the
+    number within minutes (measured in bench/evidence.py: it cost 1 % of shared calls).
     """
+    since = at - TEL_CLICK_BEFORE
+    if previous_call is not None:
+        since = max(since, previous_call + TEL_CLICK_AFTER)
     rows = db.execute(
         select(SessionEvent.session_id, SessionEvent.detail)
         .where(
             SessionEvent.session_id.in_(session_ids),
             SessionEvent.kind == "tel_click",
-            SessionEvent.at >= at - TEL_CLICK_BEFORE,
+            SessionEvent.at >= since,
             SessionEvent.at <= at + TEL_CLICK_AFTER,
         )
         .order_by(SessionEvent.at.desc())

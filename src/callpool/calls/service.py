@@ -477,12 +477,40 @@ def list_calls(
 
 def get_call(database: Database, account_id: int, call_id: int) -> schemas.CallDetail:
     with database.reader() as db:
-        row = repository.get_call(db, account_id, call_id)
-        views = repository.pageviews(db, row.session.id) if row.session else []
-        earlier = earlier_calls(db, account_id, row.call)
-        return schemas.CallDetail(
-            **call_out(row).model_dump(), journey=journey(row, views, earlier)
+        return call_detail(db, repository.get_call(db, account_id, call_id))
+
+
+def call_detail(db: Session, row: repository.CallRow) -> schemas.CallDetail:
+    """The call with its journey and ranking: what the API and the outgoing webhooks show."""
+    views = repository.pageviews(db, row.session.id) if row.session else []
+    earlier = earlier_calls(db, row.call.account_id, row.call)
+    return schemas.CallDetail(
+        **call_out(row).model_dump(),
+        journey=journey(row, views, earlier),
+        ranking=ranking(db, row.call),
+    )
+
+
+def ranking(db: Session, call: Call) -> list[schemas.RankedVisit]:
+    """The stored ranking of a shared number's visits, with what each visit was."""
+    stored = [entry for entry in call.ranking or [] if isinstance(entry, dict)]
+    visits = repository.sessions_by_id(db, [entry["session_id"] for entry in stored])
+    out = []
+    for rank, entry in enumerate(stored, start=1):
+        visit = visits.get(entry["session_id"])
+        out.append(
+            schemas.RankedVisit(
+                session_id=entry["session_id"],
+                rank=rank,
+                reasons=list(entry.get("reasons", [])),
+                source=visit.source if visit else None,
+                medium=visit.medium if visit else None,
+                landing_page=visit.landing_url if visit else None,
+                device=visit.device if visit else None,
+                last_seen_at=visit.last_seen_at if visit else None,
+            )
         )
+    return out
 
 
 def earlier_calls(db: Session, account_id: int, call: Call) -> list[Call]:
@@ -507,6 +535,7 @@ def call_out(row: repository.CallRow) -> schemas.CallOut:
         from_number=call.from_number,
         tracker_number=call.to_number,
         forwarded_to=call.forwarded_to,
+        caller_line_type=call.caller_line_type,
         tracker_id=call.tracker_id,
         pool=schemas.PoolRef(id=pool.id, name=pool.name, kind=pool.kind) if pool else None,
         attribution=schemas.AttributionOut(
