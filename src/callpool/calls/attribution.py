@@ -66,6 +66,9 @@ ENDED_LEASE = 0.9
 SHARED_WITH_TEL_CLICK = 0.75
 SHARED_WITH_SEVERAL_TEL_CLICKS = 0.5  # the latest click wins, but who knows
 SHARED_WITH_CALLER_SEEN_BEFORE = 0.75
+# A fixed-line caller makes a visit on a phone unlikely, not impossible (a desk phone within
+# reach of someone browsing on their mobile): the rest keep some doubt however few they are.
+SHARED_BY_LINE_TYPE = 0.6
 SOURCE_ASSIGNMENT = 1.0
 REPEAT_CALLER_FACTOR = 0.8
 
@@ -301,7 +304,8 @@ class Found:
         if decided_by == CALLER_SEEN_BEFORE:
             return SHARED_WITH_CALLER_SEEN_BEFORE
         if decided_by == LINE_TYPE:
-            return 1 / sum(1 for s in candidates if not self._mismatch(s))
+            fitting = sum(1 for s in candidates if not self._mismatch(s))
+            return min(SHARED_BY_LINE_TYPE, 1 / fitting)
         return 1 / len(candidates)
 
     def reasons(self, session: VisitSession) -> list[str]:
