@@ -4,7 +4,7 @@ through the real Twilio voice webhook (signed), on both engines."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -214,3 +214,72 @@ def test_a_signal_left_out_of_the_setting_is_not_used(
     assert call.session_id == busy.id
     assert call.ranking[0] == {"session_id": busy.id, "reasons": ["latest_activity"]}
     assert "caller_seen_before" not in json.dumps(call.ranking)
+
+
+def test_the_api_shows_the_ranking_with_each_visit_and_its_reasons(
+    client: TestClient,
+    settings: Settings,
+    database: Database,
+    factory: Factory,
+    site: Site,
+    account: Account,
+    clock: FrozenClock,
+    auth: dict[str, str],
+) -> None:
+    yesterday = factory.session(site, started_at=ago(clock, days=1))
+    factory.call(account, CALLER, session_id=yesterday.id, started_at=ago(clock, days=1))
+    tracker, quiet, busy = shared_by_two(
+        factory,
+        site,
+        clock,
+        visitor_id=yesterday.visitor_id,
+        device="desktop",
+        landing_url="https://acme.test/drains",
+    )
+    call = place_call(client, settings, database, tracker, line_type="landline")
+
+    detail = client.get(f"/api/v1/calls/{call.id}", headers=auth).json()
+
+    assert detail["caller_line_type"] == "landline"
+    assert detail["attribution"]["reason"] == "shared_lease_caller_seen_before"
+    first, second = detail["ranking"]
+    assert first == {
+        "session_id": quiet.id,
+        "rank": 1,
+        "reasons": ["caller_seen_before", "line_type"],
+        "source": "google",
+        "medium": "cpc",
+        "landing_page": "https://acme.test/drains",
+        "device": "desktop",
+        "last_seen_at": first["last_seen_at"],
+    }
+    assert datetime.fromisoformat(first["last_seen_at"]) == ago(clock, minutes=9)
+    assert (second["session_id"], second["rank"], second["source"]) == (busy.id, 2, "facebook")
+    # ``busy`` has no device recorded: no evidence for or against it from the line type.
+    assert second["reasons"] == ["latest_activity"]
+    # A call with one visit (or none) has no ranking.
+    assert (
+        client.get(f"/api/v1/calls/{factory.call(account, CALLER).id}", headers=auth).json()[
+            "ranking"
+        ]
+        == []
+    )
+
+
+def test_the_openapi_document_describes_the_ranking(client: TestClient) -> None:
+    schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+
+    ranked = schemas["RankedVisit"]["properties"]
+    assert set(ranked) == {
+        "session_id",
+        "rank",
+        "reasons",
+        "source",
+        "medium",
+        "landing_page",
+        "device",
+        "last_seen_at",
+    }
+    assert "caller_seen_before" in ranked["reasons"]["description"]
+    assert schemas["CallDetail"]["properties"]["ranking"]["items"]["$ref"].endswith("RankedVisit")
+    assert "landline" in schemas["CallOut"]["properties"]["caller_line_type"]["description"]

@@ -317,7 +317,8 @@ class Found:
                 reasons.append(TEL_CLICK)
             elif signal == CALLER_SEEN_BEFORE and session.visitor_id in self.seen_visitors:
                 reasons.append(CALLER_SEEN_BEFORE)
-            elif signal == LINE_TYPE and self.call.line_type in FIXED_LINES:
+            elif signal == LINE_TYPE and self.call.line_type in FIXED_LINES and session.device:
+                # A visit whose device is unknown has nothing to say for or against it.
                 reasons.append(LINE_TYPE_MISMATCH if self._mismatch(session) else LINE_TYPE)
             elif signal == LATEST_ACTIVITY and _activity(session, self.call.at) == self.latest:
                 reasons.append(LATEST_ACTIVITY)
