@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from callpool.app import create_app
 from callpool.clock import FrozenClock
@@ -283,3 +285,22 @@ def test_the_openapi_document_describes_the_ranking(client: TestClient) -> None:
     assert "caller_seen_before" in ranked["reasons"]["description"]
     assert schemas["CallDetail"]["properties"]["ranking"]["items"]["$ref"].endswith("RankedVisit")
     assert "landline" in schemas["CallOut"]["properties"]["caller_line_type"]["description"]
+
+
+def test_the_evidence_setting_is_read_from_the_environment_and_checked_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CALLPOOL_ATTRIBUTION_EVIDENCE", " caller_seen_before, latest_activity ")
+    assert Settings(_env_file=None).attribution_evidence == (  # type: ignore[call-arg]
+        "caller_seen_before",
+        "latest_activity",
+    )
+    monkeypatch.setenv("CALLPOOL_ATTRIBUTION_EVIDENCE", "")
+    assert Settings(_env_file=None).attribution_evidence == ()  # type: ignore[call-arg]
+    for wrong, message in (
+        ("tel_clicks", "unknown signal 'tel_clicks'"),
+        ("tel_click,tel_click", "named twice"),
+    ):
+        monkeypatch.setenv("CALLPOOL_ATTRIBUTION_EVIDENCE", wrong)
+        with pytest.raises(ValidationError, match=message):
+            Settings(_env_file=None)  # type: ignore[call-arg]
