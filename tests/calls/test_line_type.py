@@ -15,8 +15,9 @@ from callpool.db import Database
 from callpool.models import Site
 from callpool.settings import Settings
 from callpool.telephony.base import InboundCall
+from callpool.telephony.sandbox.simulate import voice_request
 from callpool.telephony.twilio.wire import line_type_of
-from tests.calls.conftest import CALLER, Factory, calls_in, post_webhook, voice_params
+from tests.calls.conftest import CALLER, Factory, calls_in, post_webhook, settled, voice_params
 
 VOICE = "/webhooks/twilio/voice"
 
@@ -132,3 +133,21 @@ def test_the_spool_carries_the_line_type_and_reads_entries_written_before_it(
 
     stored = {call.provider_call_id: call.caller_line_type for call in calls_in(database)}
     assert stored == {"CAold": None, "CAnew": "landline"}
+
+
+def test_a_sandbox_call_can_carry_a_line_type(
+    client: TestClient, settings: Settings, database: Database, factory: Factory, site: Site
+) -> None:
+    """``callpool call --line-type`` and the tests place sandbox calls with one: signed with the
+    secret key, in the shape a lookup Add-on sends."""
+    tracker = factory.tracker(factory.pool(site))
+    request = voice_request(
+        settings, to_number=tracker.number, from_number=CALLER, line_type="voip"
+    )
+
+    answer = client.post(request.path, data=request.data, headers=request.headers)
+    settled(settings)
+
+    assert "<Dial" in answer.text
+    [call] = calls_in(database)
+    assert (call.provider, call.caller_line_type) == ("sandbox", "voip")
