@@ -2,8 +2,10 @@
 
 Session pools: the leases of the tracker covering the call; if none, the leases that ended
 within the attribution window with nobody given the number since. Several candidates (overflow
-"reuse" shares one number) → the session with a ``tel:`` click just before the call, else the
-one active most recently, with confidence lowered. Automated and manual pools: the source/medium
+"reuse" shares one number) are ranked by the evidence for each (``EVIDENCE``: a ``tel:`` click
+on the number just before the call, the caller seen before as that visitor, the caller's line
+type against the visit's device, the latest activity); the first is attributed with confidence
+lowered, and the ranking is kept with each candidate's reasons. Automated and manual pools: the source/medium
 the tracker served at that moment. A repeat caller with no visit of their own keeps first touch.
 
 Everything here only reads; the caller applies the result to the call.
