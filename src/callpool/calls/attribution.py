@@ -5,8 +5,9 @@ within the attribution window with nobody given the number since. Several candid
 "reuse" shares one number) are ranked by the evidence for each (``EVIDENCE``: a ``tel:`` click
 on the number just before the call, the caller seen before as that visitor, the caller's line
 type against the visit's device, the latest activity); the first is attributed with confidence
-lowered, and the ranking is kept with each candidate's reasons. Automated and manual pools: the source/medium
-the tracker served at that moment. A repeat caller with no visit of their own keeps first touch.
+lowered, and the ranking is kept with each candidate's reasons. Automated and manual pools: the
+source/medium the tracker served at that moment. A repeat caller with no visit of their own
+keeps first touch.
 
 Everything here only reads; the caller applies the result to the call.
 """
