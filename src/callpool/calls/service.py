@@ -162,6 +162,7 @@ def record_call(
         status=CallStatus.RINGING,
         status_rank=0,
         candidates=[],
+        caller_line_type=inbound.line_type,
     )
     try:
         with db.begin_nested():
@@ -172,7 +173,7 @@ def record_call(
         if existing is None:
             raise
         return _routed_as_before(db, existing)
-    _attribute(db, call, tracker, pool, timedelta(hours=settings.attribution_window_hours))
+    _attribute(db, call, tracker, pool, settings)
     events.call_stored(db, call)  # outbox rows in this transaction: webhooks
     return Routed(route.forward_to, route.record, route.whisper, route)
 
@@ -185,10 +186,18 @@ def _routed_as_before(db: Session, call: Call) -> Routed:
     )
 
 
-def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, window: timedelta) -> None:
+def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, settings: Settings) -> None:
+    window = timedelta(hours=settings.attribution_window_hours)
     try:
         with db.begin_nested():
-            found = attribute(db, tracker=tracker, pool=pool, call=call, window=window)
+            found = attribute(
+                db,
+                tracker=tracker,
+                pool=pool,
+                call=call,
+                window=window,
+                evidence=settings.attribution_evidence,
+            )
     except UNREACHABLE:
         raise  # the database went away: the call is not stored either; the replay retries
     except Exception:  # a call with no attribution beats a call not stored
@@ -199,6 +208,7 @@ def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, window: ti
     call.medium = found.medium
     call.confidence = found.confidence
     call.candidates = list(found.candidates)
+    call.ranking = [ranked.stored() for ranked in found.ranking]
     call.attribution_reason = found.reason
     call.first_call_id = found.first_call_id
 
@@ -217,6 +227,7 @@ def _spool_call(
         "from": inbound.from_number,
         "at": at.isoformat(),
         "forward_to": route.forward_to,
+        "line_type": inbound.line_type,
     }
     try:
         spool.spool(settings.call_spool_dir, spool.CALL, inbound.call_id, data, journal=journal)
@@ -387,7 +398,10 @@ def _replay(db: Session, entry: spool.Entry, settings: Settings) -> bool:
     data: dict[str, Any] = entry.data
     if entry.kind == spool.CALL:
         inbound = InboundCall(
-            call_id=data["call_id"], to_number=data["to"], from_number=data["from"]
+            call_id=data["call_id"],
+            to_number=data["to"],
+            from_number=data["from"],
+            line_type=data.get("line_type"),  # entries spooled before it was kept lack it
         )
         routed = record_call(
             db, data["provider"], inbound, entry.at, settings, forwarded_to=data.get("forward_to")
@@ -426,10 +440,13 @@ def simulate_call(
     from_number: str,
     call_id: str,
     answered_seconds: int | None = 60,
+    line_type: str | None = None,
 ) -> Forward | None:
     """A sandbox call placed in-process, through the same path as a webhook: routed, spooled,
     answered for ``answered_seconds`` (None: nobody answers), then stored and attributed."""
-    inbound = InboundCall(call_id=call_id, to_number=to_number, from_number=from_number)
+    inbound = InboundCall(
+        call_id=call_id, to_number=to_number, from_number=from_number, line_type=line_type
+    )
     routed = receive_call(database, settings, "sandbox", inbound)
     if routed is None:
         return None
@@ -460,12 +477,40 @@ def list_calls(
 
 def get_call(database: Database, account_id: int, call_id: int) -> schemas.CallDetail:
     with database.reader() as db:
-        row = repository.get_call(db, account_id, call_id)
-        views = repository.pageviews(db, row.session.id) if row.session else []
-        earlier = earlier_calls(db, account_id, row.call)
-        return schemas.CallDetail(
-            **call_out(row).model_dump(), journey=journey(row, views, earlier)
+        return call_detail(db, repository.get_call(db, account_id, call_id))
+
+
+def call_detail(db: Session, row: repository.CallRow) -> schemas.CallDetail:
+    """The call with its journey and ranking: what the API and the outgoing webhooks show."""
+    views = repository.pageviews(db, row.session.id) if row.session else []
+    earlier = earlier_calls(db, row.call.account_id, row.call)
+    return schemas.CallDetail(
+        **call_out(row).model_dump(),
+        journey=journey(row, views, earlier),
+        ranking=ranking(db, row.call),
+    )
+
+
+def ranking(db: Session, call: Call) -> list[schemas.RankedVisit]:
+    """The stored ranking of a shared number's visits, with what each visit was."""
+    stored = [entry for entry in call.ranking or [] if isinstance(entry, dict)]
+    visits = repository.sessions_by_id(db, [entry["session_id"] for entry in stored])
+    out = []
+    for rank, entry in enumerate(stored, start=1):
+        visit = visits.get(entry["session_id"])
+        out.append(
+            schemas.RankedVisit(
+                session_id=entry["session_id"],
+                rank=rank,
+                reasons=list(entry.get("reasons", [])),
+                source=visit.source if visit else None,
+                medium=visit.medium if visit else None,
+                landing_page=visit.landing_url if visit else None,
+                device=visit.device if visit else None,
+                last_seen_at=visit.last_seen_at if visit else None,
+            )
         )
+    return out
 
 
 def earlier_calls(db: Session, account_id: int, call: Call) -> list[Call]:
@@ -490,6 +535,7 @@ def call_out(row: repository.CallRow) -> schemas.CallOut:
         from_number=call.from_number,
         tracker_number=call.to_number,
         forwarded_to=call.forwarded_to,
+        caller_line_type=call.caller_line_type,
         tracker_id=call.tracker_id,
         pool=schemas.PoolRef(id=pool.id, name=pool.name, kind=pool.kind) if pool else None,
         attribution=schemas.AttributionOut(
