@@ -18,14 +18,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.calls import repository, schemas, spool
 from callpool.calls.attribution import Attribution, attribute, is_withheld
 from callpool.calls.routing import Route, route_of, routing_table
-from callpool.db import Database
+from callpool.db import UNAVAILABLE, Database
 from callpool.errors import Invalid
 from callpool.integrations import events
 from callpool.models import Call, Pageview, Pool, Tracker
@@ -43,8 +43,9 @@ from callpool.telephony.base import (
 
 log = logging.getLogger(__name__)
 
-# The database is away (not a bug in a query): keep the work for later rather than drop it.
-UNREACHABLE = (OperationalError, InterfaceError)
+# A status callback of a call no process has stored yet waits this long for it: as long as a
+# database outage may last before the call's spooling process stores it (its spool keeps it).
+STATUS_WAITS_FOR_CALL = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, settings: 
                 window=window,
                 evidence=settings.attribution_evidence,
             )
-    except UNREACHABLE:
+    except UNAVAILABLE:
         raise  # the database went away: the call is not stored either; the replay retries
     except Exception:  # a call with no attribution beats a call not stored
         log.exception("attribution failed for call %s", call.provider_call_id)
@@ -342,7 +343,7 @@ def replay(database: Database, settings: Settings) -> Replayed:
     for entry in spool.claim_all(settings.call_spool_dir):
         try:
             applied = _replay_entry(database, entry, settings)
-        except (*UNREACHABLE, DatabaseGone):
+        except (*UNAVAILABLE, DatabaseGone):
             spool.release(entry)
             return Replayed(stored, unreachable=True)
         except Exception as error:
@@ -359,12 +360,12 @@ def replay(database: Database, settings: Settings) -> Replayed:
 
 def _replay_entry(database: Database, entry: spool.Entry, settings: Settings) -> bool:
     """Store one entry in its own transaction. A server that goes away in the middle of it
-    does not always say so with an ``UNREACHABLE`` error (a savepoint's rollback that fails
+    does not always say so with an ``UNAVAILABLE`` error (a savepoint's rollback that fails
     leaves the session unusable, for one): any other error is tried once more, and counts
     as the database's absence if the database does not answer."""
     try:
         return _replay_committed(database, entry, settings)
-    except UNREACHABLE:
+    except UNAVAILABLE:
         raise
     except Exception:
         if not _answers(database):
@@ -421,12 +422,24 @@ def _replay(db: Session, entry: spool.Entry, settings: Settings) -> bool:
             sequence=data["sequence"],
             dialed=data["dialed"],
         )
-        known = apply_status(db, update, entry.at)
-        if not known and spool.has_pending_call(settings.call_spool_dir, update.call_id):
-            return False
+        if not apply_status(db, update, entry.at):
+            return not _call_may_come(entry, settings)
     else:
         raise ValueError(f"unknown spool entry kind {entry.kind!r}")
     return True
+
+
+def _call_may_come(status: spool.Entry, settings: Settings) -> bool:
+    """Whether a status whose call is not stored should wait for it: while the call waits in
+    this spool, or, for up to ``STATUS_WAITS_FOR_CALL``, in another's (behind a load balancer
+    the status callback may reach a process other than the one the call reached, and be
+    replayed first when the database comes back). After that the call is not coming."""
+    if spool.has_pending_call(settings.call_spool_dir, status.data["call_id"]):
+        return True
+    if clock.now() - status.at < STATUS_WAITS_FOR_CALL:
+        return True
+    log.warning("status of call %s dropped: the call never arrived", status.data["call_id"])
+    return False
 
 
 # Simulated calls (sandbox)
