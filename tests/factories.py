@@ -187,9 +187,13 @@ class Factory:
     def session(
         self, site: Site, *, source: str = "google", medium: str = "cpc", **fields: Any
     ) -> VisitSession:
-        """A session of a new visitor."""
+        """A session of a new visitor, or of the visitor ``visitor_id`` names (returning)."""
         now = fields.pop("started_at", self.clock.now())
-        visitor = self.add(Visitor(id=secrets.token_hex(8), site_id=site.id, first_seen_at=now))
+        visitor_id = fields.pop("visitor_id", None)
+        if visitor_id is None:
+            visitor_id = self.add(
+                Visitor(id=secrets.token_hex(8), site_id=site.id, first_seen_at=now)
+            ).id
         values: dict[str, Any] = {
             "id": secrets.token_hex(8),
             "last_seen_at": now,
@@ -198,7 +202,7 @@ class Factory:
         return self.add(
             VisitSession(
                 site_id=site.id,
-                visitor_id=visitor.id,
+                visitor_id=visitor_id,
                 started_at=now,
                 source=source,
                 medium=medium,

@@ -49,10 +49,8 @@ def test_demo_seeds_a_site_with_a_session_pool_of_ten_sandbox_numbers(
     database: Database, settings: Settings, clock: FrozenClock
 ) -> None:
     provider = SandboxProvider(settings.secret_key)
-    with database.session() as db:
-        first = ensure_demo(db, settings, provider)
-    with database.session() as db:
-        again = ensure_demo(db, settings, provider)  # idempotent: a second start adds nothing
+    first = ensure_demo(database, settings, provider)
+    again = ensure_demo(database, settings, provider)  # idempotent: a second start adds nothing
     assert first.api_key is not None
     assert again.api_key is None
     with database.reader() as db:
@@ -196,8 +194,7 @@ def test_the_demo_seeds_a_week_of_visits_and_calls_from_several_sources(
     database: Database, settings: Settings, clock: FrozenClock
 ) -> None:
     provider = SandboxProvider(settings.secret_key)
-    with database.session() as db:
-        site_key = ensure_demo(db, settings, provider).site.public_key
+    site_key = ensure_demo(database, settings, provider).site_key
     calls = seed_week(database, settings, site_key)
     assert calls >= 10
     assert seed_week(database, settings, site_key) == 0  # a second start keeps the first week

@@ -16,9 +16,18 @@ from callpool.accounts.service import ensure_bootstrap_key
 from callpool.calls.api import router as calls_router
 from callpool.calls.webhooks import router as webhooks_router
 from callpool.dashboard import router as dashboard_router
-from callpool.db import Database
+from callpool.db import UNAVAILABLE, Database
 from callpool.demo.api import router as demo_router
-from callpool.errors import Conflict, Invalid, NotFound
+from callpool.errors import (
+    DATABASE_UNAVAILABLE,
+    RETRY_UNAVAILABLE,
+    Conflict,
+    Invalid,
+    NotFound,
+    log_unavailable,
+)
+from callpool.integrations.ga4.api import router as ga4_router
+from callpool.integrations.google_ads.api import router as google_ads_router
 from callpool.integrations.webhooks.api import router as outgoing_webhooks_router
 from callpool.pools.api import router as pools_router
 from callpool.reports.api import router as reports_router
@@ -101,6 +110,8 @@ def create_app(
     app.include_router(pools_router)
     app.include_router(reports_router)
     app.include_router(outgoing_webhooks_router)
+    app.include_router(google_ads_router)
+    app.include_router(ga4_router)
     app.include_router(dashboard_router)
 
     return app
@@ -129,3 +140,14 @@ def _map_domain_errors(app: FastAPI) -> None:
     @app.exception_handler(ProviderError)
     async def provider_failed(_request: Request, error: ProviderError) -> JSONResponse:
         return JSONResponse({"detail": error.explain()}, status_code=error.http_status)
+
+    # Likewise for a database that is away (dashboard pages: DashboardRoute): 503 and when to
+    # retry, never a 500, so that clients and load balancers try again.
+    async def database_unavailable(_request: Request, error: Exception) -> JSONResponse:
+        log_unavailable(error)
+        return JSONResponse(
+            {"detail": DATABASE_UNAVAILABLE}, status_code=503, headers=RETRY_UNAVAILABLE
+        )
+
+    for error_class in UNAVAILABLE:
+        app.add_exception_handler(error_class, database_unavailable)

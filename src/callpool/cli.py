@@ -330,9 +330,8 @@ def run_demo(args: argparse.Namespace) -> int:
     database = Database(settings.database_url)
     provider = provider_for(settings)
     database.migrate()
-    with database.session() as db:
-        demo = ensure_demo(db, settings, provider)
-        site_key, pool_name = demo.site.public_key, demo.pool.name
+    demo = ensure_demo(database, settings, provider)
+    site_key, pool_name = demo.site_key, demo.pool_name
     # Before the background jobs start: the week is replayed on the process's clock.
     seed_week(database, settings, site_key)
     ready = threading.Event()

@@ -17,6 +17,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,13 @@ CONNECT_TIMEOUT_SECONDS = 5
 # worker) may wait that long; the visit path's group commits never wait on the event loop
 # (see ``callpool.visits.group_commit``).
 BUSY_TIMEOUT_MS = 30_000
+# How long a thread waits for a free PostgreSQL connection when all are in use (SQLAlchemy's
+# default is 30 s). A page or an API client is better told "unavailable, retry" sooner, and a
+# waiting thread is one the other requests cannot use.
+POOL_TIMEOUT_SECONDS = 10
+# The database is away or overloaded (down, a lock held past its timeout, no free connection),
+# not a bug in a query: work is kept for later, and HTTP answers 503 with Retry-After.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
 class Database:
@@ -113,6 +122,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             echo=echo,
             pool_size=10,
             max_overflow=20,
+            pool_timeout=POOL_TIMEOUT_SECONDS,
             pool_pre_ping=True,
             connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS},
         )

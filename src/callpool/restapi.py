@@ -88,5 +88,10 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 PROVIDER_FAILED: dict[int | str, dict[str, Any]] = {
     502: _response("The telephony provider failed; nothing changed", Problem)
 }
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: _response(
+        "The database is not answering; nothing changed. Retry after Retry-After", Problem
+    )
+}
 # What every route of the REST API can answer.
-API: dict[int | str, dict[str, Any]] = {**UNREADABLE, **UNAUTHORIZED, **INVALID}
+API: dict[int | str, dict[str, Any]] = {**UNREADABLE, **UNAUTHORIZED, **INVALID, **UNAVAILABLE}

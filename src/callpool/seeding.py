@@ -12,7 +12,11 @@ from sqlalchemy.orm import Session
 from callpool import clock
 from callpool.accounts.service import create_api_key, first_account
 from callpool.accounts.users import ensure_user
-from callpool.models import ApiKey, Pool, Site, Tracker
+from callpool.db import Database
+from callpool.models import ApiKey, Pool, Site
+from callpool.models.pool import PoolKind
+from callpool.pools.schemas import PoolCreate
+from callpool.pools.service import Deps, create_pool
 from callpool.settings import Settings, with_secret
 from callpool.sites.schemas import origin_of
 from callpool.sites.service import new_public_key
@@ -49,13 +53,31 @@ def demo_settings(settings: Settings) -> Settings:
 @dataclass(frozen=True)
 class Demo:
     account_id: int
-    site: Site
-    pool: Pool
+    site_key: str  # the site's public key, for the snippet
+    pool_name: str
     api_key: str | None  # only when made now: keys are stored hashed, shown once
 
 
-def ensure_demo(db: Session, settings: Settings, provider: Provider) -> Demo:
-    """The first account with a site and a session pool of sandbox numbers; made if missing."""
+def ensure_demo(database: Database, settings: Settings, provider: Provider) -> Demo:
+    """The first account with a site and a session pool of sandbox numbers; made if missing.
+
+    The pool is made by the pools service, as the API makes one: its numbers are reserved and
+    committed first, then bought, with no transaction open while the carrier answers."""
+    with database.session() as db:
+        account_id, site_id = _demo_site(db, settings)
+        ensure_user(db, DEMO_EMAIL, DEMO_PASSWORD, account_id)
+        has_key = db.scalar(select(ApiKey.id).where(ApiKey.account_id == account_id).limit(1))
+        api_key = None if has_key else create_api_key(db, account_id, "demo")
+        site_key = db.get_one(Site, site_id).public_key
+        pool_name = db.scalar(select(Pool.name).where(Pool.site_id == site_id).order_by(Pool.id))
+    if pool_name is None:
+        deps = Deps(database=database, provider=provider, settings=settings)
+        pool_name = create_pool(deps, account_id, _demo_pool(site_id)).name
+    return Demo(account_id=account_id, site_key=site_key, pool_name=pool_name, api_key=api_key)
+
+
+def _demo_site(db: Session, settings: Settings) -> tuple[int, int]:
+    """(account, site) of the demo, made if missing."""
     account = first_account(db, create_name="Demo Plumbing Co.")
     assert account is not None
     if account.name == "Demo Plumbing Co." and account.time_zone == "UTC":
@@ -72,13 +94,7 @@ def ensure_demo(db: Session, settings: Settings, provider: Provider) -> Demo:
         )
         db.add(site)
         db.flush()
-    pool = db.scalar(select(Pool).where(Pool.site_id == site.id).order_by(Pool.id))
-    if pool is None:
-        pool = _demo_pool(db, settings, provider, site)
-    ensure_user(db, DEMO_EMAIL, DEMO_PASSWORD, account.id)
-    has_key = db.scalar(select(ApiKey.id).where(ApiKey.account_id == account.id).limit(1))
-    api_key = None if has_key else create_api_key(db, account.id, "demo")
-    return Demo(account_id=account.id, site=site, pool=pool, api_key=api_key)
+    return account.id, site.id
 
 
 def demo_origins(public_url: str) -> list[str]:
@@ -93,39 +109,13 @@ def demo_origins(public_url: str) -> list[str]:
     )
 
 
-def _demo_pool(db: Session, settings: Settings, provider: Provider, site: Site) -> Pool:
-    now = clock.now()
-    pool = Pool(
-        account_id=site.account_id,
-        site_id=site.id,
+def _demo_pool(site_id: int) -> PoolCreate:
+    return PoolCreate(
+        site_id=site_id,
         name="Website visitors",
-        kind="session",
+        kind=PoolKind.SESSION,
         original_number=DEMO_BUSINESS_NUMBER,
         swap_number=DEMO_BUSINESS_NUMBER,
         area_code="512",
         size=DEMO_POOL_SIZE,
-        created_at=now,
-        updated_at=now,
     )
-    db.add(pool)
-    db.flush()
-    for number in provider.search_numbers(area_code="512", toll_free=False, limit=DEMO_POOL_SIZE):
-        bought = provider.buy_number(
-            number,
-            voice_url=f"{settings.public_url}/webhooks/{provider.name}/voice",
-            status_url=f"{settings.public_url}/webhooks/{provider.name}/status",
-        )
-        db.add(
-            Tracker(
-                pool_id=pool.id,
-                number=bought.number,
-                provider=provider.name,
-                provider_sid=bought.provider_sid,
-                status="active",
-                original_number=pool.original_number,
-                created_at=now,
-                activated_at=now,
-            )
-        )
-    db.flush()
-    return pool

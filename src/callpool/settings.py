@@ -39,6 +39,10 @@ GENERATED_SECRET_NAME = "callpool-secret.key"  # noqa: S105 (a file name)
 
 Network = IPv4Network | IPv6Network
 
+# The evidence ``calls/attribution.py`` ranks a shared number's visits by, most trusted first
+# (it names each one; here so that a bad setting fails at start).
+ATTRIBUTION_EVIDENCE = ("tel_click", "caller_seen_before", "line_type", "latest_activity")
+
 
 class SettingsError(ValueError):
     """A setting is missing or wrong; the message is one line naming the variable."""
@@ -107,6 +111,12 @@ class Settings(BaseSettings):
         "then stored by this process in the background (and kept while the database is down).",
     )
     attribution_window_hours: float = 24.0
+    attribution_evidence: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=ATTRIBUTION_EVIDENCE,
+        description="The evidence that ranks the visits sharing a called number, most "
+        "trusted first, comma-separated: tel_click, caller_seen_before, line_type, "
+        "latest_activity. Leave one out to distrust it.",
+    )
     new_sessions_per_address_per_minute: int = Field(
         default=30,
         ge=0,
@@ -177,6 +187,20 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:
         return None if value == "" else value  # ``CALLPOOL_SECRET_KEY_FILE=`` as in .env.example
+
+    @field_validator("attribution_evidence", mode="before")
+    @classmethod
+    def _signals(cls, value: Any) -> tuple[str, ...]:
+        items = value.split(",") if isinstance(value, str) else value
+        names = tuple(str(item).strip() for item in items if str(item).strip())
+        unknown = [name for name in names if name not in ATTRIBUTION_EVIDENCE]
+        if unknown:
+            raise ValueError(
+                f"unknown signal {unknown[0]!r}: use some of {', '.join(ATTRIBUTION_EVIDENCE)}"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError("a signal is named twice")
+        return names
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from callpool.calls.service import replay_spool
 from callpool.db import Database
 from callpool.integrations import jobs as integrations
 from callpool.integrations.outbox import SENDERS
+from callpool.pools.leaks import quiet_release_job
 from callpool.pools.provisioning import carrier_job
 from callpool.pools.rebalance import rebalance_job
 from callpool.reports.rollup import rollup_days
@@ -36,6 +37,8 @@ def jobs() -> list[tuple[str, Job]]:
         # Carrier work a crash or a carrier failure interrupted: finish purchases (or give the
         # numbers back), retry releases.
         ("finish carrier work", carrier_job),
+        # Retired (leaked) numbers whose quiet period is over go back to the carrier.
+        ("release quiet retired numbers", quiet_release_job),
         # Automated pools follow their traffic; manual pools drop expired flagged trackers.
         ("rebalance pools", rebalance_job),
         # Calls taken while the database was down: store them now that it may be back.

@@ -169,6 +169,33 @@ def test_a_status_overtaking_its_call_in_another_replayer_waits_for_it(
     assert (call.status, call.duration) == ("completed", 30)
 
 
+def test_a_status_reaching_another_process_first_waits_for_its_call_for_a_day(
+    settings: Settings, database: Database, factory: Factory, site: Site, clock: FrozenClock
+) -> None:
+    tracker = factory.tracker(factory.pool(site))
+    # Behind a load balancer: process A took the call, process B its status callback, both
+    # while the database was away; B replays first when it is back.
+    a = settings.model_copy(update={"call_spool_dir": settings.call_spool_dir / "a"})
+    b = settings.model_copy(update={"call_spool_dir": settings.call_spool_dir / "b"})
+    receive_call(database, a, "twilio", InboundCall("CA1", tracker.number, CALLER))
+    receive_status(b, StatusUpdate("CA1", "completed", duration=30, dialed=True))
+    receive_status(b, StatusUpdate("CA-never", "completed", duration=5, dialed=True))
+
+    assert replay_spool(database, b) == 0
+    assert spooled(b) == 2  # both wait: their calls may be in another process's spool
+    assert replay_spool(database, a) == 1
+    clock.advance(hours=23)
+    assert replay_spool(database, b) == 1
+    [call] = calls_in(database)
+    assert (call.provider_call_id, call.status, call.duration) == ("CA1", "completed", 30)
+    assert spooled(b) == 1  # CA-never still waits…
+
+    clock.advance(hours=1, seconds=1)
+    assert replay_spool(database, b) == 1  # …until a day has passed: its call is not coming
+    assert spooled(b) == 0
+    assert len(calls_in(database)) == 1
+
+
 def test_an_unreadable_spool_entry_is_set_aside_and_the_rest_replayed(
     settings: Settings,
     database: Database,

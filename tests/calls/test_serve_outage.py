@@ -4,6 +4,7 @@ forwarded at once from the routing table, and every call is stored once the data
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from callpool.calls import spool
 from callpool.calls.routing import refresh_routing
 from callpool.clock import FrozenClock
 from callpool.db import Database
+from callpool.errors import DATABASE_UNAVAILABLE
 from callpool.settings import Settings
 from tests.calls.conftest import Factory
 from tests.processes import (
@@ -131,3 +133,49 @@ def test_calls_during_a_held_sqlite_write_lock_are_forwarded_and_stored_after(
         assert_forwarded(answer)
     assert during_the_lock == []  # answered, not stored yet: the database could not take them
     assert sorted(str(call["provider_call_id"]) for call in calls) == ["CA0", "CA1", "CA2"]
+
+
+def test_while_postgresql_is_down_the_api_and_the_dashboard_answer_503_with_retry_after(
+    own_pg: PgServer, tmp_path: Path
+) -> None:
+    _number, key = seeded(own_pg.create_database("outage_midway"), tmp_path)
+    serve = ServeProcess(tmp_path, {"CALLPOOL_DATABASE_URL": own_pg.url("outage_midway")})
+    auth = {"Authorization": f"Bearer {key}"}
+    try:
+        serve.start()
+        before = serve.http.get("/api/v1/calls", headers=auth)
+        login = serve.http.get("/dashboard/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login.text)
+        assert csrf is not None
+        own_pg.stop()
+        try:
+            api = serve.http.get("/api/v1/calls", headers=auth)
+            page = serve.http.post(
+                "/dashboard/login",
+                data={
+                    "csrf": csrf[1],
+                    "next": "",
+                    "email": "owner@acme.test",
+                    "password": "x" * 12,
+                },
+            )
+            health = serve.http.get("/healthz")
+        finally:
+            own_pg.start()
+        wait_for(
+            lambda: serve.http.get("/api/v1/calls", headers=auth).status_code == 200,
+            "the API to answer again",
+            timeout=60,
+        )
+        log = serve.log()
+    finally:
+        serve.stop()
+
+    assert before.status_code == 200
+    assert (api.status_code, api.headers["retry-after"]) == (503, "5")
+    assert api.json() == {"detail": DATABASE_UNAVAILABLE}
+    assert (page.status_code, page.headers["retry-after"]) == (503, "5")
+    assert "The database is not answering" in page.text
+    assert health.status_code == 200  # the process is alive: a balancer keeps it
+    assert "database unavailable: OperationalError" in log
+    assert "Traceback" not in log

@@ -317,3 +317,53 @@ def test_a_ga_cookie_written_after_the_visit_comes_with_a_later_beacon(
             "555.1733011200",
             {"ABC123XYZ": "1733050000"},
         )
+
+
+def test_streams_are_set_up_tested_and_removed_through_the_api(
+    client: TestClient,
+    factory: Factory,
+    setup: Setup,
+    ga4: FakeGa4,
+    ga4_settings: Settings,
+    auth: dict[str, str],
+    outsider_auth: dict[str, str],
+) -> None:
+    api = f"/api/v1/integrations/ga4/{setup.site.id}"
+    assert client.get("/api/v1/integrations/ga4", headers=auth).json() == []
+    assert client.post(f"{api}/test", headers=auth).status_code == 404
+    body = {"measurement_id": "g-abc123xyz", "api_secret": "s3cret-from-ga", "region": "eu"}
+    saved = client.put(api, json=body, headers=auth)
+    assert saved.status_code == 200, saved.text
+    stream = saved.json()
+    assert (stream["measurement_id"], stream["event_name"], stream["region"]) == (
+        "G-ABC123XYZ",
+        "phone_call",
+        "eu",
+    )
+    assert "api_secret" not in stream  # written, never answered back
+
+    tested = client.post(f"{api}/test", headers=auth).json()
+    assert tested == {"ok": True, "messages": []}
+    assert [hit.path for hit in ga4.hits] == ["/debug/mp/collect", "/mp/collect"]
+    assert ga4.hits[-1].query["api_secret"] == ["s3cret-from-ga"]
+
+    call_from(factory, setup, ga4_settings, "api", ga_client_id="111.222")
+    settle_and_deliver(factory.database, ga4_settings, factory.clock)
+    listed = client.get("/api/v1/integrations/ga4", headers=auth).json()
+    assert [(s["site_id"], s["sent"], s["skipped"]) for s in listed] == [(setup.site.id, 1, 0)]
+
+    refused = client.put(api, json={**body, "event_name": "google_call"}, headers=auth)
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "event_name"
+    assert client.get("/api/v1/integrations/ga4", headers=auth).json()[0]["event_name"] == (
+        "phone_call"
+    )
+    # Another account can neither see, change, test nor remove it.
+    assert client.get("/api/v1/integrations/ga4", headers=outsider_auth).json() == []
+    assert client.put(api, json=body, headers=outsider_auth).status_code == 404
+    assert client.post(f"{api}/test", headers=outsider_auth).status_code == 404
+    assert client.delete(api, headers=outsider_auth).status_code == 404
+
+    assert client.delete(api, headers=auth).status_code == 204
+    assert client.get("/api/v1/integrations/ga4", headers=auth).json() == []
+    assert client.delete(api, headers=auth).status_code == 404

@@ -199,3 +199,58 @@ def test_the_url_is_a_secret_that_can_be_rotated_and_bad_input_changes_nothing(
     assert new
     assert new.group(1) != url
     assert client.get(new.group(1)).status_code == 200
+
+
+def test_the_feed_is_set_up_read_and_rotated_through_the_api(
+    client: TestClient,
+    factory: Factory,
+    setup: Setup,
+    settings: Settings,
+    auth: dict[str, str],
+    outsider_auth: dict[str, str],
+) -> None:
+    api = "/api/v1/integrations/google-ads"
+    assert client.get(api, headers=auth).status_code == 404  # nothing set up yet
+    body = {
+        "conversion_name": "Phone call",
+        "min_duration": 30,
+        "value": 49.9,
+        "currency": "eur",
+        "time_zone": "Europe/Paris",
+    }
+    saved = client.put(api, json=body, headers=auth)
+    assert saved.status_code == 200, saved.text
+    feed = saved.json()
+    assert {key: feed[key] for key in body} == {**body, "currency": "EUR", "value": "49.90"}
+    assert feed["first_time_only"] is False
+    call = call_from_visit(factory, setup, settings, "api", seconds=45, gclid="Cj0-api")
+
+    url = feed["feed_url"].removeprefix("https://callpool.test")
+    first, header, rows = parse(client.get(url).text)
+    assert first == "Parameters:TimeZone=Europe/Paris"
+    assert header == TEMPLATE_HEADER
+    local = call.started_at.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d %H:%M:%S")
+    assert rows == [["Cj0-api", "Phone call", local, "49.90", "EUR"]]
+    assert client.get(api, headers=auth).json()["conversions_in_feed"] == 1
+
+    # Without a time zone, the account's stays; bad input changes nothing.
+    kept = client.put(api, json={"conversion_name": "Calls"}, headers=auth).json()
+    assert (kept["time_zone"], kept["min_duration"], kept["value"]) == ("Europe/Paris", 60, "0.00")
+    for bad, field in (
+        ({"time_zone": "Mars/Olympus"}, "time_zone"),
+        ({"conversion_name": "Calls", "currency": "euro"}, "currency"),
+        ({"conversion_name": "Calls", "value": -1}, "value"),
+        ({"conversion_name": " "}, "conversion_name"),
+    ):
+        refused = client.put(api, json={"conversion_name": "Calls", **bad}, headers=auth)
+        assert refused.status_code == 422, bad
+        assert field in refused.text
+    assert client.get(api, headers=auth).json()["conversion_name"] == "Calls"
+
+    rotated = client.post(f"{api}/rotate-url", headers=auth).json()
+    assert rotated["feed_url"] != feed["feed_url"]
+    assert client.get(url).status_code == 404
+    # Another account sees no feed and cannot rotate this one.
+    assert client.get(api, headers=outsider_auth).status_code == 404
+    assert client.post(f"{api}/rotate-url", headers=outsider_auth).status_code == 404
+    assert client.get(api, headers=auth).json()["feed_url"] == rotated["feed_url"]

@@ -23,7 +23,7 @@ from tests.factories import Factory
 BUSINESS = "+15125550199"
 NEW_BUSINESS = "+15125550142"
 # A pool's tracker counts when no carrier work is in flight.
-IDLE = {"provisioning": 0, "releasing": 0}
+IDLE = {"provisioning": 0, "releasing": 0, "retiring": 0}
 
 
 class RecordingSandbox(SandboxProvider):

@@ -168,7 +168,12 @@ def test_pool_health(client: TestClient, auth: dict[str, str], world: World) -> 
     assert health["peak_concurrent_leases"] == 3  # 10:20–10:30; 10:30 ends one, starts one
     assert health["leases"] == 5  # started in the period
     assert health["exhaustion_events"] == 2
-    assert health["trackers_by_status"] == {"available": 3, "active": 0, "flagged": 0}
+    assert health["trackers_by_status"] == {
+        "available": 3,
+        "active": 0,
+        "flagged": 0,
+        "retiring": 0,
+    }
     assert [
         (b["start"][:10], b["peak_leases"], b["trackers"], b["exhaustion_events"])
         for b in health["buckets"]

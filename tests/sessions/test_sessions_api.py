@@ -7,77 +7,40 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from callpool.clock import FrozenClock
-from callpool.db import Database
-from callpool.models import Account, Lease, Pageview, Pool, Site, Tracker, Visitor, VisitSession
+from callpool.models import Account
+from tests.factories import Factory
 
 
-def seed_visit(database: Database, account: Account, clock: FrozenClock) -> str:
+def seed_visit(factory: Factory, account: Account, clock: FrozenClock) -> str:
+    """Two sessions of one visitor: the first (google / organic) given the number and two
+    pages, the second (direct) a minute later with neither."""
     now = clock.now()
-    with database.session() as db:
-        site = Site(account_id=account.id, name="Acme", public_key="site_k", created_at=now)
-        db.add(site)
-        db.flush()
-        pool = Pool(
-            account_id=account.id,
-            site_id=site.id,
-            name="Main",
-            kind="session",
-            original_number="+15125550000",
-            size=1,
-            created_at=now,
-            updated_at=now,
-        )
-        db.add(pool)
-        db.flush()
-        tracker = Tracker(
-            pool_id=pool.id,
-            number="+15125550100",
-            provider="sandbox",
-            status="active",
-            created_at=now,
-        )
-        db.add_all([tracker, Visitor(id="v1", site_id=site.id, first_seen_at=now)])
-        db.flush()
-        for index, (source, medium) in enumerate([("google", "organic"), ("(direct)", "(none)")]):
-            db.add(
-                VisitSession(
-                    id=f"s{index}",
-                    site_id=site.id,
-                    visitor_id="v1",
-                    started_at=now + timedelta(minutes=index),
-                    last_seen_at=now,
-                    source=source,
-                    medium=medium,
-                    landing_url="https://acme.test/",
-                    pageview_count=1,
-                )
-            )
-        db.flush()
-        db.add(
-            Lease(
-                tracker_id=tracker.id,
-                session_id="s0",
-                started_at=now,
-                leased_until=now + timedelta(minutes=30),
-            )
-        )
-        db.add(Pageview(session_id="s0", url="https://acme.test/", at=now))
-        db.add(
-            Pageview(
-                session_id="s0", url="https://acme.test/contact", at=now + timedelta(seconds=40)
-            )
-        )
-    return "s0"
+    site = factory.site(account)
+    tracker = factory.tracker(factory.pool(site, size=1), number="+15125550100")
+    first = factory.session(site, id="s0", source="google", medium="organic")
+    factory.session(
+        site,
+        id="s1",
+        visitor_id=first.visitor_id,
+        source="(direct)",
+        medium="(none)",
+        started_at=now + timedelta(minutes=1),
+        last_seen_at=now,
+    )
+    factory.lease(tracker, first, now, now + timedelta(minutes=30))
+    factory.pageview(first, "https://acme.test/", now)
+    factory.pageview(first, "https://acme.test/contact", now + timedelta(seconds=40))
+    return first.id
 
 
 def test_sessions_newest_first_with_their_number(
     client: TestClient,
     auth: dict[str, str],
-    database: Database,
+    factory: Factory,
     account: Account,
     clock: FrozenClock,
 ) -> None:
-    seed_visit(database, account, clock)
+    seed_visit(factory, account, clock)
     sessions = client.get("/api/v1/sessions", headers=auth).json()
     assert [(s["id"], s["source"], s["tracking_number"]) for s in sessions] == [
         ("s1", "(direct)", None),
@@ -92,12 +55,12 @@ def test_sessions_newest_first_with_their_number(
 
 def test_sessions_of_another_account_are_404(
     client: TestClient,
-    database: Database,
+    factory: Factory,
     account: Account,
     clock: FrozenClock,
     outsider_auth: dict[str, str],
 ) -> None:
-    seed_visit(database, account, clock)
+    seed_visit(factory, account, clock)
     rival = outsider_auth
     assert client.get("/api/v1/sessions", headers=rival).json() == []
     assert client.get("/api/v1/sessions/s0", headers=rival).status_code == 404

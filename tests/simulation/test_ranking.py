@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from callpool.calls.attribution import attribute_to_session
+from callpool.calls.attribution import CallFacts, attribute_to_session
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Tracker, VisitSession
@@ -32,7 +32,9 @@ def test_candidates_are_ranked_by_tel_click_then_latest_activity(
     factory.tel_click(sessions["tapped"], now - timedelta(minutes=1), tracker.number)
 
     with database.reader() as db:
-        found = attribute_to_session(db, db.get_one(Tracker, tracker.id), now, timedelta(hours=24))
+        found = attribute_to_session(
+            db, db.get_one(Tracker, tracker.id), CallFacts(at=now), timedelta(hours=24)
+        )
     assert found.session_id == sessions["tapped"].id
     assert found.reason == "shared_lease_tel_click"
     assert found.candidates == [sessions[name].id for name in ("recent", "middle", "quiet")]

@@ -26,8 +26,7 @@ def demo(sqlite_template: Path, tmp_path: Path) -> Iterator[tuple[str, Database]
     settings = live_settings(path, port)
     database = Database(settings.database_url)
     provider = provider_for(settings)
-    with database.session() as db:
-        ensure_demo(db, settings, provider)
+    ensure_demo(database, settings, provider)
     with serving(create_app(settings, database, provider), port) as url:
         yield url, database
     database.dispose()

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from callpool import clock
 from callpool.db import Database
-from callpool.models import Account, Pool, Site
 from callpool.snippet import debug_script, install_tag, script
+from tests.factories import Factory
 
 STATIC = Path(__file__).parents[2] / "src" / "callpool" / "static"
 BUILT = STATIC / "callpool.js"
@@ -90,29 +90,15 @@ def test_the_demo_site_before_and_after_it_is_seeded(
     before = client.get("/demo/")
     assert before.status_code == 503
     assert "callpool demo" in before.text
-    now = clock.now()
-    with database.session() as db:
-        account = Account(name="Demo", created_at=now)
-        db.add(account)
-        db.flush()
-        site = Site(
-            account_id=account.id, name="Demo", public_key="demo-key", region="US", created_at=now
-        )
-        db.add(site)
-        db.flush()
-        db.add(
-            Pool(
-                account_id=account.id,
-                site_id=site.id,
-                name="Visitors",
-                kind="session",
-                original_number="+15125550199",
-                swap_number="+15125550199",
-                size=3,
-                created_at=now,
-                updated_at=now,
-            )
-        )
+    factory = Factory(database, clock.clock)
+    site = factory.site(factory.account("Demo"), name="Demo", public_key="demo-key", region="US")
+    factory.pool(
+        site,
+        name="Visitors",
+        original_number="+15125550199",
+        swap_number="+15125550199",
+        size=3,
+    )
     for path in ("/demo/", "/demo/services", "/demo/contact", "/demo/locations/austin"):
         page = client.get(path)
         assert page.status_code == 200, path

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from callpool.clock import Clock
 from callpool.db import Database
-from callpool.models import Account, Pool, Site, Tracker
+from tests.factories import Factory
 from tests.security.conftest import server_env
 from tests.security.conftest import serving as serving_processes
 
@@ -27,45 +27,17 @@ def origin(site_key: str) -> str:
 def add_site_with_pool(database: Database, site_key: str, numbers: list[str], **fields: Any) -> int:
     """A site ``site_key`` (its origin: ``origin(site_key)``) of a new account, with a session
     pool of active trackers with ``numbers`` (pool ``fields`` as given); the pool's id."""
-    now = datetime.now(UTC)
-    with database.session() as db:
-        account = Account(name=site_key, created_at=now)
-        db.add(account)
-        db.flush()
-        site = Site(
-            account_id=account.id,
-            name=site_key,
-            public_key=site_key,
-            allowed_origins=[origin(site_key)],
-            created_at=now,
-        )
-        db.add(site)
-        db.flush()
-        values: dict[str, Any] = {"original_number": BUSINESS, "swap_number": BUSINESS, **fields}
-        pool = Pool(
-            account_id=account.id,
-            site_id=site.id,
-            name=f"{site_key} pool",
-            kind="session",
-            size=len(numbers),
-            created_at=now,
-            updated_at=now,
-            **values,
-        )
-        db.add(pool)
-        db.flush()
-        for number in numbers:
-            db.add(
-                Tracker(
-                    pool_id=pool.id,
-                    number=number,
-                    provider="sandbox",
-                    status="active",
-                    original_number=BUSINESS,
-                    created_at=now,
-                )
-            )
-        return pool.id
+    factory = Factory(database, Clock())
+    site = factory.site(
+        factory.account(site_key),
+        name=site_key,
+        public_key=site_key,
+        allowed_origins=[origin(site_key)],
+    )
+    values: dict[str, Any] = {"original_number": BUSINESS, "swap_number": BUSINESS, **fields}
+    pool = factory.pool(site, name=f"{site_key} pool", size=len(numbers), **values)
+    factory.trackers(pool, numbers)
+    return pool.id
 
 
 def visit_request(site_key: str, n: int) -> tuple[str, dict[str, str]]:

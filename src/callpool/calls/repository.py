@@ -72,6 +72,14 @@ def get_call(db: Session, account_id: int, call_id: int) -> CallRow:
     )
 
 
+def sessions_by_id(db: Session, session_ids: list[str]) -> dict[str, VisitSession]:
+    # Reached only through a call already scoped to the account (its ranking's sessions).
+    if not session_ids:
+        return {}
+    found = db.scalars(select(VisitSession).where(VisitSession.id.in_(session_ids)))
+    return {session.id: session for session in found}
+
+
 def pageviews(db: Session, session_id: str) -> list[Pageview]:
     # Reached only through a call already scoped to the account.
     return list(

@@ -18,14 +18,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callpool import clock
 from callpool.calls import repository, schemas, spool
 from callpool.calls.attribution import Attribution, attribute, is_withheld
 from callpool.calls.routing import Route, route_of, routing_table
-from callpool.db import Database
+from callpool.db import UNAVAILABLE, Database
 from callpool.errors import Invalid
 from callpool.integrations import events
 from callpool.models import Call, Pageview, Pool, Tracker
@@ -43,8 +43,9 @@ from callpool.telephony.base import (
 
 log = logging.getLogger(__name__)
 
-# The database is away (not a bug in a query): keep the work for later rather than drop it.
-UNREACHABLE = (OperationalError, InterfaceError)
+# A status callback of a call no process has stored yet waits this long for it: as long as a
+# database outage may last before the call's spooling process stores it (its spool keeps it).
+STATUS_WAITS_FOR_CALL = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,7 @@ def record_call(
         status=CallStatus.RINGING,
         status_rank=0,
         candidates=[],
+        caller_line_type=inbound.line_type,
     )
     try:
         with db.begin_nested():
@@ -172,7 +174,7 @@ def record_call(
         if existing is None:
             raise
         return _routed_as_before(db, existing)
-    _attribute(db, call, tracker, pool, timedelta(hours=settings.attribution_window_hours))
+    _attribute(db, call, tracker, pool, settings)
     events.call_stored(db, call)  # outbox rows in this transaction: webhooks
     return Routed(route.forward_to, route.record, route.whisper, route)
 
@@ -185,11 +187,19 @@ def _routed_as_before(db: Session, call: Call) -> Routed:
     )
 
 
-def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, window: timedelta) -> None:
+def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, settings: Settings) -> None:
+    window = timedelta(hours=settings.attribution_window_hours)
     try:
         with db.begin_nested():
-            found = attribute(db, tracker=tracker, pool=pool, call=call, window=window)
-    except UNREACHABLE:
+            found = attribute(
+                db,
+                tracker=tracker,
+                pool=pool,
+                call=call,
+                window=window,
+                evidence=settings.attribution_evidence,
+            )
+    except UNAVAILABLE:
         raise  # the database went away: the call is not stored either; the replay retries
     except Exception:  # a call with no attribution beats a call not stored
         log.exception("attribution failed for call %s", call.provider_call_id)
@@ -199,6 +209,7 @@ def _attribute(db: Session, call: Call, tracker: Tracker, pool: Pool, window: ti
     call.medium = found.medium
     call.confidence = found.confidence
     call.candidates = list(found.candidates)
+    call.ranking = [ranked.stored() for ranked in found.ranking]
     call.attribution_reason = found.reason
     call.first_call_id = found.first_call_id
 
@@ -217,6 +228,7 @@ def _spool_call(
         "from": inbound.from_number,
         "at": at.isoformat(),
         "forward_to": route.forward_to,
+        "line_type": inbound.line_type,
     }
     try:
         spool.spool(settings.call_spool_dir, spool.CALL, inbound.call_id, data, journal=journal)
@@ -331,7 +343,7 @@ def replay(database: Database, settings: Settings) -> Replayed:
     for entry in spool.claim_all(settings.call_spool_dir):
         try:
             applied = _replay_entry(database, entry, settings)
-        except (*UNREACHABLE, DatabaseGone):
+        except (*UNAVAILABLE, DatabaseGone):
             spool.release(entry)
             return Replayed(stored, unreachable=True)
         except Exception as error:
@@ -348,12 +360,12 @@ def replay(database: Database, settings: Settings) -> Replayed:
 
 def _replay_entry(database: Database, entry: spool.Entry, settings: Settings) -> bool:
     """Store one entry in its own transaction. A server that goes away in the middle of it
-    does not always say so with an ``UNREACHABLE`` error (a savepoint's rollback that fails
+    does not always say so with an ``UNAVAILABLE`` error (a savepoint's rollback that fails
     leaves the session unusable, for one): any other error is tried once more, and counts
     as the database's absence if the database does not answer."""
     try:
         return _replay_committed(database, entry, settings)
-    except UNREACHABLE:
+    except UNAVAILABLE:
         raise
     except Exception:
         if not _answers(database):
@@ -387,7 +399,10 @@ def _replay(db: Session, entry: spool.Entry, settings: Settings) -> bool:
     data: dict[str, Any] = entry.data
     if entry.kind == spool.CALL:
         inbound = InboundCall(
-            call_id=data["call_id"], to_number=data["to"], from_number=data["from"]
+            call_id=data["call_id"],
+            to_number=data["to"],
+            from_number=data["from"],
+            line_type=data.get("line_type"),  # entries spooled before it was kept lack it
         )
         routed = record_call(
             db, data["provider"], inbound, entry.at, settings, forwarded_to=data.get("forward_to")
@@ -407,12 +422,24 @@ def _replay(db: Session, entry: spool.Entry, settings: Settings) -> bool:
             sequence=data["sequence"],
             dialed=data["dialed"],
         )
-        known = apply_status(db, update, entry.at)
-        if not known and spool.has_pending_call(settings.call_spool_dir, update.call_id):
-            return False
+        if not apply_status(db, update, entry.at):
+            return not _call_may_come(entry, settings)
     else:
         raise ValueError(f"unknown spool entry kind {entry.kind!r}")
     return True
+
+
+def _call_may_come(status: spool.Entry, settings: Settings) -> bool:
+    """Whether a status whose call is not stored should wait for it: while the call waits in
+    this spool, or, for up to ``STATUS_WAITS_FOR_CALL``, in another's (behind a load balancer
+    the status callback may reach a process other than the one the call reached, and be
+    replayed first when the database comes back). After that the call is not coming."""
+    if spool.has_pending_call(settings.call_spool_dir, status.data["call_id"]):
+        return True
+    if clock.now() - status.at < STATUS_WAITS_FOR_CALL:
+        return True
+    log.warning("status of call %s dropped: the call never arrived", status.data["call_id"])
+    return False
 
 
 # Simulated calls (sandbox)
@@ -426,10 +453,13 @@ def simulate_call(
     from_number: str,
     call_id: str,
     answered_seconds: int | None = 60,
+    line_type: str | None = None,
 ) -> Forward | None:
     """A sandbox call placed in-process, through the same path as a webhook: routed, spooled,
     answered for ``answered_seconds`` (None: nobody answers), then stored and attributed."""
-    inbound = InboundCall(call_id=call_id, to_number=to_number, from_number=from_number)
+    inbound = InboundCall(
+        call_id=call_id, to_number=to_number, from_number=from_number, line_type=line_type
+    )
     routed = receive_call(database, settings, "sandbox", inbound)
     if routed is None:
         return None
@@ -460,12 +490,40 @@ def list_calls(
 
 def get_call(database: Database, account_id: int, call_id: int) -> schemas.CallDetail:
     with database.reader() as db:
-        row = repository.get_call(db, account_id, call_id)
-        views = repository.pageviews(db, row.session.id) if row.session else []
-        earlier = earlier_calls(db, account_id, row.call)
-        return schemas.CallDetail(
-            **call_out(row).model_dump(), journey=journey(row, views, earlier)
+        return call_detail(db, repository.get_call(db, account_id, call_id))
+
+
+def call_detail(db: Session, row: repository.CallRow) -> schemas.CallDetail:
+    """The call with its journey and ranking: what the API and the outgoing webhooks show."""
+    views = repository.pageviews(db, row.session.id) if row.session else []
+    earlier = earlier_calls(db, row.call.account_id, row.call)
+    return schemas.CallDetail(
+        **call_out(row).model_dump(),
+        journey=journey(row, views, earlier),
+        ranking=ranking(db, row.call),
+    )
+
+
+def ranking(db: Session, call: Call) -> list[schemas.RankedVisit]:
+    """The stored ranking of a shared number's visits, with what each visit was."""
+    stored = [entry for entry in call.ranking or [] if isinstance(entry, dict)]
+    visits = repository.sessions_by_id(db, [entry["session_id"] for entry in stored])
+    out = []
+    for rank, entry in enumerate(stored, start=1):
+        visit = visits.get(entry["session_id"])
+        out.append(
+            schemas.RankedVisit(
+                session_id=entry["session_id"],
+                rank=rank,
+                reasons=list(entry.get("reasons", [])),
+                source=visit.source if visit else None,
+                medium=visit.medium if visit else None,
+                landing_page=visit.landing_url if visit else None,
+                device=visit.device if visit else None,
+                last_seen_at=visit.last_seen_at if visit else None,
+            )
         )
+    return out
 
 
 def earlier_calls(db: Session, account_id: int, call: Call) -> list[Call]:
@@ -490,6 +548,7 @@ def call_out(row: repository.CallRow) -> schemas.CallOut:
         from_number=call.from_number,
         tracker_number=call.to_number,
         forwarded_to=call.forwarded_to,
+        caller_line_type=call.caller_line_type,
         tracker_id=call.tracker_id,
         pool=schemas.PoolRef(id=pool.id, name=pool.name, kind=pool.kind) if pool else None,
         attribution=schemas.AttributionOut(

@@ -8,6 +8,7 @@ from callpool.dashboard import (
     assets,
     insights,
     integrations,
+    leaks,
     marketing,
     setup,
     testcall,
@@ -18,6 +19,8 @@ router = APIRouter()
 router.include_router(api.root)
 router.include_router(assets.root)
 router.include_router(api.router)
+# Ahead of setup's generic tracker actions, whose paths these share.
+router.include_router(leaks.router)
 router.include_router(setup.router)
 router.include_router(insights.router)
 router.include_router(integrations.router)
@@ -25,4 +28,4 @@ router.include_router(marketing.router)
 router.include_router(testcall.router)
 router.include_router(account.router)
 # The feed Google Ads fetches: public, its token is the secret (set up on the Ads page).
-router.include_router(google_ads_feed.router)
+router.include_router(google_ads_feed.feed_router)

@@ -16,7 +16,8 @@ from jinja2.runtime import Context
 
 from callpool.clock import zone_named
 from callpool.dashboard.auth import SignInRequired, browser_session, save_session
-from callpool.errors import NotFound
+from callpool.db import UNAVAILABLE
+from callpool.errors import DATABASE_UNAVAILABLE, RETRY_UNAVAILABLE, NotFound, log_unavailable
 from callpool.phones import display
 from callpool.telephony.base import ProviderError
 
@@ -114,6 +115,13 @@ class DashboardRoute(APIRoute):
                 return render(
                     request, "error.html", error.http_status, title="Sorry", message=error.explain()
                 )
+            except UNAVAILABLE as error:
+                log_unavailable(error)
+                page = render(
+                    request, "error.html", 503, title="Sorry", message=DATABASE_UNAVAILABLE
+                )
+                page.headers.update(RETRY_UNAVAILABLE)
+                return page
             except HTTPException as error:
                 if error.status_code >= 400 and isinstance(error.detail, str):
                     return render(

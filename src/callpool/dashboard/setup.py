@@ -202,7 +202,7 @@ def _target_form(pool: PoolOut, region: str) -> dict[str, str]:
     }
 
 
-def _pool_page(
+def pool_page_response(
     request: Request,
     viewer: Viewer,
     pool_id: int,
@@ -230,6 +230,10 @@ def _pool_page(
     )
     if status_code is None:
         status_code = 422 if errors else 200
+    # Where a leaked number may move to: the site's manual pools (or a new one).
+    manual_pools = [
+        p for p in pools.list_pools(deps, viewer.account_id, site.id) if p.kind == "manual"
+    ]
     return render(
         request,
         "pool.html",
@@ -241,6 +245,8 @@ def _pool_page(
         trackers=[t for t in trackers if t.status != "released"],
         diagnosis=diagnosis,
         health=health,
+        manual_pools=manual_pools,
+        release_after={r.tracker_id: r.release_after for r in health.retiring_numbers},
         never_swapped=install_checks(deps.database, site.id, site.allowed_origins).never_swapped,
         form=target_form if target_form is not None else _target_form(pool, site.region),
         settings=settings_form if settings_form is not None else _settings_form(pool, site.region),
@@ -251,7 +257,7 @@ def _pool_page(
 
 @router.get("/pools/{pool_id}")
 def pool_page(request: Request, viewer: CurrentViewer, pool_id: Id) -> Response:
-    return _pool_page(request, viewer, pool_id)
+    return pool_page_response(request, viewer, pool_id)
 
 
 def target_update_data(form: Mapping[str, Any], region: str) -> tuple[dict[str, Any], FieldErrors]:
@@ -294,9 +300,9 @@ def set_target(request: Request, viewer: CurrentViewer, pool_id: Id, form: Poste
         update = build(PoolUpdate, data, extra=errors)
         pools.update_pool(deps, viewer.account_id, pool_id, update)
     except FormInvalid as invalid:
-        return _pool_page(request, viewer, pool_id, form, invalid.errors, 422)
+        return pool_page_response(request, viewer, pool_id, form, invalid.errors, 422)
     except Invalid as error:
-        return _pool_page(request, viewer, pool_id, form, from_invalid(error).errors, 422)
+        return pool_page_response(request, viewer, pool_id, form, from_invalid(error).errors, 422)
     return redirect(request, f"/dashboard/pools/{pool_id}?saved=target#target")
 
 
@@ -336,15 +342,19 @@ def change_settings(
         update = build(PoolUpdate, settings_update_data(form, pool.kind, site.region))
         pools.update_pool(deps, viewer.account_id, pool_id, update)
     except FormInvalid as invalid:
-        return _pool_page(request, viewer, pool_id, settings_form=form, errors=invalid.errors)
+        return pool_page_response(
+            request, viewer, pool_id, settings_form=form, errors=invalid.errors
+        )
     except Invalid as error:
         errors = from_invalid(error).errors
-        return _pool_page(request, viewer, pool_id, settings_form=form, errors=errors)
+        return pool_page_response(request, viewer, pool_id, settings_form=form, errors=errors)
     except (Conflict, ProviderError) as error:
         message = (
             error.explain("Nothing was bought") if isinstance(error, ProviderError) else str(error)
         )
-        return _pool_page(request, viewer, pool_id, settings_form=form, errors={"form": message})
+        return pool_page_response(
+            request, viewer, pool_id, settings_form=form, errors={"form": message}
+        )
     return redirect(request, f"/dashboard/pools/{pool_id}?saved=settings#settings")
 
 
@@ -373,7 +383,9 @@ def delete_pool(request: Request, viewer: CurrentViewer, pool_id: Id) -> Respons
         message = (
             error.explain("The pool was kept") if isinstance(error, ProviderError) else str(error)
         )
-        return _pool_page(request, viewer, pool_id, errors={"form": message}, status_code=409)
+        return pool_page_response(
+            request, viewer, pool_id, errors={"form": message}, status_code=409
+        )
     return redirect(request, f"/dashboard/sites/{pool.site_id}")
 
 
@@ -388,7 +400,7 @@ def tracker_action(
 ) -> Response:
     """Manual pools: activate / assign (to a source/medium), flag, unflag."""
     if action not in pools.MANUAL_ACTIONS:
-        return _pool_page(
+        return pool_page_response(
             request, viewer, pool_id, errors={"form": f"unknown action {action!r}"}, status_code=404
         )
     key = None
@@ -396,12 +408,14 @@ def tracker_action(
         source, medium = text(form, "source"), text(form, "medium")
         if not source or not medium:
             errors = {"form": "give the source and the medium, like google / cpc"}
-            return _pool_page(request, viewer, pool_id, errors=errors, status_code=422)
+            return pool_page_response(request, viewer, pool_id, errors=errors, status_code=422)
         key = (source, medium)
     try:
         pools.manual_action(deps_of(request), viewer.account_id, pool_id, tracker_id, action, key)
     except Conflict as error:
-        return _pool_page(request, viewer, pool_id, errors={"form": str(error)}, status_code=409)
+        return pool_page_response(
+            request, viewer, pool_id, errors={"form": str(error)}, status_code=409
+        )
     return redirect(request, f"/dashboard/pools/{pool_id}#trackers")
 
 

@@ -18,6 +18,7 @@ import phonenumbers
 
 from callpool.seeding import demo_settings
 from callpool.settings import Settings, load_settings, secret_file, with_secret
+from callpool.telephony.base import LINE_TYPES
 from callpool.telephony.sandbox.simulate import WebhookRequest, status_request, voice_request
 
 HELP = "place a simulated call to a tracking number of a running server (sandbox provider)"
@@ -36,6 +37,11 @@ def add_to(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration", type=int, default=60, metavar="S", help="seconds the call lasts, if answered"
     )
+    parser.add_argument(
+        "--line-type",
+        choices=LINE_TYPES,
+        help="the caller's line, as a carrier's line-type lookup reports it (default: none)",
+    )
     parser.add_argument("--status", choices=STATUSES, default="completed", help="how the call ends")
     parser.add_argument(
         "--server",
@@ -53,7 +59,9 @@ def add_to(parser: argparse.ArgumentParser) -> None:
 def run_call(args: argparse.Namespace) -> int:
     settings = _signing_settings(args)
     to_number, caller = _e164(args.to, "--to"), _e164(args.caller, "--from")
-    voice = voice_request(settings, to_number=to_number, from_number=caller)
+    voice = voice_request(
+        settings, to_number=to_number, from_number=caller, line_type=args.line_type
+    )
     answer = _post(settings.public_url, voice)
     if "<Dial" not in answer:
         raise ValueError(

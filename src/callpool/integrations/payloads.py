@@ -2,7 +2,7 @@
 
 Every message is ``{"type", "timestamp", "data"}``, as the Standard Webhooks specification
 suggests. A call's data is what ``GET /api/v1/calls/{id}`` answers, built by the same functions
-(``call_out``, ``journey``), so the API and the webhooks never disagree. (``calls.service``
+(``call_detail``), so the API and the webhooks never disagree. (``calls.service``
 is imported as a module: it calls into ``events``, which needs this module, while loading.)
 """
 
@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from callpool import clock
 from callpool.calls import repository as calls_repository
 from callpool.calls import service as calls_service
-from callpool.calls.schemas import CallDetail
 from callpool.models import Call, Pool
 
 CALL_STARTED = "call.started"
@@ -33,13 +32,7 @@ def call_data(db: Session, call: Call) -> dict[str, Any]:
     """The call as the API shows it, with its attribution and the visitor's journey."""
     db.flush()  # the call may be new, or changed in this transaction
     row = calls_repository.get_call(db, call.account_id, call.id)
-    views = calls_repository.pageviews(db, row.session.id) if row.session else []
-    detail = CallDetail(
-        **calls_service.call_out(row).model_dump(),
-        journey=calls_service.journey(
-            row, views, calls_service.earlier_calls(db, call.account_id, call)
-        ),
-    )
+    detail = calls_service.call_detail(db, row)
     return {"call": detail.model_dump(mode="json")}
 
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, ForeignKey, Index, String, or_, text
@@ -29,17 +29,25 @@ class TrackerStatus(StrEnum):
 
 AVAILABLE, ACTIVE, FLAGGED = TrackerStatus.AVAILABLE, TrackerStatus.ACTIVE, TrackerStatus.FLAGGED
 RELEASED, PROVISIONING = TrackerStatus.RELEASED, TrackerStatus.PROVISIONING
-RELEASING = TrackerStatus.RELEASING
+RELEASING, RETIRING = TrackerStatus.RELEASING, TrackerStatus.RETIRING
 # The states of the pools FAQ (carrier work in flight aside).
 TRACKER_STATUSES = (AVAILABLE, ACTIVE, FLAGGED, RELEASED)
-# The states a call to the number is forwarded in.
-ROUTED_STATUSES = (AVAILABLE, ACTIVE, FLAGGED)
+# The states a call to the number is forwarded in (and its calls recorded): a retiring number
+# is still printed somewhere, and its callers must still reach the business.
+ROUTED_STATUSES = (AVAILABLE, ACTIVE, FLAGGED, RETIRING)
 
 
 def is_free(leased_until: datetime | None, now: datetime) -> bool:
     """The free-tracker rule (DESIGN.md): no lease ends after ``now``. Leases expire lazily:
     no job frees a tracker. ``free_clause`` is the same rule in SQL."""
     return leased_until is None or leased_until <= now
+
+
+def retirement_ends(retired_at: datetime, quiet_days: int, last_call: datetime | None) -> datetime:
+    """The earliest a retiring number is released: ``quiet_days`` after its retirement or
+    after its last call, whichever is later (a call restarts the quiet period)."""
+    quiet_from = retired_at if last_call is None else max(retired_at, last_call)
+    return quiet_from + timedelta(days=quiet_days)
 
 
 def free_clause(

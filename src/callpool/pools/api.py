@@ -8,15 +8,19 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from callpool.accounts.auth import AccountId, DatabaseDep
 from callpool.models.tracker import TrackerStatus
-from callpool.pools import service
+from callpool.pools import leaks, service
+from callpool.pools.leaks import LeakOutcome
 from callpool.pools.schemas import (
     AddTrackers,
     Diagnostics,
+    LeakActionOut,
+    MoveToManual,
     PoolCreate,
     PoolOut,
     PoolUpdate,
     ReassignOut,
     RebalanceOut,
+    RetireTracker,
     SourceMedium,
     TrackerOut,
 )
@@ -143,3 +147,51 @@ def unflag_tracker(pool_id: Id, tracker_id: Id, account_id: AccountId, deps: Dep
     """Manual pools: show a flagged tracker again for its source/medium."""
     tracker = service.manual_action(deps, account_id, pool_id, tracker_id, "unflag")
     return TrackerOut.model_validate(tracker)
+
+
+# -- leaked numbers (pool health lists them) --------------------------------------------------
+
+
+@router.post("/{pool_id}/trackers/{tracker_id}/retire", responses=AT_PROVIDER)
+def retire_tracker(
+    pool_id: Id,
+    tracker_id: Id,
+    account_id: AccountId,
+    deps: DepsDep,
+    data: RetireTracker | None = None,
+) -> LeakActionOut:
+    """Session pools: stop handing the number to visitors now (its calls are still forwarded
+    and recorded), buy a replacement, and release it once it has had no call for
+    ``quiet_days`` (30 by default)."""
+    quiet_days = (data or RetireTracker()).quiet_days
+    outcome = leaks.retire(deps, account_id, pool_id, tracker_id, quiet_days)
+    return _leak_action(outcome)
+
+
+@router.post(
+    "/{pool_id}/trackers/{tracker_id}/cancel-retirement", responses={**NOT_FOUND, **CONFLICT}
+)
+def cancel_retirement(
+    pool_id: Id, tracker_id: Id, account_id: AccountId, deps: DepsDep
+) -> TrackerOut:
+    """Session pools: a retiring number goes back to visitors; the pool keeps its replacement
+    too (its size grows by one)."""
+    return TrackerOut.model_validate(leaks.cancel_retirement(deps, account_id, pool_id, tracker_id))
+
+
+@router.post("/{pool_id}/trackers/{tracker_id}/move-to-manual", responses=AT_PROVIDER)
+def move_to_manual(
+    pool_id: Id, tracker_id: Id, data: MoveToManual, account_id: AccountId, deps: DepsDep
+) -> LeakActionOut:
+    """Session pools: the number becomes a fixed source (``offline / print`` by default) of a
+    manual pool of the same site, existing (``pool_id``) or new; its later calls are credited
+    to that source, its earlier ones keep their attribution. A replacement is bought."""
+    return _leak_action(leaks.move_to_manual(deps, account_id, pool_id, tracker_id, data))
+
+
+def _leak_action(outcome: LeakOutcome) -> LeakActionOut:
+    replacement = outcome.replacement
+    return LeakActionOut(
+        tracker=TrackerOut.model_validate(outcome.tracker),
+        replacement=None if replacement is None else TrackerOut.model_validate(replacement),
+    )

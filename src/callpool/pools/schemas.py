@@ -197,6 +197,11 @@ class TrackerCounts(BaseModel):
         default=0,
         description="Out of service, being given back to the carrier (retried until it is).",
     )
+    retiring: int = Field(
+        default=0,
+        description="Retired by the operator: still forwarded, never shown to a visitor, "
+        "released after a quiet period.",
+    )
 
 
 class PoolOut(BaseModel):
@@ -253,6 +258,13 @@ class TrackerOut(BaseModel):
     activated_at: datetime | None
     dropped_at: datetime | None
     released_at: datetime | None
+    retired_at: datetime | None = Field(
+        default=None, description="Retiring: when the operator retired it."
+    )
+    quiet_days: int | None = Field(
+        default=None,
+        description="Retiring: released once it has had no call for this many days.",
+    )
     last_error: str | None = Field(
         default=None, description="The carrier's last failure while buying or releasing it."
     )
@@ -316,3 +328,50 @@ class Diagnostics(BaseModel):
     trackers: TrackerCounts
     summary: str
     sources: list[SourceDiagnosis]
+
+
+# A quiet period long enough for a printed number's callers to stop, short enough to end.
+DEFAULT_QUIET_DAYS = 30
+MAX_QUIET_DAYS = 365
+
+
+class RetireTracker(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    quiet_days: int = Field(
+        default=DEFAULT_QUIET_DAYS,
+        ge=1,
+        le=MAX_QUIET_DAYS,
+        description="Release the number once it has had no call for this many days.",
+    )
+
+
+class MoveToManual(BaseModel):
+    """Where a session-pool number goes as a fixed source: an existing manual pool of the
+    same site (``pool_id``), or a new one created on the spot (``new_pool_name``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pool_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="A manual pool of the same site; leave out to create a new one.",
+    )
+    new_pool_name: Text = Field(
+        default="Offline",
+        min_length=1,
+        max_length=200,
+        description="The new manual pool's name, when no pool_id is given.",
+    )
+    source: Text = Field(default="offline", min_length=1, max_length=200)
+    medium: Text = Field(default="print", min_length=1, max_length=200)
+
+
+class LeakActionOut(BaseModel):
+    """The number acted on, and the number bought in its place for the session pool: null
+    if none was needed (or the carrier refused it); ``provisioning`` while the carrier is
+    slow or failing (the worker finishes the purchase)."""
+
+    tracker: TrackerOut
+    replacement: TrackerOut | None

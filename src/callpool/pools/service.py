@@ -35,6 +35,7 @@ from callpool.models.tracker import (
     FLAGGED,
     RELEASED,
     RELEASING,
+    RETIRING,
     is_free,
 )
 from callpool.pools import repository
@@ -330,7 +331,7 @@ def manual_action(
 def _activate(db: Session, pool: Pool, tracker: Tracker, key: tuple[str, str] | None) -> None:
     _require_status(tracker, AVAILABLE, "activate")
     assert key is not None
-    _require_unserved(db, pool, key, tracker)
+    require_unserved(db, pool, key, tracker)
     activate(db, pool, tracker, key, clock.now())
 
 
@@ -343,7 +344,7 @@ def _unflag(db: Session, pool: Pool, tracker: Tracker, _key: tuple[str, str] | N
     _require_status(tracker, FLAGGED, "unflag")
     assert tracker.source is not None
     assert tracker.medium is not None
-    _require_unserved(db, pool, (tracker.source, tracker.medium), tracker)
+    require_unserved(db, pool, (tracker.source, tracker.medium), tracker)
     tracker.status, tracker.dropped_at = ACTIVE, None
 
 
@@ -352,7 +353,7 @@ def _assign(db: Session, pool: Pool, tracker: Tracker, key: tuple[str, str] | No
     assert key is not None
     if key == (tracker.source, tracker.medium):
         return
-    _require_unserved(db, pool, key, tracker)
+    require_unserved(db, pool, key, tracker)
     tracker.source, tracker.medium = key
     open_assignment(db, tracker, clock.now())  # closes the previous source/medium's range
 
@@ -370,7 +371,9 @@ def _require_status(tracker: Tracker, status: str, action: str) -> None:
         raise Conflict(f"cannot {action} tracker {tracker.number}: it is {tracker.status}")
 
 
-def _require_unserved(db: Session, pool: Pool, key: tuple[str, str], tracker: Tracker) -> None:
+def require_unserved(db: Session, pool: Pool, key: tuple[str, str], tracker: Tracker) -> None:
+    """One active tracker per source/medium in a pool: the visit engine shows a source its
+    one active tracker."""
     # Read from the pool's trackers (a few): the visit engine's one query for "the active
     # tracker of a source" stays the only one (visits.trackers.offer_for_source).
     for other in repository.live_trackers(db, pool):
@@ -421,8 +424,9 @@ def _follow_new_original_number(db: Session, pool: Pool) -> None:
 def _resize_session_pool(db: Session, pool: Pool, claim: str) -> tuple[int, list[int]]:
     """Larger: how many to buy. Smaller: mark for release trackers no visitor holds now
     (newest first); a tracker in front of a visitor is kept, and the pool shrinks further on
-    a later size change. Returns (how many to buy, trackers marked for release)."""
-    trackers = repository.live_trackers(db, pool)
+    a later size change. Returns (how many to buy, trackers marked for release). Retiring
+    numbers are not counted: their replacement already is."""
+    trackers = [t for t in repository.live_trackers(db, pool) if t.status != RETIRING]
     missing = pool.size - len(trackers)
     if missing > 0:
         return missing, []

@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
@@ -46,6 +47,7 @@ from callpool.models import (
     UTCDateTime,
     VisitSession,
 )
+from callpool.models.tracker import ACTIVE, RETIRING
 from callpool.reports.expressions import as_utc, bucket_index, bucket_start, landing_page
 from callpool.reports.schemas import Dimension, Interval, Period
 from callpool.telephony.base import MISSED, CallStatus
@@ -642,7 +644,7 @@ NO_LEASE_REASONS = ("no_lease", "repeat_caller_first_touch")
 def leaked_numbers(
     db: Session, pool_id: int, period: Period, min_calls: int
 ) -> list[tuple[int, str, int, datetime]]:
-    """(tracker id, number, calls, last call) of the pool's numbers in service that got at
+    """(tracker id, number, calls, last call) of the pool's active numbers that got at
     least ``min_calls`` calls with no lease behind them in the period, the most such first."""
     calls = func.count(Call.id)
     rows = db.execute(
@@ -653,7 +655,10 @@ def leaked_numbers(
             Call.started_at >= period.start,
             Call.started_at < period.end,
             Call.attribution_reason.in_(NO_LEASE_REASONS),
-            Tracker.status != "released",
+            # Still handed to visitors: a retired number is listed as retiring, a moved one
+            # belongs to its manual pool now.
+            Tracker.pool_id == pool_id,
+            Tracker.status == ACTIVE,
         )
         .group_by(Tracker.id, Tracker.number)
         .having(calls >= min_calls)
@@ -661,6 +666,29 @@ def leaked_numbers(
     )
     # An aggregate's timestamp comes back as the engine stores it (SQLite: naive text).
     return [(tracker, number, count, as_utc(last)) for tracker, number, count, last in rows]
+
+
+def retiring_numbers(
+    db: Session, pool_id: int
+) -> list[tuple[int, str, datetime, int, datetime | None]]:
+    """(tracker id, number, retired at, quiet days, last call) of the pool's retiring numbers,
+    oldest retirement first."""
+    last_call = (
+        select(type_coerce(func.max(Call.started_at), UTCDateTime()))
+        .where(Call.tracker_id == Tracker.id)
+        .correlate(Tracker)
+        .scalar_subquery()
+    )
+    rows = db.execute(
+        select(Tracker.id, Tracker.number, Tracker.retired_at, Tracker.quiet_days, last_call)
+        .where(Tracker.pool_id == pool_id, Tracker.status == RETIRING)
+        .order_by(Tracker.retired_at, Tracker.id)
+    )
+    return [
+        (tracker, number, retired, days or 0, last)
+        for tracker, number, retired, days, last in rows
+        if retired is not None
+    ]
 
 
 def rolled_pool_peaks(

@@ -139,6 +139,21 @@ class LeakedNumber(BaseModel):
     last_call_at: datetime
 
 
+class RetiringNumber(BaseModel):
+    """A session-pool number the operator retired: still forwarded, never shown to a
+    visitor, released once it has had no call for ``quiet_days``."""
+
+    tracker_id: int
+    number: str
+    retired_at: datetime
+    quiet_days: int
+    last_call_at: datetime | None
+    release_after: datetime = Field(
+        description="The earliest it is released: quiet_days after its retirement or its "
+        "last call, whichever is later (a call restarts the quiet period)"
+    )
+
+
 class PoolHealth(BaseModel):
     pool_id: int
     name: str
@@ -165,6 +180,9 @@ class PoolHealth(BaseModel):
         default_factory=list,
         description="Session pools: numbers with at least 3 calls with no lease behind them in "
         "the period, the most first",
+    )
+    retiring_numbers: list[RetiringNumber] = Field(
+        default_factory=list, description="Session pools: numbers retired, not yet released"
     )
     advice: SizeAdvice | None = Field(
         default=None,

@@ -41,7 +41,7 @@ from callpool.db import Database
 from callpool.errors import Invalid
 from callpool.models import Account, Pool, Site
 from callpool.models.pool import SESSION
-from callpool.models.tracker import RELEASED, TRACKER_STATUSES
+from callpool.models.tracker import RELEASED, RETIRING, TRACKER_STATUSES, retirement_ends
 from callpool.reports import repository
 from callpool.reports.expressions import as_utc, landing_path_of
 from callpool.reports.schemas import (
@@ -52,6 +52,7 @@ from callpool.reports.schemas import (
     LeakedNumber,
     Period,
     PoolHealth,
+    RetiringNumber,
     SizeAccuracy,
     SizeAdvice,
     TimeBucket,
@@ -438,7 +439,7 @@ def _pool_health(
         size=pool.size,
         period=period,
         interval=interval,
-        trackers_by_status={s: by_status[s] for s in TRACKER_STATUSES if s != RELEASED},
+        trackers_by_status=_by_status(pool.kind, by_status),
         peak_concurrent_leases=peak,
         leases=leases,
         exhaustion_events=exhausted,
@@ -446,6 +447,7 @@ def _pool_health(
         recommended_size=recommended,
         recommendation=reason,
         leaked_numbers=leaked(db, pool.id, period) if pool.kind == SESSION else [],
+        retiring_numbers=retiring(db, pool.id) if pool.kind == SESSION else [],
         advice=size_advice(db, pool) if pool.kind == SESSION else None,
         buckets=buckets,
     )
@@ -468,6 +470,28 @@ def leaked(db: Session, pool_id: int, period: Period) -> list[LeakedNumber]:
             db, pool_id, period, LEAK_MIN_CALLS
         )
     ]
+
+
+def retiring(db: Session, pool_id: int) -> list[RetiringNumber]:
+    return [
+        RetiringNumber(
+            tracker_id=tracker,
+            number=number,
+            retired_at=retired,
+            quiet_days=days,
+            last_call_at=last,
+            release_after=retirement_ends(retired, days, last),
+        )
+        for tracker, number, retired, days, last in repository.retiring_numbers(db, pool_id)
+    ]
+
+
+def _by_status(kind: str, counts: Counter[str]) -> dict[str, int]:
+    """Current trackers by the FAQ's states; session pools add their retiring numbers."""
+    statuses = [s for s in TRACKER_STATUSES if s != RELEASED]
+    if kind == SESSION:
+        statuses.append(RETIRING)
+    return {status: counts[status] for status in statuses}
 
 
 def size_advice(db: Session, pool: Pool) -> SizeAdvice | None:

@@ -35,10 +35,10 @@ from callpool.calls.service import record_call
 from callpool.clock import FrozenClock
 from callpool.db import Database
 from callpool.models import Account, Lease, Pool, PoolEvent, Site, Tracker
-from callpool.settings import Settings
+from callpool.settings import ATTRIBUTION_EVIDENCE, Settings
 from callpool.simulation.score import Score, outcome
 from callpool.simulation.traffic import PlannedCall, PlannedSession, Traffic, heartbeats
-from callpool.telephony.base import InboundCall
+from callpool.telephony.base import LANDLINE, MOBILE_LINE, InboundCall
 from callpool.visits import service
 from callpool.visits.claim import EXHAUSTED, REUSE, heartbeat_seconds
 from callpool.visits.schemas import EventIn, HeartbeatIn, PageviewIn, VisitIn
@@ -72,11 +72,20 @@ class PoolSetup:
         return heartbeat_seconds(self.lease_minutes)
 
 
-def simulate(traffic: Traffic, size: int, setup: PoolSetup = PoolSetup()) -> Score:
-    """Run ``traffic`` through a fresh pool of ``size`` numbers; the calls' outcomes."""
+def simulate(
+    traffic: Traffic,
+    size: int,
+    setup: PoolSetup = PoolSetup(),
+    *,
+    evidence: tuple[str, ...] = ATTRIBUTION_EVIDENCE,
+) -> Score:
+    """Run ``traffic`` through a fresh pool of ``size`` numbers; the calls' outcomes.
+
+    ``evidence``: what ranks the visits sharing a number, as ``CALLPOOL_ATTRIBUTION_EVIDENCE``
+    says (the setting itself, so the measured code is the product's: ``bench/evidence.py``)."""
     started = time.perf_counter()
     with _throwaway_database() as (database, settings_for):
-        settings = settings_for(setup.window_hours)
+        settings = settings_for(setup.window_hours, evidence)
         site = _seed(database, size, setup)
         score = _replay(database, settings, site, traffic, size, setup)
         score.exhausted, score.peak_leases = _strain(database)
@@ -86,17 +95,20 @@ def simulate(traffic: Traffic, size: int, setup: PoolSetup = PoolSetup()) -> Sco
 
 
 @contextmanager
-def _throwaway_database() -> Iterator[tuple[Database, Callable[[float], Settings]]]:
+def _throwaway_database() -> Iterator[
+    tuple[Database, Callable[[float, tuple[str, ...]], Settings]]
+]:
     with tempfile.TemporaryDirectory(prefix="callpool-sim-") as folder:
         path = Path(folder) / "sim.db"
         shutil.copy(_migrated_template(), path)
         url = f"sqlite:///{path}"
 
-        def settings_for(window_hours: float) -> Settings:
+        def settings_for(window_hours: float, evidence: tuple[str, ...]) -> Settings:
             return Settings(
                 database_url=url,
                 secret_key=SECRET,
                 attribution_window_hours=window_hours,
+                attribution_evidence=evidence,
                 routing_cache_path=Path(folder) / "routing.json",
                 call_spool_dir=Path(folder) / "spool",
                 _env_file=None,
@@ -305,8 +317,11 @@ def _call(database: Database, settings: Settings, state: _State, index: int, sco
     inbound = InboundCall(
         call_id=f"SIM{index}",
         to_number=number,
-        from_number=caller_number(state.traffic.sessions[planned.session].visitor),
+        from_number=caller_number(
+            state.traffic.sessions[planned.session].visitor, fixed=planned.fixed_line
+        ),
         at=planned.at,
+        line_type=line_type(planned),
     )
     with database.session() as db:
         record_call(db, PROVIDER, inbound, planned.at, settings)
@@ -318,8 +333,17 @@ def _call(database: Database, settings: Settings, state: _State, index: int, sco
     score.add(planned.timing, result, session_id == truth, 1 + len(candidates))
 
 
-def caller_number(visitor: int) -> str:
-    return f"+1202{visitor:07d}"
+def caller_number(visitor: int, *, fixed: bool = False) -> str:
+    """The visitor's mobile, or their landline: two numbers, so a caller seen before is one
+    seen on the same line."""
+    return f"+1{303 if fixed else 202}{visitor:07d}"
+
+
+def line_type(planned: PlannedCall) -> str | None:
+    """What the carrier says of the caller's line, when it says anything."""
+    if not planned.line_type_known:
+        return None
+    return LANDLINE if planned.fixed_line else MOBILE_LINE
 
 
 def _strain(database: Database) -> tuple[int, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
 DURING, SOON, LATER = "during", "soon", "later"  # when a call is made: the timings scored apart
@@ -100,11 +100,28 @@ class Assumptions:
     mobile_share: float = field(
         default=0.55, metadata={"help": "share of sessions on phones (the device on the session)"}
     )
+    fixed_line_share: float = field(
+        default=0.3,
+        metadata={
+            "help": "share of visitors who call from a landline or desk phone when they browsed "
+            "on a computer (they call from their mobile after a visit on a phone). An "
+            "assumption: about 3 in 4 US adults have no landline at home (CDC NHIS, 2023), "
+            "and office desks add desk phones"
+        },
+    )
+    line_type_share: float = field(
+        default=1.0,
+        metadata={
+            "help": "share of calls whose carrier reports the caller's line type (1: a "
+            "line-type lookup Add-on on every number; 0: none, the product's default)"
+        },
+    )
 
     def check(self) -> None:
         """Raise ``ValueError`` naming the first assumption out of its range."""
         shares = ("day_night", "returning_share", "call_share", "during_share", "soon_share")
-        for name in (*shares, "tel_click_share", "mobile_share"):
+        lines = ("fixed_line_share", "line_type_share")
+        for name in (*shares, "tel_click_share", "mobile_share", *lines):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name.replace('_', '-')} must be between 0 and 1")
         if self.during_share + self.soon_share > 1:
@@ -145,6 +162,8 @@ class PlannedCall:
     at: datetime
     timing: str
     tel_click: bool  # placed by tapping the number on the page (during the visit only)
+    fixed_line: bool = False  # from the visitor's landline or desk phone, not their mobile
+    line_type_known: bool = False  # the carrier reports the caller's line type
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +243,26 @@ def draw_calls(
             at = left + timedelta(minutes=after)
             timing, clicked = LATER, False
         calls.append(PlannedCall(index, at, timing, clicked))
-    return calls
+    # Drawn after every call, so that the same seed still picks the same calls as before the
+    # model had line types.
+    return _lines(calls, sessions, a, rng)
+
+
+def _lines(
+    calls: list[PlannedCall], sessions: list[PlannedSession], a: Assumptions, rng: random.Random
+) -> list[PlannedCall]:
+    """Which line each call comes from: a visitor who has a fixed line (``fixed_line_share``)
+    calls from it after a visit on a computer, from their mobile after one on a phone."""
+    fixed: dict[int, bool] = {}
+    lined = []
+    for call in calls:
+        session = sessions[call.session]
+        if session.visitor not in fixed:
+            fixed[session.visitor] = rng.random() < a.fixed_line_share
+        from_fixed = fixed[session.visitor] and not session.mobile
+        known = rng.random() < a.line_type_share
+        lined.append(replace(call, fixed_line=from_fixed, line_type_known=known))
+    return lined
 
 
 def heartbeats(session: PlannedSession, every: int) -> list[float]:

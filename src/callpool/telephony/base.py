@@ -76,6 +76,13 @@ class PurchasedNumber:
     provider_sid: str
 
 
+# The caller's line types callpool keeps (``calls.caller_line_type``). Fixed VoIP is a desk
+# phone or an office system: like a landline, not the phone a visitor browses on. A provider
+# maps its own names to these and drops the rest (a non-fixed VoIP app runs on any device).
+MOBILE_LINE, LANDLINE, VOIP = "mobile", "landline", "voip"
+LINE_TYPES = (MOBILE_LINE, LANDLINE, VOIP)
+
+
 @dataclass(frozen=True)
 class InboundCall:
     """A call arriving at a tracker, as the provider's voice webhook describes it."""
@@ -84,6 +91,8 @@ class InboundCall:
     to_number: str  # the tracker, E.164
     from_number: str
     at: datetime | None = None
+    # The caller's line, where the carrier says (``LINE_TYPES``): evidence for attribution.
+    line_type: str | None = None
 
 
 @dataclass(frozen=True)

@@ -73,13 +73,17 @@ def get_feed(db: Session, account_id: int) -> GoogleAdsFeed | None:
     return found
 
 
-def save_feed(database: Database, account_id: int, chosen: FeedSettings, time_zone: str) -> None:
+def save_feed(
+    database: Database, account_id: int, chosen: FeedSettings, time_zone: str | None
+) -> None:
     """Create or change the account's feed and set the account's time zone (the file's times
-    are written in it); ``Invalid`` (nothing changed) for bad input."""
-    zone(time_zone)
+    are written in it; ``None`` keeps it); ``Invalid`` (nothing changed) for bad input."""
+    if time_zone is not None:
+        zone(time_zone)
     check(chosen)
     with database.session() as db:
-        _set_time_zone(db, account_id, time_zone)
+        if time_zone is not None:
+            _set_time_zone(db, account_id, time_zone)
         _save_feed(db, account_id, chosen)
 
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 
@@ -30,8 +31,14 @@ def new_call_id() -> str:
 
 
 def voice_request(
-    settings: Settings, *, to_number: str, from_number: str, call_id: str | None = None
+    settings: Settings,
+    *,
+    to_number: str,
+    from_number: str,
+    call_id: str | None = None,
+    line_type: str | None = None,
 ) -> WebhookRequest:
+    """``line_type`` (mobile, landline, voip): sent as a line-type lookup Add-on would send it."""
     params = {
         "CallSid": call_id or new_call_id(),
         "AccountSid": "ACsandbox",
@@ -40,7 +47,32 @@ def voice_request(
         "CallStatus": "ringing",
         "Direction": "inbound",
     }
+    if line_type is not None:
+        params["AddOns"] = addons_document(line_type)
     return signed(settings, "/webhooks/sandbox/voice", params)
+
+
+def addons_document(line_type: str) -> str:
+    """The ``AddOns`` parameter of a call to a number with Twilio's Lookup v2 line type
+    Add-on enabled (the shape ``wire.line_type_of`` reads)."""
+    twilio_name = "fixedVoip" if line_type == "voip" else line_type
+    result = {"line_type_intelligence": {"type": twilio_name, "error_code": None}}
+    return json.dumps(
+        {
+            "status": "successful",
+            "message": None,
+            "code": None,
+            "results": {
+                "lookup_line_type": {
+                    "request_sid": "XR" + secrets.token_hex(16),
+                    "status": "successful",
+                    "message": None,
+                    "code": None,
+                    "result": result,
+                }
+            },
+        }
+    )
 
 
 def status_request(

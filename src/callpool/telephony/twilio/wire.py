@@ -5,6 +5,7 @@ The sandbox provider speaks it too, so a simulated call exercises the same code 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -13,7 +14,16 @@ from email.utils import parsedate_to_datetime
 
 from twilio.twiml.voice_response import Dial, VoiceResponse
 
-from callpool.telephony.base import CallStatus, Forward, InboundCall, Provider, StatusUpdate
+from callpool.telephony.base import (
+    LANDLINE,
+    MOBILE_LINE,
+    VOIP,
+    CallStatus,
+    Forward,
+    InboundCall,
+    Provider,
+    StatusUpdate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +48,65 @@ TWIML = "application/xml"
 NOT_IN_SERVICE = "The number you have called is not in service. Goodbye."
 
 
+# Line types as Twilio's lookups name them (Lookup v2 Line Type Intelligence; v1 carrier
+# info, which says "voip" for every kind), in callpool's words. The rest (nonFixedVoip,
+# tollFree, pager, voicemail …) say nothing about the device the caller browsed on.
+TWILIO_LINE_TYPES = {
+    "mobile": MOBILE_LINE,
+    "landline": LANDLINE,
+    "fixedVoip": VOIP,
+    "voip": VOIP,
+}
+
+
 def parse_inbound(params: Mapping[str, str]) -> InboundCall:
     try:
         return InboundCall(
-            call_id=params["CallSid"], to_number=params["To"], from_number=params["From"]
+            call_id=params["CallSid"],
+            to_number=params["To"],
+            from_number=params["From"],
+            line_type=line_type_of(params.get("AddOns")),
         )
     except KeyError as missing:
         raise ValueError(f"voice webhook without {missing.args[0]}") from None
+
+
+def line_type_of(addons: str | None) -> str | None:
+    """The caller's line type from the ``AddOns`` parameter: the results of the Add-ons
+    enabled on the number (a line-type or caller-identity lookup), one JSON document. Any
+    shape we do not know is no line type: a call is answered whatever an Add-on sent."""
+    if not addons:
+        return None
+    try:
+        document = json.loads(addons)
+    except ValueError:
+        log.warning("voice webhook with an unreadable AddOns parameter: ignored")
+        return None
+    results = document.get("results") if isinstance(document, dict) else None
+    if not isinstance(results, dict):
+        return None
+    for result in results.values():
+        found = _line_type_in(result)
+        if found is not None:
+            return found
+    return None
+
+
+def _line_type_in(result: object) -> str | None:
+    """One Add-on's result: {"status": "successful", "result": {...}}, the line type under
+    ``line_type_intelligence.type`` (Lookup v2), ``carrier.type`` (Lookup v1 carrier info)
+    or ``line_type`` (marketplace lookups)."""
+    if not isinstance(result, dict) or result.get("status") != "successful":
+        return None
+    body = result.get("result")
+    if not isinstance(body, dict):
+        return None
+    for container, key in (("line_type_intelligence", "type"), ("carrier", "type")):
+        inner = body.get(container)
+        if isinstance(inner, dict) and isinstance(inner.get(key), str):
+            return TWILIO_LINE_TYPES.get(inner[key])
+    named = body.get("line_type")
+    return TWILIO_LINE_TYPES.get(named) if isinstance(named, str) else None
 
 
 def parse_status(params: Mapping[str, str]) -> StatusUpdate:
