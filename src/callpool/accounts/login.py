@@ -54,6 +54,30 @@ async def log_in(database: Database, email: str, password: str, address: str) ->
     return LoginResult(Outcome.SIGNED_IN, token)
 
 
+async def change_password(
+    database: Database, email: str, current: str, new: str, address: str
+) -> LoginResult:
+    """A signed-in user's new password, once their current one is checked. The check is
+    throttled as a sign-in is (a stolen session cookie must not become a way to guess the
+    password), and both hashes are made off the event loop with no transaction open. Every
+    session of the user ends, on every process; the result carries a new one for the browser
+    that asked. ``Invalid`` (field ``password``) for a new password too short."""
+    users.check_new_password(new)
+    email = users.normalize_email(email)
+    allowed, found = await run_in_threadpool(_count_attempt, database, email, address)
+    if not allowed:
+        return LoginResult(Outcome.THROTTLED)
+    loop = asyncio.get_running_loop()
+    verified = await loop.run_in_executor(_password_checks, users.check_password, found, current)
+    if verified is None or found is None:
+        return LoginResult(Outcome.WRONG)
+    new_hash = await loop.run_in_executor(_password_checks, users.hash_password, new)
+    token = await run_in_threadpool(_replace, database, email, address, found, new_hash)
+    if token is None:
+        return LoginResult(Outcome.WRONG)
+    return LoginResult(Outcome.SIGNED_IN, token)
+
+
 def _count_attempt(
     database: Database, email: str, address: str
 ) -> tuple[bool, users.Credentials | None]:
@@ -76,4 +100,15 @@ def _sign_in(
         throttle.succeeded(db, email, address)
         if verified.new_hash is not None:
             users.store_rehash(db, found, verified.new_hash)
+        return sessions.start_session(db, found.user_id)
+
+
+def _replace(
+    database: Database, email: str, address: str, found: users.Credentials, new_hash: str
+) -> str | None:
+    with database.session() as db:
+        if users.credentials(db, email) != found:  # changed meanwhile, by another request
+            return None
+        throttle.succeeded(db, email, address)
+        users.replace_password(db, found.user_id, new_hash)  # ends every session
         return sessions.start_session(db, found.user_id)

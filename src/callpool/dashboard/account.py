@@ -1,23 +1,35 @@
 """The account's settings page: its time zone, which every time shown and every report day
 follows (issue 13, item 6), and the accuracy pool-size advice aims at (issue 15, item 2).
 Owners change them; teammates see them. Each has its own form on the page; a post changes the
-fields it carries."""
+fields it carries. Below them: the viewer's own password, and the account's people, whom an
+owner may take out."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from functools import lru_cache
+from typing import Annotated
 from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
+from callpool.accounts import login, team
 from callpool.accounts import service as accounts
-from callpool.accounts.users import OWNER
-from callpool.dashboard.auth import CsrfChecked, CurrentViewer, Viewer, database_of
+from callpool.accounts.users import MIN_PASSWORD_LENGTH, OWNER
+from callpool.client_address import client_address
+from callpool.dashboard.auth import (
+    CsrfChecked,
+    CurrentViewer,
+    Viewer,
+    browser_session,
+    database_of,
+)
 from callpool.dashboard.forms import PostedForm, text
 from callpool.dashboard.render import DashboardRoute, render
-from callpool.errors import Invalid
+from callpool.errors import Conflict, Invalid
+from callpool.restapi import Id
 
 router = APIRouter(prefix="/dashboard", route_class=DashboardRoute, include_in_schema=False)
 
@@ -60,6 +72,76 @@ def save_account(request: Request, viewer: CurrentViewer, posted: PostedForm) ->
     # This page already shows times in the new zone; the next requests read it from the account.
     viewer = replace(viewer, time_zone=saved.time_zone)
     return _page(request, viewer, notice=" ".join(notices))
+
+
+# The password form's fields (their names would read as passwords to the linter).
+CURRENT, NEW, REPEAT = "current_password", "new_password", "repeat_password"
+
+
+@router.post("/account/password", dependencies=[CsrfChecked])
+async def change_password(
+    request: Request,
+    viewer: CurrentViewer,
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    repeat_password: Annotated[str, Form()] = "",
+) -> Response:
+    """The viewer's own password. Every other session of theirs ends (a password is changed
+    because someone else may know it); this browser stays signed in with a new one."""
+    if new_password != repeat_password:
+        return await _refused(request, viewer, REPEAT, "The two new passwords differ.", 422)
+    try:
+        changed = await login.change_password(
+            database_of(request),
+            viewer.email,
+            current_password,
+            new_password,
+            client_address(request),
+        )
+    except Invalid as bad:
+        return await _refused(request, viewer, NEW, _sentence(bad), 422)
+    if changed.outcome is login.Outcome.THROTTLED:
+        wait = "Too many wrong passwords. Wait 15 minutes, then retry."
+        return await _refused(request, viewer, CURRENT, wait, 429)
+    if changed.token is None:
+        return await _refused(request, viewer, CURRENT, "That is not your current password.", 400)
+    browser_session(request).sign_in(changed.token)
+    notice = "Password changed. Every other session of yours has been signed out."
+    return await run_in_threadpool(lambda: _page(request, viewer, notice=notice))
+
+
+async def _refused(
+    request: Request, viewer: Viewer, field: str, message: str, status_code: int
+) -> Response:
+    """The page with ``message`` beside ``field``, rendered off the loop (it reads the
+    database, which the loop never waits on)."""
+    errors = {field: message}
+    return await run_in_threadpool(
+        lambda: _page(request, viewer, errors=errors, status_code=status_code)
+    )
+
+
+def _sentence(error: Exception) -> str:
+    """A service's message (lower case, no stop) as a sentence beside a field."""
+    message = str(error)
+    return f"{message[:1].upper()}{message[1:]}."
+
+
+@router.post("/account/members/{user_id}/remove", dependencies=[CsrfChecked])
+def remove_member(request: Request, viewer: CurrentViewer, user_id: Id) -> Response:
+    """An owner takes someone out of the account: they are signed out at once, everywhere."""
+    if viewer.role != OWNER:
+        refused, status = "Only an owner of the account can remove people from it.", 403
+    elif user_id == viewer.user_id:
+        refused, status = "You cannot remove yourself: another owner can.", 409
+    else:
+        try:
+            email = team.remove_member(database_of(request), viewer.account_id, user_id)
+        except Conflict as clash:
+            refused, status = _sentence(clash), 409
+        else:
+            return _page(request, viewer, notice=f"{email} was removed and signed out.")
+    return _page(request, viewer, errors={"team": refused}, status_code=status)
 
 
 # The fields a form may post, named as the messages name them.
@@ -106,4 +188,6 @@ def _page(
         zones=zone_names(),
         target=percent(account.accuracy_target),
         can_edit=viewer.role == OWNER,
+        members=team.list_members(database_of(request), viewer.account_id),
+        min_password=MIN_PASSWORD_LENGTH,
     )
