@@ -41,13 +41,10 @@ class LoginResult:
 
 async def log_in(database: Database, email: str, password: str, address: str) -> LoginResult:
     email = users.normalize_email(email)
-    allowed, found = await run_in_threadpool(_count_attempt, database, email, address)
-    if not allowed:
-        return LoginResult(Outcome.THROTTLED)
-    loop = asyncio.get_running_loop()
-    verified = await loop.run_in_executor(_password_checks, users.check_password, found, password)
-    if verified is None or found is None:
-        return LoginResult(Outcome.WRONG)
+    checked = await _checked(database, email, password, address)
+    if isinstance(checked, Outcome):
+        return LoginResult(checked)
+    found, verified = checked
     token = await run_in_threadpool(_sign_in, database, email, address, found, verified)
     if token is None:
         return LoginResult(Outcome.WRONG)
@@ -64,18 +61,31 @@ async def change_password(
     that asked. ``Invalid`` (field ``password``) for a new password too short."""
     users.check_new_password(new)
     email = users.normalize_email(email)
-    allowed, found = await run_in_threadpool(_count_attempt, database, email, address)
-    if not allowed:
-        return LoginResult(Outcome.THROTTLED)
+    checked = await _checked(database, email, current, address)
+    if isinstance(checked, Outcome):
+        return LoginResult(checked)
+    found, _ = checked
     loop = asyncio.get_running_loop()
-    verified = await loop.run_in_executor(_password_checks, users.check_password, found, current)
-    if verified is None or found is None:
-        return LoginResult(Outcome.WRONG)
     new_hash = await loop.run_in_executor(_password_checks, users.hash_password, new)
     token = await run_in_threadpool(_replace, database, email, address, found, new_hash)
     if token is None:
         return LoginResult(Outcome.WRONG)
     return LoginResult(Outcome.SIGNED_IN, token)
+
+
+async def _checked(
+    database: Database, email: str, password: str, address: str
+) -> tuple[users.Credentials, users.Verified] | Outcome:
+    """The user's credentials if ``password`` is theirs, else why not: the attempt is counted
+    (and refused past the throttle's limits) first, then checked in the password pool."""
+    allowed, found = await run_in_threadpool(_count_attempt, database, email, address)
+    if not allowed:
+        return Outcome.THROTTLED
+    loop = asyncio.get_running_loop()
+    verified = await loop.run_in_executor(_password_checks, users.check_password, found, password)
+    if verified is None or found is None:
+        return Outcome.WRONG
+    return found, verified
 
 
 def _count_attempt(

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ScalarSelect, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from callpool.accounts.repository import get_scoped, scoped
 from callpool.models import Call, Pageview, Pool, Tracker, VisitSession
+from callpool.models.base import UTCDateTime
 from callpool.models.tracker import ROUTED_STATUSES
 
 
@@ -100,4 +101,15 @@ def previous_calls(db: Session, account_id: int, call: Call) -> list[Call]:
             .order_by(Call.started_at.desc(), Call.id.desc())
             .limit(50)
         )
+    )
+
+
+def last_call_at() -> ScalarSelect[datetime]:
+    """When the tracker of the enclosing query (on ``Tracker``) last rang: a correlated
+    subquery. Typed, so that SQLite's text comes back as an aware datetime like the column's."""
+    return (
+        select(type_coerce(func.max(Call.started_at), UTCDateTime()))
+        .where(Call.tracker_id == Tracker.id)
+        .correlate(Tracker)
+        .scalar_subquery()
     )

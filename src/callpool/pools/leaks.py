@@ -25,15 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, type_coerce, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from callpool import clock
+from callpool.calls.repository import last_call_at
 from callpool.calls.routing import refresh_routing
 from callpool.db import Database
 from callpool.errors import Conflict, Invalid
 from callpool.models import Call, Pool, PoolEvent, Tracker
-from callpool.models.base import UTCDateTime
 from callpool.models.pool import MANUAL, SESSION
 from callpool.models.tracker import (
     ACTIVE,
@@ -167,13 +167,7 @@ def quiet_release_job(database: Database, settings: Settings, provider: Provider
 def _retiring(db: Session) -> list[tuple[int, datetime, int, datetime | None]]:
     """(id, retired at, quiet days, last call) of every retiring number: install-wide, the
     worker serves every account. Few rows: only numbers an operator retired."""
-    last_call = (
-        # Typed, so that SQLite's text comes back as an aware datetime like the column's.
-        select(type_coerce(func.max(Call.started_at), UTCDateTime()))
-        .where(Call.tracker_id == Tracker.id)
-        .correlate(Tracker)
-        .scalar_subquery()
-    )
+    last_call = last_call_at()
     rows = db.execute(
         select(Tracker.id, Tracker.retired_at, Tracker.quiet_days, last_call)
         .where(Tracker.status == RETIRING)

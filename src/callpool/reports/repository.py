@@ -27,12 +27,12 @@ from sqlalchemy import (
     select,
     text,
     true,
-    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session
 
 from callpool.accounts.repository import scoped
+from callpool.calls.repository import last_call_at
 from callpool.models import (
     Call,
     DailyCallStats,
@@ -673,12 +673,7 @@ def retiring_numbers(
 ) -> list[tuple[int, str, datetime, int, datetime | None]]:
     """(tracker id, number, retired at, quiet days, last call) of the pool's retiring numbers,
     oldest retirement first."""
-    last_call = (
-        select(type_coerce(func.max(Call.started_at), UTCDateTime()))
-        .where(Call.tracker_id == Tracker.id)
-        .correlate(Tracker)
-        .scalar_subquery()
-    )
+    last_call = last_call_at()
     rows = db.execute(
         select(Tracker.id, Tracker.number, Tracker.retired_at, Tracker.quiet_days, last_call)
         .where(Tracker.pool_id == pool_id, Tracker.status == RETIRING)
