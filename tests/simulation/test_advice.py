@@ -96,7 +96,8 @@ def test_the_daily_advice_is_what_simulate_prints_for_the_site(
     adviser(database, settings, None)  # sees the child done; nothing else is due
     assert advice is not None
     assert advice.at == clock.now()
-    assert (advice.size, advice.days, advice.sessions, advice.target) == (3, DAYS, 100, TARGET)
+    # 100 sessions, one every 3 hours: the site's 12.5 days of traffic, not the 30 asked.
+    assert (advice.size, advice.days, advice.sessions, advice.target) == (3, 12.5, 100, TARGET)
     assert [size for size, _ in advice.curve] == [3, 5, 10, 20, 40]
     assert advice.accuracy == dict(advice.curve)[3]
 
@@ -245,7 +246,7 @@ def test_a_busy_site_is_replayed_on_its_latest_whole_days(
             )
             return len(traffic.sessions), traffic.days
 
-        assert replay(100) == (72, DAYS)  # under the cap: the whole 30 days
+        assert replay(100) == (72, 3.0)  # under the cap: all of it (3 days, the site's age)
         assert replay(30) == (24, 1.0)  # the latest 30 cover 30 hours: one whole day
         assert replay(60) == (48, 2.0)
         assert replay(48) == (24, 1.0)  # the 48th is the day's first: maybe not all of it

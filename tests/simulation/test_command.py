@@ -142,6 +142,7 @@ def test_a_site_s_recorded_sessions_are_replayed(
             seed=1,
         )
     assert len(traffic.sessions) == 30
+    assert traffic.days == 1.0  # since its first session, not the 3 days asked: a new site
     assert {(s.pages, s.leave) for s in traffic.sessions} == {((0.0, 60.0), 120.0)}
     assert traffic.sessions[1].start - traffic.sessions[0].start == timedelta(minutes=37)
     with database.reader() as db:  # a busy site: only its latest sessions, a shorter span

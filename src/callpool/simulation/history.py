@@ -104,6 +104,10 @@ def recorded_traffic(
     if len(rows) == max_sessions:
         since = _whole_days(rows[0].started_at, until)
         rows = [row for row in rows if row.started_at >= since]
+    elif rows:
+        # A site younger than the window: its traffic covers the days since its first
+        # session, not the whole window (or its sessions a day would read too few).
+        since = max(since, rows[0].started_at)
     views = _pageview_times(db, site_id, since, until)
     visitors: dict[str, int] = {}
     sessions = []
