@@ -22,12 +22,14 @@ from callpool.visits.sql import Prepared, Tx
 T = TypeVar("T")
 accounts = cast(Table, Account.__table__)
 # Every column with a model default is given: the prepared layer applies none.
-ADD_ACCOUNT = Prepared(insert(accounts), ["name", "created_at", "time_zone"])
+ADD_ACCOUNT = Prepared(insert(accounts), ["name", "created_at", "time_zone", "accuracy_target"])
 
 
 def add_account(tx: Tx, name: str, now: datetime) -> Tx:
     """A unit of work: one row; it answers with its transaction, to see who shared it."""
-    ADD_ACCOUNT.send(tx, {"name": name, "created_at": now, "time_zone": "UTC"})
+    ADD_ACCOUNT.send(
+        tx, {"name": name, "created_at": now, "time_zone": "UTC", "accuracy_target": 0.99}
+    )
     return tx
 
 
