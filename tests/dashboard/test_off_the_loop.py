@@ -15,8 +15,9 @@ from fastapi.routing import APIRoute
 from callpool import dashboard
 from callpool.integrations.google_ads import api as google_ads_feed
 
-# Coroutines that await every slow step in a thread (accounts.login, demo.testcall).
-HAND_OFF_THEMSELVES = {"login", "site_test_call", "pool_test_call"}
+# Coroutines that await every slow step in a thread (accounts.login, demo.testcall), and
+# render their page in one too (the password change).
+HAND_OFF_THEMSELVES = {"login", "change_password", "site_test_call", "pool_test_call"}
 
 
 def _routes() -> list[APIRoute]:
