@@ -44,6 +44,21 @@ Network = IPv4Network | IPv6Network
 ATTRIBUTION_EVIDENCE = ("tel_click", "caller_seen_before", "line_type", "latest_activity")
 
 
+def evidence_signals(value: Any) -> tuple[str, ...]:
+    """``attribution_evidence`` from its text (comma-separated) or a list: known signals,
+    each once, in the order given; ``ValueError`` otherwise (also ``callpool simulate``'s)."""
+    items = value.split(",") if isinstance(value, str) else value
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    unknown = [name for name in names if name not in ATTRIBUTION_EVIDENCE]
+    if unknown:
+        raise ValueError(
+            f"unknown signal {unknown[0]!r}: use some of {', '.join(ATTRIBUTION_EVIDENCE)}"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError("a signal is named twice")
+    return names
+
+
 class SettingsError(ValueError):
     """A setting is missing or wrong; the message is one line naming the variable."""
 
@@ -191,16 +206,7 @@ class Settings(BaseSettings):
     @field_validator("attribution_evidence", mode="before")
     @classmethod
     def _signals(cls, value: Any) -> tuple[str, ...]:
-        items = value.split(",") if isinstance(value, str) else value
-        names = tuple(str(item).strip() for item in items if str(item).strip())
-        unknown = [name for name in names if name not in ATTRIBUTION_EVIDENCE]
-        if unknown:
-            raise ValueError(
-                f"unknown signal {unknown[0]!r}: use some of {', '.join(ATTRIBUTION_EVIDENCE)}"
-            )
-        if len(set(names)) != len(names):
-            raise ValueError("a signal is named twice")
-        return names
+        return evidence_signals(value)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

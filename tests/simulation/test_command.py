@@ -169,3 +169,24 @@ def test_a_site_s_recorded_sessions_are_replayed(
     calls = {entry["calls"] for entry in result["sizes"]}
     assert calls == {len(traffic.calls)}
     assert len(traffic.calls) > 0
+
+
+def test_evidence_chooses_what_ranks_the_visits_sharing_a_number(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A pool of 3 for 200 sessions a day shares numbers all day: the same calls, the same
+    doubts, but the evidence decides how many of the shared calls the top pick gets right."""
+    model = ("--daily-visitors", "200", "--days", "1", "--sizes", "3", "--call-share", "0.5")
+    picks = {}
+    for evidence in ("", "tel_click,caller_seen_before,line_type,latest_activity"):
+        code, out, _ = simulate(capsys, *model, "--json", "--evidence", evidence)
+        assert code == 0
+        [size] = json.loads(out)["sizes"]
+        picks[evidence] = (size["calls"], size["ambiguous"], size["ambiguous_right"])
+    (calls, shared, blind), (calls_too, shared_too, informed) = picks.values()
+    assert (calls, shared) == (calls_too, shared_too) and shared > 0
+    assert informed > blind  # the visits' start order alone picks worse
+
+    code, _, err = simulate(capsys, *model, "--evidence", "tel_click,gut_feeling")
+    assert code == 2
+    assert "unknown signal 'gut_feeling'" in err

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from callpool import clock
 from callpool.db import Database
 from callpool.errors import NotFound
-from callpool.settings import get_settings
+from callpool.settings import ATTRIBUTION_EVIDENCE, evidence_signals, get_settings
 from callpool.simulation.advice import DEFAULT_TARGET, MAX_SIZE, sizes_to_try
 from callpool.simulation.history import MAX_SESSIONS, recorded_traffic, site_pool
 from callpool.simulation.run import PoolSetup
@@ -60,6 +60,13 @@ def add_to(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="accuracy the advice aims at (default: with --site, the site's account's "
         f"accuracy target; otherwise {DEFAULT_TARGET})",
     )
+    parser.add_argument(
+        "--evidence",
+        type=_evidence,
+        default=",".join(ATTRIBUTION_EVIDENCE),
+        help="what ranks the visits sharing a number, most trusted first, comma-separated, as "
+        "CALLPOOL_ATTRIBUTION_EVIDENCE (default: %(default)s); leave one out to see its gain",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON for programs")
     pool = parser.add_argument_group("the pool (with --site: the site's own, unless given)")
     pool.add_argument(
@@ -104,7 +111,14 @@ def simulated(args: argparse.Namespace) -> Sweep:
     assumptions.check()  # ValueError: the CLI prints it and exits 2
     traffic, setup, own_size, target = _traffic(args, assumptions)
     sizes = args.sizes or sizes_to_try(own_size, len(traffic.sessions) / traffic.days)
-    return sweep(traffic, sizes, setup, seed=args.seed, target=args.target or target)
+    return sweep(
+        traffic,
+        sizes,
+        setup,
+        seed=args.seed,
+        target=args.target or target,
+        evidence=args.evidence,
+    )
 
 
 def _traffic(
@@ -167,6 +181,13 @@ def _moment(text: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError("must say its time zone, e.g. +00:00")
     return moment
+
+
+def _evidence(text: str) -> tuple[str, ...]:
+    try:
+        return evidence_signals(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _sizes(text: str) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from callpool.settings import ATTRIBUTION_EVIDENCE
 from callpool.simulation.advice import smallest_size
 from callpool.simulation.naive import simulate_naive
 from callpool.simulation.run import PoolSetup, simulate
@@ -39,14 +40,21 @@ class Sweep:
 
 
 def sweep(
-    traffic: Traffic, sizes: list[int], setup: PoolSetup, *, seed: int, target: float
+    traffic: Traffic,
+    sizes: list[int],
+    setup: PoolSetup,
+    *,
+    seed: int,
+    target: float,
+    evidence: tuple[str, ...] = ATTRIBUTION_EVIDENCE,
 ) -> Sweep:
-    """``sizes`` (ascending) with our rules and the naive allocator, and the size to advise."""
+    """``sizes`` (ascending) with our rules and the naive allocator, and the size to advise;
+    ``evidence`` ranks the visits sharing a number (``CALLPOOL_ATTRIBUTION_EVIDENCE``)."""
     ours: dict[int, Score] = {}
 
     def accuracy_at(size: int) -> float:
         if size not in ours:
-            ours[size] = simulate(traffic, size, setup)
+            ours[size] = simulate(traffic, size, setup, evidence=evidence)
         return ours[size].accuracy
 
     for size in sizes:
