@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from figures import write_section  # noqa: E402 (bench/figures.py)
+
 from callpool.simulation.advice import smallest_size  # noqa: E402
 from callpool.simulation.naive import simulate_naive  # noqa: E402
 from callpool.simulation.run import PoolSetup, simulate  # noqa: E402
@@ -36,8 +38,7 @@ from callpool.simulation.traffic import (  # noqa: E402
     generate,
 )
 
-DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench:accuracy:start -->", "<!-- bench:accuracy:end -->"
+HEADING = "Attribution accuracy against pool size (`bench/accuracy.py`)"
 SEED = 1
 TARGETS = (0.95, 0.99, 0.999)
 # Calls do not change which numbers visitors get (a tel: click only extends a lease the page's
@@ -90,7 +91,7 @@ def main() -> None:
     text = render(outcomes, model, month)
     print(text)
     if not (args.quick or args.no_write):
-        write_section(text)
+        write_section("accuracy", text, HEADING)
 
 
 def measure(site: Site, traffic: Traffic, setup: PoolSetup) -> Outcome:
@@ -221,17 +222,6 @@ def assumptions_table(model: Assumptions) -> list[str]:
 
 def _size(size: int | None) -> str:
     return "—" if size is None else str(size)
-
-
-def write_section(text: str) -> None:
-    document = DOCS.read_text()
-    if START not in document:
-        document += (
-            f"\n## Attribution accuracy against pool size (`bench/accuracy.py`)\n\n{START}\n{END}\n"
-        )
-    before, rest = document.split(START, 1)
-    _, after = rest.split(END, 1)
-    DOCS.write_text(f"{before}{START}\n{text}\n{END}{after}")
 
 
 if __name__ == "__main__":

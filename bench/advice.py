@@ -29,10 +29,10 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
+from figures import write_section  # bench/figures.py
 from seed import database_for, session_pool_site  # bench/seed.py
 from sqlalchemy import insert, select
 
@@ -45,8 +45,7 @@ from callpool.simulation.daily import CHILD_TIMEOUT, Adviser, latest_advice
 from callpool.simulation.history import MAX_SESSIONS
 
 SERVER = os.environ.get("CALLPOOL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-START, END = "<!-- bench:advice:start -->", "<!-- bench:advice:end -->"
+HEADING = "Pool-size advice on a busy site (`bench/advice.py`)"
 SESSIONS = 1_000_000
 DAYS = 30
 # The worker's run: a little after the month's last session, as a daily job would find it.
@@ -85,7 +84,7 @@ def main() -> None:
             results.append(measure(engine, url, sessions))
         print(summary(results[-1]), file=sys.stderr)
     if not args.smoke:
-        write_section(report(results))
+        write_section("advice", report(results), HEADING)
 
 
 def measure(engine: str, url: str, sessions: int) -> Result:
@@ -301,17 +300,6 @@ def report(results: list[Result]) -> str:
             "run: above 2, the child, at nice 10, waited for a CPU).",
         ]
     )
-
-
-def write_section(text: str) -> None:
-    doc = DOCS.read_text()
-    body = f"{START}\n{text}\n{END}"
-    if START in doc:
-        before, rest = doc.split(START, 1)
-        doc = before + body + rest.split(END, 1)[1]
-    else:
-        doc += f"\n## Pool-size advice on a busy site (`bench/advice.py`)\n\n{body}\n"
-    DOCS.write_text(doc)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from figures import write_section  # bench/figures.py
 from seed import database_for, session_pool_site  # bench/seed.py
 from sqlalchemy import func, select
 
@@ -44,8 +45,7 @@ from callpool.db import Database
 from callpool.models import Lease, PoolEvent, VisitSession
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench:assign:start -->", "<!-- bench:assign:end -->"
+HEADING = "Assignment throughput (`bench/assign.py`)"
 SITE_KEY = "site_bench"
 ORIGIN = "https://shop.example"
 PG_SERVER = os.environ.get("CALLPOOL_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -131,7 +131,7 @@ def main() -> None:
     text = report(results, args, loads)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("assign", text, HEADING)
 
 
 def seed(url: str, trackers: int) -> None:
@@ -363,13 +363,6 @@ def verdict(results: dict[str, list[tuple[Run, Run]]]) -> str:
 
 def median(runs: list[Run], field: str) -> float:
     return statistics.median(float(getattr(run, field)) for run in runs)
-
-
-def write_section(text: str) -> None:
-    document = DOCS.read_text()
-    before, rest = document.split(START, 1)
-    _, after = rest.split(END, 1)
-    DOCS.write_text(f"{before}{START}\n{text}\n{END}{after}")
 
 
 if __name__ == "__main__":

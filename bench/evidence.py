@@ -22,12 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from figures import write_section  # noqa: E402 (bench/figures.py)
+
 from callpool.simulation.run import simulate  # noqa: E402
 from callpool.simulation.score import AMBIGUOUS, Score  # noqa: E402
 from callpool.simulation.traffic import Assumptions, Traffic, generate  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench:evidence:start -->", "<!-- bench:evidence:end -->"
+HEADING = "Evidence where numbers are shared (`bench/evidence.py`)"
 SEED = 1
 DAILY, DAYS, SIZES = 500, 7, (10, 15)
 MODEL = Assumptions(daily_visitors=DAILY, call_share=0.3)
@@ -51,7 +52,7 @@ def main() -> None:
     text = render(traffic, rows, time.perf_counter() - started)
     print(text)
     if "--no-write" not in sys.argv:
-        write_section(text)
+        write_section("evidence", text, HEADING)
 
 
 def measure(traffic: Traffic, size: int) -> list[Score]:
@@ -95,17 +96,6 @@ def render(traffic: Traffic, rows: list[tuple[int, list[Score]]], seconds: float
 
 def _share(part: float, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "—"
-
-
-def write_section(text: str) -> None:
-    document = DOCS.read_text()
-    if START not in document:
-        document += (
-            f"\n## Evidence where numbers are shared (`bench/evidence.py`)\n\n{START}\n{END}\n"
-        )
-    before, rest = document.split(START, 1)
-    _, after = rest.split(END, 1)
-    DOCS.write_text(f"{before}{START}\n{text}\n{END}{after}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import assign  # bench/assign.py
+from figures import write_section  # bench/figures.py
+from seed import database_for  # bench/seed.py
 from sqlalchemy import func, insert, select
 
 from callpool import clock
@@ -44,7 +46,7 @@ from callpool.worker import SENDERS_IN_SERVE
 from tests.factories import Factory  # on the path: assign imports bench/seed.py, which adds it
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- bench:outbox:start -->", "<!-- bench:outbox:end -->"
+HEADING = "Webhook deliveries from the outbox (`bench/outbox.py`)"
 RECEIVER_DELAY = 0.05
 SECRET = "bench-secret-key-0123456789"  # noqa: S105 (a throwaway database)
 
@@ -76,7 +78,7 @@ def main() -> None:
     text = report(rates, visits, args, loads)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("outbox", text, HEADING)
 
 
 # The receiver: its own process, asyncio, each answer 50 ms after the request
@@ -135,7 +137,7 @@ def _listening(port: int) -> bool:
 def delivery_rate(engine: str, hook_url: str, messages: int) -> tuple[float, float, float]:
     """(deliveries per second, median latency in ms, CPU µs per delivery) of one worker
     process."""
-    with assign.database_for(engine) as url:
+    with database_for(engine, assign.PG_SERVER) as url:
         database = Database(url)
         database.migrate()
         queue(database, hook_url, messages)
@@ -268,7 +270,7 @@ def visits_beside_backlog(engine: str, hook_url: str, args: argparse.Namespace) 
         ("sending", args.backlog, 0.0),  # queued and due: sent during the measurement
     )
     for label, backlog, due_in in conditions:
-        with assign.database_for(engine) as url:
+        with database_for(engine, assign.PG_SERVER) as url:
             assign.seed(url, trackers)
             database = Database(url)
             if backlog:
@@ -353,17 +355,6 @@ def report(
         "`--backlog`, `--duration`, `--rounds`, `--no-write`).",
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str) -> None:
-    document = assign.DOCS.read_text()
-    if START not in document:
-        document += (
-            f"\n## Webhook deliveries from the outbox (`bench/outbox.py`)\n\n{START}\n{END}\n"
-        )
-    before, rest = document.split(START, 1)
-    _, after = rest.split(END, 1)
-    assign.DOCS.write_text(f"{before}{START}\n{text}\n{END}{after}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import argparse
 import os
 import platform
 import random
-import re
 import statistics
 import sys
 import time
@@ -23,10 +22,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import psycopg
+from figures import write_section  # bench/figures.py
 
 from callpool.db import Database
 from callpool.reports import service
@@ -34,7 +33,6 @@ from callpool.reports.rollup import LATE_WINDOW, rollup_days
 from callpool.reports.schemas import DIMENSIONS, Period
 
 SERVER = os.environ.get("CALLPOOL_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 SESSIONS = 1_000_000
 CALLS = 100_000
 DAYS = 90
@@ -507,9 +505,7 @@ def write_docs(
         "database for EXPLAIN, `--retime NAME` times a kept database again without reloading it). "
         "It takes a few minutes, most of it generating and loading rows.",
     ]
-    text = DOCS.read_text()
-    pattern = re.compile(r"(<!-- bench:reports:start -->\n).*?(<!-- bench:reports:end -->)", re.S)
-    DOCS.write_text(pattern.sub(lambda m: m.group(1) + "\n".join(lines) + "\n" + m.group(2), text))
+    write_section("reports", "\n".join(lines), "Report queries (`bench/reports.py`)")
 
 
 def over_target_note(results: list[Result]) -> str:

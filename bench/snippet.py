@@ -22,7 +22,6 @@ import argparse
 import gzip
 import os
 import platform
-import re
 import socket
 import statistics
 import tempfile
@@ -37,6 +36,7 @@ from typing import Any
 import uvicorn
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
+from figures import write_section  # bench/figures.py
 from playwright.sync_api import Browser, sync_playwright
 from seed import session_pool_site  # bench/seed.py
 
@@ -48,8 +48,7 @@ from callpool.snippet import install_tag
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "src" / "callpool" / "static"
 BUILT = STATIC / "callpool.js"
-DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench:snippet:start -->", "<!-- bench:snippet:end -->"
+HEADING = "Snippet size and speed (`bench/snippet.py`)"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -170,12 +169,6 @@ def sizes() -> tuple[int, int, int, int]:
     return len(body), zipped, len(stub), len(gzip.compress(view, compresslevel=9))
 
 
-def write_section(text: str) -> None:
-    doc = DOC.read_text()
-    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    DOC.write_text(pattern.sub(lambda _m: f"{START}\n{text}\n{END}", doc))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -259,7 +252,7 @@ def main() -> None:
     )
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("snippet", text, HEADING)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ import httpx2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the process helpers the fault tests use
 
+from figures import write_section  # noqa: E402 (bench/figures.py)
 from seed import BUSINESS_NUMBER, api_key, session_pool_site  # noqa: E402 (bench/seed.py)
 from sqlalchemy import distinct, func, select  # noqa: E402
 
@@ -61,8 +62,6 @@ from tests.processes import (  # noqa: E402
 )
 from tests.waiting import wait_for  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- bench:webhook:start -->", "<!-- bench:webhook:end -->"
 TRACKERS = 50
 OWN_PG_PORT = 5442
 STORED_TIMEOUT = 120.0
@@ -360,10 +359,9 @@ def main() -> None:
     )
     print(table)
     if not args.no_write:
-        document = DOCS.read_text()
-        before, rest = document.split(START, 1)
-        _, after = rest.split(END, 1)
-        DOCS.write_text(f"{before}{START}\n{table}\n{END}{after}")
+        write_section(
+            "webhook", table, "Voice webhooks while the database cannot help (`bench/webhook.py`)"
+        )
 
 
 if __name__ == "__main__":
